@@ -9,6 +9,13 @@ PARSITY_COPTS = [
     "-Wall",
     "-Wextra",
     "-Werror",
+    # Element-wise loops over float buffers (optimizer updates, masks, buffer arithmetic) have run-time sizes. At -O2
+    # (Bazel's -c opt) GCC 12 vectorizes with its "very-cheap" cost model, which refuses loops that need an alias check
+    # or a scalar epilogue, i.e. all of ours; the dynamic model vectorizes them (optimizer steps 2-4x faster). The
+    # bits do not change: element-wise arithmetic is exact either way and C++17 mode keeps -ffp-contract=off.
+    "-fvect-cost-model=dynamic",
+    # sqrt and friends need not set errno, so they compile to single vectorizable instructions (Adam's update).
+    "-fno-math-errno",
     # A class with virtual functions deleted through a base pointer must have a virtual destructor.
     "-Wnon-virtual-dtor",
     # Eigen 3.4's and protobuf's headers trip these inside templates we do not control.

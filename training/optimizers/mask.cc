@@ -1,0 +1,53 @@
+#include "training/optimizers/mask.h"
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tools/base/check.h"
+
+namespace parsity::optimizers {
+
+absl::StatusOr<Mask> Mask::Create(std::vector<float> values) {
+  int64_t kept_count = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float value = values[i];
+    if (value == 1.0f) {
+      ++kept_count;
+    } else if (value != 0.0f) {
+      return absl::InvalidArgumentError(absl::StrCat("Mask values must be exactly 0 or 1; values[", i, "] is ", value));
+    }
+  }
+  return Mask(std::move(values), kept_count);
+}
+
+Mask Mask::AllKept(int64_t size) {
+  PARSITY_CHECK(size >= 0);
+  return Mask(std::vector<float>(static_cast<size_t>(size), 1.0f), size);
+}
+
+double Mask::sparsity() const {
+  if (values_.empty()) return 0.0;
+  return static_cast<double>(pruned_count()) / static_cast<double>(size());
+}
+
+absl::Status Mask::CheckCovers(int64_t parameter_count) const {
+  if (size() != parameter_count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Mask size ", size(), " does not match the parameter buffer size ", parameter_count));
+  }
+  return absl::OkStatus();
+}
+
+void Mask::Apply(absl::Span<float> buffer) const {
+  PARSITY_CHECK(static_cast<int64_t>(buffer.size()) == size());
+  const float* keep = values_.data();
+  float* entries = buffer.data();
+  const int64_t count = size();
+  for (int64_t i = 0; i < count; ++i) {
+    entries[i] = keep[i] != 0.0f ? entries[i] : 0.0f;
+  }
+}
+
+}  // namespace parsity::optimizers

@@ -1,0 +1,58 @@
+// A pruning mask over a network's flat parameter buffer: one float per parameter, exactly 1.0f (kept) or 0.0f
+// (pruned). Optimizers keep the pruned entries of the parameters exactly zero (see optimizer.h and README.md).
+//
+//   ASSIGN_OR_RETURN(Mask mask, Mask::Create(std::move(keep_values)));   // validates 0/1 values
+//   RETURN_IF_ERROR(mask.CheckCovers(network.parameter_count()));
+//   mask.Apply(parameters);                                               // pruned entries become +0.0f
+#ifndef PARSITY_TRAINING_OPTIMIZERS_MASK_H_
+#define PARSITY_TRAINING_OPTIMIZERS_MASK_H_
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace parsity::optimizers {
+
+class Mask {
+ public:
+  // Takes `values`, one per parameter. Errors: InvalidArgument naming the first index whose value is not exactly
+  // 0.0f or 1.0f (NaN included; -0.0f counts as 0).
+  static absl::StatusOr<Mask> Create(std::vector<float> values);
+
+  // A mask of `size` ones: nothing pruned. REQUIRES: size >= 0.
+  static Mask AllKept(int64_t size);
+
+  int64_t size() const { return static_cast<int64_t>(values_.size()); }
+  // Number of entries equal to 1 (parameters that train).
+  int64_t kept_count() const { return kept_count_; }
+  // Number of entries equal to 0 (parameters held at zero).
+  int64_t pruned_count() const { return size() - kept_count_; }
+  // pruned_count() / size(), in [0, 1]; 0 for an empty mask.
+  double sparsity() const;
+  // REQUIRES: 0 <= index < size().
+  bool is_kept(int64_t index) const { return values_[index] != 0.0f; }
+  // The 0/1 values, size() of them.
+  absl::Span<const float> values() const { return values_; }
+
+  // OK when the mask has one entry per parameter of a buffer of `parameter_count` entries; else InvalidArgument
+  // naming both sizes.
+  absl::Status CheckCovers(int64_t parameter_count) const;
+
+  // Sets every pruned entry of `buffer` to +0.0f (whatever it held, NaN included) and leaves kept entries
+  // bit-for-bit unchanged. REQUIRES: buffer.size() == size() (checked; aborts otherwise).
+  void Apply(absl::Span<float> buffer) const;
+
+ private:
+  Mask(std::vector<float> values, int64_t kept_count) : values_(std::move(values)), kept_count_(kept_count) {}
+
+  std::vector<float> values_;
+  int64_t kept_count_;
+};
+
+}  // namespace parsity::optimizers
+
+#endif  // PARSITY_TRAINING_OPTIMIZERS_MASK_H_

@@ -1,0 +1,75 @@
+#include "training/optimizers/mask.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tools/base/status_matchers.h"
+
+namespace parsity::optimizers {
+namespace {
+
+using ::parsity::testing::IsOk;
+using ::parsity::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(MaskTest, CountsKeptAndPrunedEntries) {
+  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({1.0f, 0.0f, 1.0f, 0.0f, 0.0f}));
+  EXPECT_EQ(mask.size(), 5);
+  EXPECT_EQ(mask.kept_count(), 2);
+  EXPECT_EQ(mask.pruned_count(), 3);
+  EXPECT_DOUBLE_EQ(mask.sparsity(), 0.6);
+  EXPECT_TRUE(mask.is_kept(0));
+  EXPECT_FALSE(mask.is_kept(1));
+  EXPECT_THAT(mask.values(), ElementsAre(1.0f, 0.0f, 1.0f, 0.0f, 0.0f));
+}
+
+TEST(MaskTest, AllKeptPrunesNothing) {
+  const Mask mask = Mask::AllKept(4);
+  EXPECT_EQ(mask.kept_count(), 4);
+  EXPECT_EQ(mask.sparsity(), 0.0);
+  EXPECT_EQ(Mask::AllKept(0).sparsity(), 0.0);
+}
+
+TEST(MaskTest, NegativeZeroCountsAsPruned) {
+  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({-0.0f, 1.0f}));
+  EXPECT_EQ(mask.kept_count(), 1);
+  EXPECT_FALSE(mask.is_kept(0));
+}
+
+TEST(MaskTest, CreateRejectsValuesOtherThanZeroAndOneNamingTheIndex) {
+  EXPECT_THAT(Mask::Create({1.0f, 0.0f, 0.5f}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("values[2] is 0.5")));
+  EXPECT_THAT(Mask::Create({2.0f}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("values[0] is 2")));
+  EXPECT_THAT(Mask::Create({1.0f, std::nanf("")}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("values[1] is nan")));
+  EXPECT_THAT(Mask::Create({1.0f, 0.999999f}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(MaskTest, CheckCoversComparesSizes) {
+  const Mask mask = Mask::AllKept(3);
+  EXPECT_THAT(mask.CheckCovers(3), IsOk());
+  EXPECT_THAT(mask.CheckCovers(4), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("Mask size 3 does not match the parameter buffer size 4")));
+}
+
+TEST(MaskTest, ApplyZeroesPrunedEntriesAndKeepsTheOthersBitForBit) {
+  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({1.0f, 0.0f, 0.0f, 1.0f, 0.0f}));
+  std::vector<float> buffer = {-0.0f, -3.0f, std::nanf(""), 1.0f / 3.0f, std::numeric_limits<float>::infinity()};
+  mask.Apply(absl::MakeSpan(buffer));
+  EXPECT_THAT(buffer, ElementsAre(0.0f, 0.0f, 0.0f, 1.0f / 3.0f, 0.0f));
+  EXPECT_TRUE(std::signbit(buffer[0])) << "a kept -0.0f stays -0.0f";
+  EXPECT_FALSE(std::signbit(buffer[1])) << "a pruned entry becomes +0.0f";
+}
+
+TEST(MaskDeathTest, ApplyAbortsOnSizeMismatch) {
+  const Mask mask = Mask::AllKept(2);
+  std::vector<float> buffer(3, 1.0f);
+  EXPECT_DEATH(mask.Apply(absl::MakeSpan(buffer)), "check failed");
+}
+
+}  // namespace
+}  // namespace parsity::optimizers

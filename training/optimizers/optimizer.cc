@@ -1,0 +1,40 @@
+#include "training/optimizers/optimizer.h"
+
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+#include "tools/base/check.h"
+#include "tools/base/status_macros.h"
+
+namespace parsity::optimizers {
+
+Optimizer::Optimizer(int64_t size, const Mask* mask) : size_(size) {
+  PARSITY_CHECK_OK(optimizers_internal::ValidateBufferShape(size, mask));
+  if (mask != nullptr) mask_.emplace(*mask);
+}
+
+void Optimizer::CheckStepBuffers(absl::Span<const float> gradient, absl::Span<float> parameters) const {
+  PARSITY_CHECK(static_cast<int64_t>(gradient.size()) == size_);
+  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == size_);
+}
+
+namespace optimizers_internal {
+
+absl::Status ValidateBufferShape(int64_t parameter_count, const Mask* mask) {
+  if (parameter_count <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Optimizer parameter_count must be positive; got ", parameter_count));
+  }
+  if (mask != nullptr) RETURN_IF_ERROR(mask->CheckCovers(parameter_count));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateInUnitInterval(absl::string_view field, float value) {
+  if (!(value >= 0.0f && value < 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat("Optimizer ", field, " must be in [0, 1); got ", value));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace optimizers_internal
+}  // namespace parsity::optimizers

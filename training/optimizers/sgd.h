@@ -1,0 +1,37 @@
+// Plain stochastic gradient descent on a flat parameter buffer. Stateless.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<SgdOptimizer> sgd, SgdOptimizer::Create(parameter_count, /*mask=*/nullptr));
+//   sgd->Step(/*learning_rate=*/0.1f, gradient, parameters);
+//
+// Update, for every entry i (g: the mean-loss gradient, lr: the learning rate):
+//   w_i <- w_i - lr g_i
+// With a mask, pruned entries read g_i = 0 and are set to w_i = 0 (optimizer.h).
+#ifndef PARSITY_TRAINING_OPTIMIZERS_SGD_H_
+#define PARSITY_TRAINING_OPTIMIZERS_SGD_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "training/optimizers/mask.h"
+#include "training/optimizers/optimizer.h"
+
+namespace parsity::optimizers {
+
+class SgdOptimizer : public Optimizer {
+ public:
+  // `mask` (nullable) is copied. Errors: InvalidArgument when parameter_count <= 0 or the mask's size differs.
+  static absl::StatusOr<std::unique_ptr<SgdOptimizer>> Create(int64_t parameter_count, const Mask* mask);
+
+  void Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) override;
+  absl::string_view name() const override { return "sgd"; }
+
+ private:
+  using Optimizer::Optimizer;
+};
+
+}  // namespace parsity::optimizers
+
+#endif  // PARSITY_TRAINING_OPTIMIZERS_SGD_H_

@@ -1,0 +1,58 @@
+#include "training/optimizers/sgd.h"
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tools/base/status_matchers.h"
+#include "training/optimizers/mask.h"
+
+namespace parsity::optimizers {
+namespace {
+
+using ::parsity::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Values are dyadic rationals, so float arithmetic is exact and the comparisons are exact.
+TEST(SgdOptimizerTest, ThreeStepsMatchHandComputedValues) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SgdOptimizer> sgd, SgdOptimizer::Create(2, nullptr));
+  std::vector<float> w = {1.0f, -1.0f};
+  // lr = 0.25, g = (1, 2): w = (1 - 0.25 * 1, -1 - 0.25 * 2) = (0.75, -1.5).
+  sgd->Step(0.25f, std::vector<float>{1.0f, 2.0f}, absl::MakeSpan(w));
+  EXPECT_THAT(w, ElementsAre(0.75f, -1.5f));
+  // lr = 0.5, g = (1, -2): w = (0.75 - 0.5, -1.5 + 1) = (0.25, -0.5).
+  sgd->Step(0.5f, std::vector<float>{1.0f, -2.0f}, absl::MakeSpan(w));
+  EXPECT_THAT(w, ElementsAre(0.25f, -0.5f));
+  // g = 0: SGD has no state, nothing moves.
+  sgd->Step(0.5f, std::vector<float>{0.0f, 0.0f}, absl::MakeSpan(w));
+  EXPECT_THAT(w, ElementsAre(0.25f, -0.5f));
+}
+
+TEST(SgdOptimizerTest, MaskedEntryReadsZeroGradientAndStaysPositiveZero) {
+  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({1.0f, 0.0f}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SgdOptimizer> sgd, SgdOptimizer::Create(2, &mask));
+  std::vector<float> w = {1.0f, 0.0f};
+  // The pruned entry's gradient is NaN: it must not leak into the parameters.
+  sgd->Step(0.5f, std::vector<float>{1.0f, std::nanf("")}, absl::MakeSpan(w));
+  EXPECT_THAT(w, ElementsAre(0.5f, 0.0f));
+  EXPECT_FALSE(std::signbit(w[1]));
+}
+
+TEST(SgdOptimizerTest, CreateRejectsBadShapes) {
+  EXPECT_THAT(SgdOptimizer::Create(0, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parameter_count must be positive; got 0")));
+  const Mask mask = Mask::AllKept(3);
+  EXPECT_THAT(SgdOptimizer::Create(4, &mask), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Mask size 3")));
+}
+
+TEST(SgdOptimizerDeathTest, StepAbortsOnBufferSizeMismatch) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SgdOptimizer> sgd, SgdOptimizer::Create(2, nullptr));
+  std::vector<float> w = {1.0f, 2.0f, 3.0f};
+  EXPECT_DEATH(sgd->Step(0.1f, std::vector<float>{1.0f, 2.0f}, absl::MakeSpan(w)), "check failed");
+}
+
+}  // namespace
+}  // namespace parsity::optimizers
