@@ -1,0 +1,348 @@
+#include "training/nn/convolution.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "tools/base/check.h"
+#include "training/nn/internal/direct_convolution.h"
+#include "training/nn/internal/vector_ops.h"
+
+namespace parsity::nn {
+namespace {
+
+using nn_internal::AddFloats;
+using nn_internal::ConstMatrixMap;
+using nn_internal::ConvolutionGeometry;
+using nn_internal::CopyFloats;
+using nn_internal::MatrixMap;
+using nn_internal::StoreFloats;
+using nn_internal::ZeroFloats;
+
+// Floats of one im2col block: 256 Ki floats (1 MiB) keeps the block, the weights and the output rows inside the
+// 2 MiB level-2 cache, where Eigen's products on these shapes measured as fast as on whole batches or faster.
+constexpr int64_t kColumnBlockFloats = int64_t{1} << 18;
+
+ImageShape OutputShape(const ImageShape& input, const Conv2DOptions& options) {
+  PARSITY_CHECK(options.kernel_size >= 1 && options.out_channels >= 1 && options.stride >= 1);
+  return ImageShape{PaddedOutputSize(input.height, options.kernel_size, options.stride, options.padding),
+                    PaddedOutputSize(input.width, options.kernel_size, options.stride, options.padding),
+                    options.out_channels};
+}
+
+int64_t RoundUpToCacheLine(int64_t floats) { return (floats + 15) / 16 * 16; }
+
+ConvolutionGeometry Geometry(int64_t padded_height, int64_t padded_width, int64_t in_channels, const ImageShape& out,
+                             int64_t kernel, int64_t stride) {
+  ConvolutionGeometry geometry;
+  geometry.padded_height = padded_height;
+  geometry.padded_width = padded_width;
+  geometry.in_channels = in_channels;
+  geometry.out_height = out.height;
+  geometry.out_width = out.width;
+  geometry.out_channels = out.channels;
+  geometry.kernel = kernel;
+  geometry.stride = stride;
+  return geometry;
+}
+
+// Copies `batch` images of `shape` into images of padded_height x padded_width pixels at offset (top, left), with
+// zeros around them.
+void PadImages(const float* images, int64_t batch, const ImageShape& shape, int64_t top, int64_t left,
+               int64_t padded_height, int64_t padded_width, float* padded) {
+  const int64_t channels = shape.channels;
+  const int64_t padded_row = padded_width * channels;
+  const int64_t right = padded_width - left - shape.width;
+  for (int64_t image = 0; image < batch; ++image) {
+    float* out = padded + image * padded_height * padded_row;
+    ZeroFloats(top * padded_row, out);
+    for (int64_t y = 0; y < shape.height; ++y) {
+      float* row = out + (top + y) * padded_row;
+      ZeroFloats(left * channels, row);
+      CopyFloats(images + (image * shape.height + y) * shape.width * channels, shape.width * channels,
+                 row + left * channels);
+      ZeroFloats(right * channels, row + (left + shape.width) * channels);
+    }
+    ZeroFloats((padded_height - top - shape.height) * padded_row, out + (top + shape.height) * padded_row);
+  }
+}
+
+// flipped[k-1-ky, k-1-kx, o, c] = weights[ky, kx, c, o]: the weights of the transposed (input-gradient) correlation.
+void FlipWeights(const float* weights, int64_t kernel, int64_t in_channels, int64_t out_channels, float* flipped) {
+  for (int64_t ky = 0; ky < kernel; ++ky) {
+    for (int64_t kx = 0; kx < kernel; ++kx) {
+      const float* source = weights + (ky * kernel + kx) * in_channels * out_channels;
+      float* destination = flipped + ((kernel - 1 - ky) * kernel + (kernel - 1 - kx)) * out_channels * in_channels;
+      for (int64_t c = 0; c < in_channels; ++c) {
+        for (int64_t o = 0; o < out_channels; ++o) destination[o * in_channels + c] = source[c * out_channels + o];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Conv2DLayer::Conv2DLayer(std::string name, const ImageShape& input_shape, const Conv2DOptions& options)
+    : Layer(std::move(name), {input_shape}, OutputShape(input_shape, options)), options_(options) {
+  PARSITY_CHECK(input_shape.size() >= 1);
+  pad_top_ = PaddingBefore(input_shape.height, options.kernel_size, options.stride, options.padding);
+  pad_left_ = PaddingBefore(input_shape.width, options.kernel_size, options.stride, options.padding);
+  patch_size_ = options.kernel_size * options.kernel_size * input_shape.channels;
+  rows_per_block_ = std::max<int64_t>(16, kColumnBlockFloats / patch_size_);
+  implementation_ = ResolveImplementation(options.implementation);
+  const int64_t k = options.kernel_size;
+  padded_height_ =
+      pad_top_ + input_shape.height +
+      std::max<int64_t>(0, (output_shape().height - 1) * options.stride + k - input_shape.height - pad_top_);
+  padded_width_ = pad_left_ + input_shape.width +
+                  std::max<int64_t>(0, (output_shape().width - 1) * options.stride + k - input_shape.width - pad_left_);
+  gather_input_gradient_ =
+      options.stride == 1 && output_shape().height == input_shape.height && output_shape().width == input_shape.width;
+}
+
+std::vector<ParameterSpec> Conv2DLayer::parameter_specs() const {
+  const int64_t k = options_.kernel_size;
+  return {
+      ParameterSpec{ParameterKind::kWeights, {k, k, input_shapes()[0].channels, options_.out_channels}, patch_size_},
+      ParameterSpec{ParameterKind::kBiases, {options_.out_channels}, patch_size_}};
+}
+
+int64_t Conv2DLayer::ScratchFloats(int64_t batch) const {
+  if (implementation_ == Implementation::kDirect) return DirectScratchLayout(batch).total;
+  const int64_t rows = batch * output_shape().height * output_shape().width;
+  return std::min(rows, rows_per_block_) * patch_size_;
+}
+
+Conv2DLayer::DirectScratch Conv2DLayer::DirectScratchLayout(int64_t batch) const {
+  const ImageShape& in = input_shapes()[0];
+  const int64_t k = options_.kernel_size;
+  DirectScratch layout;
+  const int64_t padded_input =
+      needs_padding() ? RoundUpToCacheLine(batch * padded_height_ * padded_width_ * in.channels) : 0;
+  const int64_t padded_gradient =
+      gather_input_gradient_
+          ? RoundUpToCacheLine(batch * (in.height + k - 1) * (in.width + k - 1) * options_.out_channels)
+          : padded_input;
+  layout.padded_input = 0;
+  layout.padded_gradient = padded_input;
+  layout.weights = layout.padded_gradient + padded_gradient;
+  layout.zeros = layout.weights + RoundUpToCacheLine(patch_size_ * options_.out_channels);
+  layout.total = layout.zeros + RoundUpToCacheLine(in.channels);
+  return layout;
+}
+
+void Conv2DLayer::ForwardDirect(const ForwardArguments& arguments) const {
+  const ImageShape& in = input_shapes()[0];
+  const float* input = arguments.inputs[0];
+  if (needs_padding()) {
+    PadImages(input, arguments.batch, in, pad_top_, pad_left_, padded_height_, padded_width_, arguments.scratch);
+    input = arguments.scratch;
+  }
+  nn_internal::DirectConvolutionForward(
+      Geometry(padded_height_, padded_width_, in.channels, output_shape(), options_.kernel_size, options_.stride),
+      arguments.batch, input, arguments.parameters.weights, arguments.parameters.biases, arguments.output);
+}
+
+void Conv2DLayer::BackwardDirect(const BackwardArguments& arguments) const {
+  const ImageShape& in = input_shapes()[0];
+  const ImageShape& out = output_shape();
+  const int64_t k = options_.kernel_size;
+  const int64_t batch = arguments.batch;
+  const DirectScratch layout = DirectScratchLayout(batch);
+  float* padded_input = arguments.scratch + layout.padded_input;
+  float* padded_gradient = arguments.scratch + layout.padded_gradient;
+  float* weights = arguments.scratch + layout.weights;
+  const ConvolutionGeometry geometry = Geometry(padded_height_, padded_width_, in.channels, out, k, options_.stride);
+  if (arguments.parameter_gradients.weights != nullptr) {
+    const float* input = arguments.inputs[0];
+    if (needs_padding()) {
+      PadImages(input, batch, in, pad_top_, pad_left_, padded_height_, padded_width_, padded_input);
+      input = padded_input;
+    }
+    nn_internal::DirectConvolutionWeightGradient(geometry, batch, input, arguments.output_gradient,
+                                                 arguments.parameter_gradients.weights);
+  }
+  float* input_gradient = arguments.input_gradients[0];
+  if (input_gradient == nullptr) return;
+  const GradientMode mode = arguments.input_gradient_modes[0];
+  if (gather_input_gradient_) {
+    // input_gradient[y, x, c] = sum_{ky', kx', o} g[y + ky', x + kx', o] * flipped[ky', kx', o, c], where g is the
+    // output gradient padded by k - 1 - pad before (and pad after).
+    FlipWeights(arguments.parameters.weights, k, in.channels, out.channels, weights);
+    PadImages(arguments.output_gradient, batch, out, k - 1 - pad_top_, k - 1 - pad_left_, in.height + k - 1,
+              in.width + k - 1, padded_gradient);
+    float* zeros = arguments.scratch + layout.zeros;
+    ZeroFloats(in.channels, zeros);
+    nn_internal::DirectConvolutionForward(Geometry(in.height + k - 1, in.width + k - 1, out.channels, in, k, 1), batch,
+                                          padded_gradient, weights, mode == GradientMode::kOverwrite ? zeros : nullptr,
+                                          input_gradient);
+    return;
+  }
+  nn_internal::TransposeWeights(geometry, arguments.parameters.weights, weights);
+  if (needs_padding()) {
+    ZeroFloats(batch * padded_height_ * padded_width_ * in.channels, padded_gradient);
+    nn_internal::DirectConvolutionInputGradient(geometry, batch, arguments.output_gradient, weights, padded_gradient);
+    const int64_t padded_image = padded_height_ * padded_width_ * in.channels;
+    for (int64_t image = 0; image < batch; ++image) {
+      for (int64_t y = 0; y < in.height; ++y) {
+        StoreFloats(padded_gradient + image * padded_image + ((pad_top_ + y) * padded_width_ + pad_left_) * in.channels,
+                    in.width * in.channels, mode, input_gradient + (image * in.height + y) * in.width * in.channels);
+      }
+    }
+  } else {
+    if (mode == GradientMode::kOverwrite) ZeroFloats(batch * in.size(), input_gradient);
+    nn_internal::DirectConvolutionInputGradient(geometry, batch, arguments.output_gradient, weights, input_gradient);
+  }
+}
+
+void Conv2DLayer::Forward(const ForwardArguments& arguments) const {
+  if (implementation_ == Implementation::kDirect) {
+    ForwardDirect(arguments);
+  } else {
+    ForwardEigen(arguments);
+  }
+}
+
+void Conv2DLayer::Backward(const BackwardArguments& arguments) const {
+  if (arguments.parameter_gradients.biases != nullptr) {
+    const int64_t channels = options_.out_channels;
+    const int64_t rows = arguments.batch * output_shape().height * output_shape().width;
+    for (int64_t row = 0; row < rows; ++row) {
+      AddFloats(arguments.output_gradient + row * channels, channels, arguments.parameter_gradients.biases);
+    }
+  }
+  if (implementation_ == Implementation::kDirect) {
+    BackwardDirect(arguments);
+  } else {
+    BackwardEigen(arguments);
+  }
+}
+
+int64_t Conv2DLayer::MultiplyAddsPerExample() const {
+  return output_shape().height * output_shape().width * patch_size_ * options_.out_channels;
+}
+
+void Conv2DLayer::Im2Col(const float* input, int64_t first_row, int64_t rows, float* columns) const {
+  const ImageShape& in = input_shapes()[0];
+  const ImageShape& out = output_shape();
+  const int64_t kernel = options_.kernel_size;
+  const int64_t stride = options_.stride;
+  const int64_t kernel_row_floats = kernel * in.channels;  // One kernel row of one patch, contiguous in HWC.
+  const int64_t pixels = out.height * out.width;
+  int64_t example = first_row / pixels;
+  int64_t out_y = (first_row % pixels) / out.width;
+  int64_t out_x = first_row % out.width;
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* image = input + example * in.size();
+    float* patch = columns + row * patch_size_;
+    const int64_t top = out_y * stride - pad_top_;
+    const int64_t left = out_x * stride - pad_left_;
+    const bool columns_inside = left >= 0 && left + kernel <= in.width;
+    for (int64_t ky = 0; ky < kernel; ++ky) {
+      float* destination = patch + ky * kernel_row_floats;
+      const int64_t y = top + ky;
+      if (y < 0 || y >= in.height) {
+        ZeroFloats(kernel_row_floats, destination);
+      } else if (columns_inside) {
+        CopyFloats(image + (y * in.width + left) * in.channels, kernel_row_floats, destination);
+      } else {
+        for (int64_t kx = 0; kx < kernel; ++kx) {
+          const int64_t x = left + kx;
+          if (x < 0 || x >= in.width) {
+            ZeroFloats(in.channels, destination + kx * in.channels);
+          } else {
+            CopyFloats(image + (y * in.width + x) * in.channels, in.channels, destination + kx * in.channels);
+          }
+        }
+      }
+    }
+    if (++out_x == out.width) {
+      out_x = 0;
+      if (++out_y == out.height) {
+        out_y = 0;
+        ++example;
+      }
+    }
+  }
+}
+
+void Conv2DLayer::Col2ImAdd(const float* columns, int64_t first_row, int64_t rows, float* input_gradient) const {
+  const ImageShape& in = input_shapes()[0];
+  const ImageShape& out = output_shape();
+  const int64_t kernel = options_.kernel_size;
+  const int64_t stride = options_.stride;
+  const int64_t kernel_row_floats = kernel * in.channels;
+  const int64_t pixels = out.height * out.width;
+  int64_t example = first_row / pixels;
+  int64_t out_y = (first_row % pixels) / out.width;
+  int64_t out_x = first_row % out.width;
+  for (int64_t row = 0; row < rows; ++row) {
+    float* image = input_gradient + example * in.size();
+    const float* patch = columns + row * patch_size_;
+    const int64_t top = out_y * stride - pad_top_;
+    const int64_t left = out_x * stride - pad_left_;
+    const bool columns_inside = left >= 0 && left + kernel <= in.width;
+    for (int64_t ky = 0; ky < kernel; ++ky) {
+      const float* source = patch + ky * kernel_row_floats;
+      const int64_t y = top + ky;
+      if (y < 0 || y >= in.height) continue;
+      if (columns_inside) {
+        AddFloats(source, kernel_row_floats, image + (y * in.width + left) * in.channels);
+      } else {
+        for (int64_t kx = 0; kx < kernel; ++kx) {
+          const int64_t x = left + kx;
+          if (x >= 0 && x < in.width) {
+            AddFloats(source + kx * in.channels, in.channels, image + (y * in.width + x) * in.channels);
+          }
+        }
+      }
+    }
+    if (++out_x == out.width) {
+      out_x = 0;
+      if (++out_y == out.height) {
+        out_y = 0;
+        ++example;
+      }
+    }
+  }
+}
+
+void Conv2DLayer::ForwardEigen(const ForwardArguments& arguments) const {
+  const int64_t channels = options_.out_channels;
+  const int64_t total_rows = arguments.batch * output_shape().height * output_shape().width;
+  const ConstMatrixMap weights(arguments.parameters.weights, patch_size_, channels);
+  for (int64_t first_row = 0; first_row < total_rows; first_row += rows_per_block_) {
+    const int64_t rows = std::min(rows_per_block_, total_rows - first_row);
+    float* output_rows = arguments.output + first_row * channels;
+    for (int64_t row = 0; row < rows; ++row)
+      CopyFloats(arguments.parameters.biases, channels, output_rows + row * channels);
+    Im2Col(arguments.inputs[0], first_row, rows, arguments.scratch);
+    MatrixMap(output_rows, rows, channels).noalias() += ConstMatrixMap(arguments.scratch, rows, patch_size_) * weights;
+  }
+}
+
+void Conv2DLayer::BackwardEigen(const BackwardArguments& arguments) const {
+  const int64_t channels = options_.out_channels;
+  const int64_t total_rows = arguments.batch * output_shape().height * output_shape().width;
+  const float* output_gradient = arguments.output_gradient;
+  float* input_gradient = arguments.input_gradients[0];
+  if (input_gradient != nullptr && arguments.input_gradient_modes[0] == GradientMode::kOverwrite) {
+    ZeroFloats(arguments.batch * input_shapes()[0].size(), input_gradient);
+  }
+  const ConstMatrixMap weights(arguments.parameters.weights, patch_size_, channels);
+  MatrixMap weight_gradient(arguments.parameter_gradients.weights, patch_size_, channels);
+  for (int64_t first_row = 0; first_row < total_rows; first_row += rows_per_block_) {
+    const int64_t rows = std::min(rows_per_block_, total_rows - first_row);
+    const ConstMatrixMap output_gradient_rows(output_gradient + first_row * channels, rows, channels);
+    Im2Col(arguments.inputs[0], first_row, rows, arguments.scratch);
+    if (arguments.parameter_gradients.weights != nullptr) {
+      weight_gradient.noalias() +=
+          ConstMatrixMap(arguments.scratch, rows, patch_size_).transpose() * output_gradient_rows;
+    }
+    if (input_gradient != nullptr) {
+      MatrixMap(arguments.scratch, rows, patch_size_).noalias() = output_gradient_rows * weights.transpose();
+      Col2ImAdd(arguments.scratch, first_row, rows, input_gradient);
+    }
+  }
+}
+
+}  // namespace parsity::nn

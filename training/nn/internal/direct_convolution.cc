@@ -1,0 +1,351 @@
+#include "training/nn/internal/direct_convolution.h"
+
+#include <algorithm>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace parsity::nn_internal {
+
+void TransposeWeights(const ConvolutionGeometry& geometry, const float* weights, float* transposed) {
+  const int64_t kernel_row = geometry.kernel * geometry.in_channels;
+  const int64_t channels = geometry.out_channels;
+  for (int64_t ky = 0; ky < geometry.kernel; ++ky) {
+    const float* source = weights + ky * kernel_row * channels;
+    float* destination = transposed + ky * channels * kernel_row;
+    for (int64_t j = 0; j < kernel_row; ++j) {
+      for (int64_t o = 0; o < channels; ++o) destination[o * kernel_row + j] = source[j * channels + o];
+    }
+  }
+}
+
+#if !defined(__AVX512F__)
+
+bool HasDirectConvolution() { return false; }
+void DirectConvolutionForward(const ConvolutionGeometry&, int64_t, const float*, const float*, const float*, float*) {}
+void DirectConvolutionWeightGradient(const ConvolutionGeometry&, int64_t, const float*, const float*, float*) {}
+void DirectConvolutionInputGradient(const ConvolutionGeometry&, int64_t, const float*, const float*, float*) {}
+
+#else
+
+bool HasDirectConvolution() { return true; }
+
+namespace {
+
+// Output channels handled per pass: up to 4 vectors of 16 floats.
+constexpr int64_t kMaxVectors = 4;
+// Register tile heights per vector count: R * NV <= 24 accumulators, leaving registers for operands.
+constexpr int kMaxTileRows[kMaxVectors + 1] = {0, 16, 12, 8, 6};
+// Weight floats per block kept in level 1 (24 KiB of the 48 KiB).
+constexpr int64_t kWeightBlockFloats = 6 * 1024;
+// Output-gradient bytes per pass of the weight-gradient kernel kept in level 1.
+constexpr int64_t kGradientBlockBytes = 16 * 1024;
+
+// Lanes [0, n) for 0 < n <= 16.
+inline __mmask16 LaneMask(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// Mask of vector v of NV whose last vector has `last` lanes.
+template <int NV>
+inline __mmask16 VectorMask(int v, __mmask16 last) {
+  return v == NV - 1 ? last : static_cast<__mmask16>(0xFFFF);
+}
+
+// Splits `length` into tiles of at most `max_tile` of near-equal size; returns the size of the first tiles.
+inline int64_t BalancedTile(int64_t length, int64_t max_tile) {
+  const int64_t tiles = (length + max_tile - 1) / max_tile;
+  return (length + tiles - 1) / tiles;
+}
+
+// C[r, :] (= init | +=) sum_t sum_j A[t][r * lda + j] * B[t][j * ldb + :], for r < R. A[t] = a + t * a_tap,
+// B[t] = b + t * b_tap. With `bias` non-null the tile starts from it, else from C.
+template <int R, int NV>
+inline void ForwardTile(const float* a, int64_t lda, int64_t a_tap, const float* b, int64_t ldb, int64_t b_tap,
+                        int64_t taps, int64_t depth, const float* bias, float* c, int64_t ldc, __mmask16 last) {
+  __m512 acc[R][NV];
+  if (bias != nullptr) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __m512 initial = _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), bias + 16 * v);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) acc[r][v] = initial;
+    }
+  } else {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), c + r * ldc + 16 * v);
+    }
+  }
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* at = a + t * a_tap;
+    const float* bt = b + t * b_tap;
+    for (int64_t j = 0; j < depth; ++j) {
+      __m512 row[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) row[v] = _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), bt + j * ldb + 16 * v);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m512 x = _mm512_set1_ps(at[r * lda + j]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, row[v], acc[r][v]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, VectorMask<NV>(v, last), acc[r][v]);
+  }
+}
+
+// C[r, :] += sum over pixels (y < rows, x < columns) of A[y * a_row + x * a_pixel + r] * D[y * d_row + x * d_pixel + :]
+// for r < R: a tile of R consecutive weight rows of the weight gradient.
+template <int R, int NV>
+inline void WeightGradientTile(const float* a, int64_t a_row, int64_t a_pixel, const float* d, int64_t d_row,
+                               int64_t d_pixel, int64_t rows, int64_t columns, float* c, int64_t ldc, __mmask16 last) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), c + r * ldc + 16 * v);
+  }
+  for (int64_t y = 0; y < rows; ++y) {
+    const float* ay = a + y * a_row;
+    const float* dy = d + y * d_row;
+    for (int64_t x = 0; x < columns; ++x) {
+      const float* ax = ay + x * a_pixel;
+      __m512 gradient[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        gradient[v] = _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), dy + x * d_pixel + 16 * v);
+      }
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m512 value = _mm512_set1_ps(ax[r]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(value, gradient[v], acc[r][v]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, VectorMask<NV>(v, last), acc[r][v]);
+  }
+}
+
+// T[r * t_pixel + :] += sum_n D[r * d_pixel + n] * B[n * ldb + :] for r < R, in order of r (targets of neighbouring
+// pixels overlap: each read sees the previous pixel's write).
+template <int R, int NV>
+inline void InputGradientTile(const float* d, int64_t d_pixel, const float* b, int64_t ldb, int64_t depth, float* t,
+                              int64_t t_pixel, __mmask16 last) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  }
+  for (int64_t n = 0; n < depth; ++n) {
+    __m512 row[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) row[v] = _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), b + n * ldb + 16 * v);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 x = _mm512_set1_ps(d[r * d_pixel + n]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, row[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      float* target = t + r * t_pixel + 16 * v;
+      const __mmask16 mask = VectorMask<NV>(v, last);
+      _mm512_mask_storeu_ps(target, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, target), acc[r][v]));
+    }
+  }
+}
+
+// Calls Tile<R, NV>::Run(arguments...) for the runtime tile height `rows` (1 <= rows <= R).
+template <template <int, int> class Tile, int NV, int R, typename... Arguments>
+inline void DispatchRows(int64_t rows, Arguments... arguments) {
+  if constexpr (R > 1) {
+    if (rows < R) {
+      DispatchRows<Tile, NV, R - 1>(rows, arguments...);
+      return;
+    }
+  }
+  Tile<R, NV>::Run(arguments...);
+}
+
+// Calls Tile<rows, vectors>::Run(arguments...) for runtime rows <= kMaxTileRows[vectors], 1 <= vectors <= 4.
+template <template <int, int> class Tile, typename... Arguments>
+inline void Dispatch(int64_t vectors, int64_t rows, Arguments... arguments) {
+  switch (vectors) {
+    case 1:
+      DispatchRows<Tile, 1, kMaxTileRows[1]>(rows, arguments...);
+      break;
+    case 2:
+      DispatchRows<Tile, 2, kMaxTileRows[2]>(rows, arguments...);
+      break;
+    case 3:
+      DispatchRows<Tile, 3, kMaxTileRows[3]>(rows, arguments...);
+      break;
+    default:
+      DispatchRows<Tile, 4, kMaxTileRows[4]>(rows, arguments...);
+      break;
+  }
+}
+
+template <int R, int NV>
+struct ForwardKernel {
+  static void Run(const float* a, int64_t lda, int64_t a_tap, const float* b, int64_t ldb, int64_t b_tap, int64_t taps,
+                  int64_t depth, const float* bias, float* c, int64_t ldc, __mmask16 last) {
+    ForwardTile<R, NV>(a, lda, a_tap, b, ldb, b_tap, taps, depth, bias, c, ldc, last);
+  }
+};
+
+template <int R, int NV>
+struct WeightGradientKernel {
+  static void Run(const float* a, int64_t a_row, int64_t a_pixel, const float* d, int64_t d_row, int64_t d_pixel,
+                  int64_t rows, int64_t columns, float* c, int64_t ldc, __mmask16 last) {
+    WeightGradientTile<R, NV>(a, a_row, a_pixel, d, d_row, d_pixel, rows, columns, c, ldc, last);
+  }
+};
+
+template <int R, int NV>
+struct InputGradientKernel {
+  static void Run(const float* d, int64_t d_pixel, const float* b, int64_t ldb, int64_t depth, float* t,
+                  int64_t t_pixel, __mmask16 last) {
+    InputGradientTile<R, NV>(d, d_pixel, b, ldb, depth, t, t_pixel, last);
+  }
+};
+
+// A channel block: up to 64 channels starting at `first`, as `vectors` vectors whose last has mask `last`.
+struct ChannelBlock {
+  int64_t first;
+  int64_t vectors;
+  __mmask16 last;
+};
+
+ChannelBlock Block(int64_t first, int64_t channels) {
+  const int64_t count = std::min<int64_t>(channels - first, 16 * kMaxVectors);
+  return ChannelBlock{first, (count + 15) / 16, LaneMask(count - 16 * ((count - 1) / 16))};
+}
+
+}  // namespace
+
+void DirectConvolutionForward(const ConvolutionGeometry& g, int64_t batch, const float* padded_input,
+                              const float* weights, const float* biases, float* output) {
+  const int64_t kernel_row = g.kernel * g.in_channels;
+  const int64_t channels = g.out_channels;
+  const int64_t padded_image = g.padded_height * g.padded_width * g.in_channels;
+  const int64_t padded_row = g.padded_width * g.in_channels;
+  const int64_t out_image = g.out_height * g.out_width * channels;
+  for (int64_t first_channel = 0; first_channel < channels; first_channel += 16 * kMaxVectors) {
+    const ChannelBlock block = Block(first_channel, channels);
+    const int64_t tile = BalancedTile(g.out_width, kMaxTileRows[block.vectors]);
+    const int64_t block_width = 16 * block.vectors;
+    // Depth blocks: all kernel rows at once when their weights fit the level-1 budget, else one kernel row at a time
+    // in pieces of at most `piece` weight rows.
+    const bool all_taps = g.kernel * kernel_row * block_width <= kWeightBlockFloats;
+    const int64_t piece = all_taps ? kernel_row : std::max<int64_t>(1, kWeightBlockFloats / block_width);
+    for (int64_t image = 0; image < batch; ++image) {
+      const float* input_image = padded_input + image * padded_image;
+      float* output_image = output + image * out_image + first_channel;
+      for (int64_t ky = 0; ky < (all_taps ? 1 : g.kernel); ++ky) {
+        for (int64_t j0 = 0; j0 < kernel_row; j0 += piece) {
+          const int64_t depth = std::min(piece, kernel_row - j0);
+          const float* bias = ky == 0 && j0 == 0 && biases != nullptr ? biases + first_channel : nullptr;
+          const float* weight_block = weights + (ky * kernel_row + j0) * channels + first_channel;
+          for (int64_t oy = 0; oy < g.out_height; ++oy) {
+            const float* input_row = input_image + (oy * g.stride + ky) * padded_row + j0;
+            float* output_row = output_image + oy * g.out_width * channels;
+            for (int64_t ox = 0; ox < g.out_width; ox += tile) {
+              Dispatch<ForwardKernel>(block.vectors, std::min(tile, g.out_width - ox),
+                                      input_row + ox * g.stride * g.in_channels, g.stride * g.in_channels, padded_row,
+                                      weight_block, channels, kernel_row * channels, all_taps ? g.kernel : int64_t{1},
+                                      depth, bias, output_row + ox * channels, channels, block.last);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void DirectConvolutionWeightGradient(const ConvolutionGeometry& g, int64_t batch, const float* padded_input,
+                                     const float* output_gradient, float* weight_gradient) {
+  const int64_t kernel_row = g.kernel * g.in_channels;
+  const int64_t channels = g.out_channels;
+  const int64_t padded_image = g.padded_height * g.padded_width * g.in_channels;
+  const int64_t padded_row = g.padded_width * g.in_channels;
+  const int64_t out_image = g.out_height * g.out_width * channels;
+  for (int64_t first_channel = 0; first_channel < channels; first_channel += 16 * kMaxVectors) {
+    const ChannelBlock block = Block(first_channel, channels);
+    const int64_t tile = BalancedTile(kernel_row, kMaxTileRows[block.vectors]);
+    // Pixels per pass: the output gradient they read (16 KiB) stays in level 1 while every tile of weight rows
+    // sweeps over them. Whole image rows when they fit, else pieces of one row.
+    const int64_t pixels = std::max<int64_t>(1, kGradientBlockBytes / (64 * block.vectors));
+    const int64_t rows_per_pass = std::max<int64_t>(1, pixels / g.out_width);
+    const int64_t columns_per_pass = std::min(pixels, g.out_width);
+    for (int64_t image = 0; image < batch; ++image) {
+      const float* input_image = padded_input + image * padded_image;
+      const float* gradient_image = output_gradient + image * out_image + first_channel;
+      for (int64_t oy = 0; oy < g.out_height; oy += rows_per_pass) {
+        const int64_t rows = std::min(rows_per_pass, g.out_height - oy);
+        for (int64_t ox = 0; ox < g.out_width; ox += columns_per_pass) {
+          const int64_t columns = std::min(columns_per_pass, g.out_width - ox);
+          const float* input_corner = input_image + oy * g.stride * padded_row + ox * g.stride * g.in_channels;
+          const float* gradient_corner = gradient_image + (oy * g.out_width + ox) * channels;
+          for (int64_t ky = 0; ky < g.kernel; ++ky) {
+            for (int64_t j0 = 0; j0 < kernel_row; j0 += tile) {
+              Dispatch<WeightGradientKernel>(
+                  block.vectors, std::min(tile, kernel_row - j0), input_corner + ky * padded_row + j0,
+                  g.stride * padded_row, g.stride * g.in_channels, gradient_corner, g.out_width * channels, channels,
+                  rows, columns, weight_gradient + (ky * kernel_row + j0) * channels + first_channel, channels,
+                  block.last);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void DirectConvolutionInputGradient(const ConvolutionGeometry& g, int64_t batch, const float* output_gradient,
+                                    const float* transposed_weights, float* padded_input_gradient) {
+  const int64_t kernel_row = g.kernel * g.in_channels;
+  const int64_t channels = g.out_channels;
+  const int64_t padded_image = g.padded_height * g.padded_width * g.in_channels;
+  const int64_t padded_row = g.padded_width * g.in_channels;
+  const int64_t out_image = g.out_height * g.out_width * channels;
+  for (int64_t image = 0; image < batch; ++image) {
+    const float* gradient_image = output_gradient + image * out_image;
+    float* target_image = padded_input_gradient + image * padded_image;
+    for (int64_t j0 = 0; j0 < kernel_row; j0 += 16 * kMaxVectors) {
+      const ChannelBlock block = Block(j0, kernel_row);
+      const int64_t tile = BalancedTile(g.out_width, kMaxTileRows[block.vectors]);
+      for (int64_t ky = 0; ky < g.kernel; ++ky) {
+        const float* weight_block = transposed_weights + ky * channels * kernel_row + j0;
+        for (int64_t oy = 0; oy < g.out_height; ++oy) {
+          const float* gradient_row = gradient_image + oy * g.out_width * channels;
+          float* target_row = target_image + (oy * g.stride + ky) * padded_row + j0;
+          for (int64_t ox = 0; ox < g.out_width; ox += tile) {
+            Dispatch<InputGradientKernel>(
+                block.vectors, std::min(tile, g.out_width - ox), gradient_row + ox * channels, channels, weight_block,
+                kernel_row, channels, target_row + ox * g.stride * g.in_channels, g.stride * g.in_channels, block.last);
+          }
+        }
+      }
+    }
+  }
+}
+
+#endif  // defined(__AVX512F__)
+
+}  // namespace parsity::nn_internal

@@ -1,0 +1,161 @@
+// The interface every layer implements: a hand-written forward pass and backward pass over a batch of NHWC images,
+// with parameters and scratch memory handed in by the caller (training/nn/network.h), so that a layer holds no
+// mutable state and one layer object serves any number of threads.
+//
+//   ReluLayer relu("relu1", ImageShape{24, 24, 32});           // training/nn/activation.h; one header per family
+//   ForwardArguments forward;                                   // batch, inputs, parameters, output, scratch
+//   forward.batch = 8, forward.inputs = absl::MakeConstSpan(&images, 1), forward.output = out, relu.Forward(forward);
+//
+// Layout conventions (all layers):
+// - A batch of B examples of shape (height, width, channels) is B * height * width * channels contiguous floats,
+//   example-major, each example in HWC order (TensorFlow's NHWC). Vectors are shape (1, 1, n).
+// - Parameters live in the network's single buffer (training/nn/parameter_buffer.h); a layer receives pointers to its
+//   own weights and biases there. Parameter gradients are always ADDED to (`+=`), never overwritten.
+// - Input gradients are overwritten or added to, as the caller says per input (GradientMode): a tensor read by two
+//   layers receives the sum of both contributions without an extra buffer.
+#ifndef PARSITY_TRAINING_NN_LAYER_H_
+#define PARSITY_TRAINING_NN_LAYER_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "training/nn/parameter_buffer.h"
+
+namespace parsity::nn {
+
+// The shape of one example: height x width x channels, stored HWC. A plain vector is (1, 1, n).
+struct ImageShape {
+  int64_t height = 1;
+  int64_t width = 1;
+  int64_t channels = 1;
+
+  // Floats per example.
+  int64_t size() const { return height * width * channels; }
+  friend bool operator==(const ImageShape& a, const ImageShape& b) {
+    return a.height == b.height && a.width == b.width && a.channels == b.channels;
+  }
+  friend bool operator!=(const ImageShape& a, const ImageShape& b) { return !(a == b); }
+};
+
+// "HxWxC", e.g. "28x28x1".
+std::string ImageShapeString(const ImageShape& shape);
+
+// TensorFlow's padding modes. VALID: output = floor((input - kernel) / stride) + 1, no padding. SAME: output =
+// ceil(input / stride), zero padding of max((output - 1) * stride + kernel - input, 0) split with the smaller half
+// before (top/left) and the larger half after.
+enum class Padding { kValid, kSame };
+
+// Output size along one dimension. REQUIRES: input >= 1, kernel >= 1, stride >= 1, and input >= kernel for VALID.
+int64_t PaddedOutputSize(int64_t input, int64_t kernel, int64_t stride, Padding padding);
+// Zero rows (or columns) added before the input along one dimension: 0 for VALID.
+int64_t PaddingBefore(int64_t input, int64_t kernel, int64_t stride, Padding padding);
+
+// How a layer with matrix products (convolution, fully connected) computes them. Both implementations are tested
+// against the same reference; they agree up to float rounding.
+enum class Implementation {
+  // kDirect where the build has it, else kEigen.
+  kAutomatic,
+  // Hand-written AVX-512 kernels (training/nn/internal/direct_convolution.h): no copies of the operands, no
+  // allocation. Needs a build for AVX-512 (HasDirectKernels()); elsewhere the layer runs kEigen.
+  kDirect,
+  // Eigen's matrix products (after im2col, for convolutions): portable.
+  kEigen,
+};
+
+// Whether this build has the direct kernels (compiled for AVX-512, as `-march=native` does on the study machines).
+bool HasDirectKernels();
+
+// What a layer asking for `requested` runs: kDirect or kEigen.
+Implementation ResolveImplementation(Implementation requested);
+
+// A parameter tensor a layer declares; the network names it "<layer name>/<weights|biases>".
+struct ParameterSpec {
+  ParameterKind kind = ParameterKind::kWeights;
+  std::vector<int64_t> shape;
+  int64_t fan_in = 1;
+};
+
+// Pointers to a layer's parameters inside the parameter buffer; null when the layer has none.
+struct LayerParameters {
+  const float* weights = nullptr;
+  const float* biases = nullptr;
+};
+
+// Pointers to a layer's slots in the gradient buffer; always accumulated into.
+struct LayerGradients {
+  float* weights = nullptr;
+  float* biases = nullptr;
+};
+
+// Whether Backward overwrites an input gradient or adds to it.
+enum class GradientMode { kOverwrite, kAccumulate };
+
+struct ForwardArguments {
+  int64_t batch = 0;                      // Examples, >= 1.
+  absl::Span<const float* const> inputs;  // One per input, batch * input_shapes()[i].size() floats.
+  LayerParameters parameters;             // Null for parameter-free layers.
+  float* output = nullptr;                // batch * output_shape().size() floats, overwritten.
+  float* scratch = nullptr;               // ScratchFloats(batch) floats, 64-byte aligned, contents undefined.
+};
+
+struct BackwardArguments {
+  int64_t batch = 0;
+  absl::Span<const float* const> inputs;   // As passed to Forward.
+  const float* output = nullptr;           // As computed by Forward.
+  const float* output_gradient = nullptr;  // d objective / d output, batch * output_shape().size() floats.
+  LayerParameters parameters;
+  absl::Span<float* const> input_gradients;             // One per input; a null entry means "not needed" (skipped).
+  absl::Span<const GradientMode> input_gradient_modes;  // One per input.
+  LayerGradients parameter_gradients;                   // += d objective / d parameters, summed over the batch.
+  float* scratch = nullptr;                             // ScratchFloats(batch) floats, contents undefined.
+};
+
+// A layer of a feed-forward network. Immutable after construction: Forward and Backward are const and keep all
+// state in their arguments, so concurrent calls with distinct outputs, gradients and scratch are safe.
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  const std::string& name() const { return name_; }
+  // Per-example shapes of the inputs (most layers have one) and of the output.
+  const std::vector<ImageShape>& input_shapes() const { return input_shapes_; }
+  const ImageShape& output_shape() const { return output_shape_; }
+
+  // The parameter tensors, in buffer order (weights before biases). Empty for parameter-free layers.
+  virtual std::vector<ParameterSpec> parameter_specs() const { return {}; }
+
+  // Floats of scratch memory Forward and Backward need for a batch of `batch` examples.
+  virtual int64_t ScratchFloats(int64_t batch) const {
+    static_cast<void>(batch);
+    return 0;
+  }
+
+  // Multiply-adds of the forward pass for one example (matrix products only; 0 for cheap elementwise layers).
+  // A training step costs about three times this (two for the first layer, which needs no input gradient).
+  virtual int64_t MultiplyAddsPerExample() const { return 0; }
+
+  // output = f(inputs; parameters).
+  virtual void Forward(const ForwardArguments& arguments) const = 0;
+
+  // Given d objective / d output, writes or adds d objective / d input for each non-null input gradient and adds
+  // d objective / d parameters into the parameter gradients.
+  virtual void Backward(const BackwardArguments& arguments) const = 0;
+
+ protected:
+  Layer(std::string name, std::vector<ImageShape> input_shapes, ImageShape output_shape)
+      : name_(std::move(name)), input_shapes_(std::move(input_shapes)), output_shape_(output_shape) {}
+
+ private:
+  std::string name_;
+  std::vector<ImageShape> input_shapes_;
+  ImageShape output_shape_;
+};
+
+}  // namespace parsity::nn
+
+#endif  // PARSITY_TRAINING_NN_LAYER_H_

@@ -1,0 +1,226 @@
+#include "training/nn/network.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "Eigen/Core"
+#include "absl/strings/str_cat.h"
+#include "tools/base/check.h"
+#include "training/nn/initialization.h"
+#include "training/nn/loss.h"
+
+namespace parsity::nn {
+namespace {
+
+// Workspace regions start on 64-byte boundaries (16 floats) for aligned vector loads.
+int64_t RoundUpToCacheLine(int64_t floats) { return (floats + 15) / 16 * 16; }
+
+// Most inputs any layer has (the residual add has two).
+constexpr int kMaxLayerInputs = 4;
+
+}  // namespace
+
+int64_t Network::ForwardFlopsPerExample() const {
+  int64_t multiply_adds = 0;
+  for (const Node& node : nodes_) multiply_adds += node.layer->MultiplyAddsPerExample();
+  return 2 * multiply_adds;
+}
+
+int64_t Network::TrainingFlopsPerExample() const {
+  int64_t multiply_adds = 0;
+  for (const Node& node : nodes_) {
+    const bool needs_input_gradient = node.inputs != std::vector<int>{NetworkBuilder::kInput};
+    multiply_adds += (needs_input_gradient ? 3 : 2) * node.layer->MultiplyAddsPerExample();
+  }
+  return 2 * multiply_adds;
+}
+
+void Network::Initialize(std::mt19937_64& engine, absl::Span<float> parameters) const {
+  InitializeParameters(layout_, engine, parameters);
+}
+
+std::unique_ptr<Workspace> Network::CreateWorkspace(int64_t max_batch) const {
+  PARSITY_CHECK(max_batch >= 1);
+  std::unique_ptr<Workspace> workspace(new Workspace());
+  workspace->network_ = this;
+  workspace->max_batch_ = max_batch;
+  workspace->capacity_ = std::min(max_batch, chunk_examples_);
+  const int64_t capacity = workspace->capacity_;
+  // Offsets first (the storage does not exist yet), pointers after allocating it.
+  const int tensors = static_cast<int>(tensor_shapes_.size());
+  std::vector<int64_t> value_offsets(tensors, -1), gradient_offsets(tensors, -1);
+  int64_t total = 0;
+  for (int tensor = 1; tensor < tensors; ++tensor) {
+    const int64_t floats = RoundUpToCacheLine(capacity * tensor_shapes_[tensor].size());
+    value_offsets[tensor] = total;
+    gradient_offsets[tensor] = total + floats;
+    total += 2 * floats;
+  }
+  int64_t scratch_floats = 0;
+  for (const Node& node : nodes_) scratch_floats = std::max(scratch_floats, node.layer->ScratchFloats(capacity));
+  const int64_t scratch_offset = total;
+  total += RoundUpToCacheLine(scratch_floats);
+  // Zero-filled, so that no pass can ever read uninitialized memory (bit-identical reruns).
+  workspace->storage_.assign(static_cast<size_t>(total), 0.0f);
+  float* base = workspace->storage_.data();
+  workspace->values_.assign(tensors, nullptr);
+  workspace->gradients_.assign(tensors, nullptr);
+  for (int tensor = 1; tensor < tensors; ++tensor) {
+    workspace->values_[tensor] = base + value_offsets[tensor];
+    workspace->gradients_[tensor] = base + gradient_offsets[tensor];
+  }
+  workspace->scratch_ = base + scratch_offset;
+  return workspace;
+}
+
+void Network::CheckArguments(absl::Span<const float> parameters, int64_t batch, const Workspace* workspace) const {
+  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == parameter_count());
+  PARSITY_CHECK(batch >= 0);
+  PARSITY_CHECK(workspace != nullptr && workspace->network_ == this);
+  PARSITY_CHECK(std::min(batch, chunk_examples_) <= workspace->capacity_);
+}
+
+double Network::ForwardChunk(const float* parameters, const float* inputs, const int32_t* labels, int64_t count,
+                             bool backward, Workspace* workspace, int64_t* correct) const {
+  const float* input_pointers[kMaxLayerInputs];
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    const Node& node = nodes_[n];
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int tensor = node.inputs[j];
+      input_pointers[j] = tensor == NetworkBuilder::kInput ? inputs : workspace->values_[tensor];
+    }
+    ForwardArguments arguments;
+    arguments.batch = count;
+    arguments.inputs = absl::MakeConstSpan(input_pointers, node.inputs.size());
+    arguments.parameters.weights = node.weights_offset >= 0 ? parameters + node.weights_offset : nullptr;
+    arguments.parameters.biases = node.biases_offset >= 0 ? parameters + node.biases_offset : nullptr;
+    arguments.output = workspace->values_[n + 1];
+    arguments.scratch = workspace->scratch_;
+    node.layer->Forward(arguments);
+  }
+  const int logits = static_cast<int>(nodes_.size());
+  const float* logit_values = workspace->values_[logits];
+  if (correct != nullptr) *correct += CountCorrect(logit_values, labels, count, num_classes_);
+  return SoftmaxCrossEntropy(logit_values, labels, count, num_classes_,
+                             backward ? workspace->gradients_[logits] : nullptr);
+}
+
+void Network::BackwardChunk(const float* parameters, const float* inputs, int64_t count, Workspace* workspace,
+                            float* gradient) const {
+  const float* input_pointers[kMaxLayerInputs];
+  float* input_gradient_pointers[kMaxLayerInputs];
+  for (size_t n = nodes_.size(); n-- > 0;) {
+    const Node& node = nodes_[n];
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int tensor = node.inputs[j];
+      input_pointers[j] = tensor == NetworkBuilder::kInput ? inputs : workspace->values_[tensor];
+      input_gradient_pointers[j] = tensor == NetworkBuilder::kInput ? nullptr : workspace->gradients_[tensor];
+    }
+    BackwardArguments arguments;
+    arguments.batch = count;
+    arguments.inputs = absl::MakeConstSpan(input_pointers, node.inputs.size());
+    arguments.output = workspace->values_[n + 1];
+    arguments.output_gradient = workspace->gradients_[n + 1];
+    arguments.parameters.weights = node.weights_offset >= 0 ? parameters + node.weights_offset : nullptr;
+    arguments.parameters.biases = node.biases_offset >= 0 ? parameters + node.biases_offset : nullptr;
+    arguments.input_gradients = absl::MakeConstSpan(input_gradient_pointers, node.inputs.size());
+    arguments.input_gradient_modes = absl::MakeConstSpan(input_gradient_modes_[n]);
+    arguments.parameter_gradients.weights = node.weights_offset >= 0 ? gradient + node.weights_offset : nullptr;
+    arguments.parameter_gradients.biases = node.biases_offset >= 0 ? gradient + node.biases_offset : nullptr;
+    arguments.scratch = workspace->scratch_;
+    node.layer->Backward(arguments);
+  }
+}
+
+double Network::AccumulateGradient(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,
+                                   int64_t batch, Workspace* workspace, absl::Span<float> gradient) const {
+  CheckArguments(parameters, batch, workspace);
+  PARSITY_CHECK(static_cast<int64_t>(gradient.size()) == parameter_count());
+  const int64_t input_size = input_shape_.size();
+  double loss_sum = 0.0;
+  for (int64_t first = 0; first < batch; first += chunk_examples_) {
+    const int64_t count = std::min(chunk_examples_, batch - first);
+    const float* chunk_inputs = inputs + first * input_size;
+    loss_sum += ForwardChunk(parameters.data(), chunk_inputs, labels + first, count, /*backward=*/true, workspace,
+                             /*correct=*/nullptr);
+    BackwardChunk(parameters.data(), chunk_inputs, count, workspace, gradient.data());
+  }
+  return loss_sum;
+}
+
+double Network::Evaluate(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t batch,
+                         Workspace* workspace, int64_t* correct) const {
+  CheckArguments(parameters, batch, workspace);
+  PARSITY_CHECK(correct != nullptr);
+  *correct = 0;
+  const int64_t input_size = input_shape_.size();
+  double loss_sum = 0.0;
+  for (int64_t first = 0; first < batch; first += chunk_examples_) {
+    const int64_t count = std::min(chunk_examples_, batch - first);
+    loss_sum += ForwardChunk(parameters.data(), inputs + first * input_size, labels + first, count,
+                             /*backward=*/false, workspace, correct);
+  }
+  return loss_sum;
+}
+
+NetworkBuilder::NetworkBuilder(std::string name, ImageShape input_shape, int num_classes) : network_(new Network()) {
+  PARSITY_CHECK(input_shape.height >= 1 && input_shape.width >= 1 && input_shape.channels >= 1);
+  PARSITY_CHECK(num_classes >= 1);
+  network_->name_ = std::move(name);
+  network_->input_shape_ = input_shape;
+  network_->num_classes_ = num_classes;
+  network_->tensor_shapes_.push_back(input_shape);
+}
+
+const ImageShape& NetworkBuilder::shape(int tensor) const {
+  PARSITY_CHECK(tensor >= 0 && tensor < static_cast<int>(network_->tensor_shapes_.size()));
+  return network_->tensor_shapes_[tensor];
+}
+
+int NetworkBuilder::Add(std::unique_ptr<Layer> layer, std::vector<int> inputs) {
+  PARSITY_CHECK(network_ != nullptr && layer != nullptr);
+  PARSITY_CHECK(inputs.size() == layer->input_shapes().size());
+  PARSITY_CHECK(inputs.size() >= 1 && static_cast<int>(inputs.size()) <= kMaxLayerInputs);
+  for (size_t j = 0; j < inputs.size(); ++j) {
+    PARSITY_CHECK(shape(inputs[j]) == layer->input_shapes()[j]);
+  }
+  Network::Node node;
+  for (const ParameterSpec& spec : layer->parameter_specs()) {
+    const ParameterView& view = network_->layout_.Append(absl::StrCat(layer->name(), "/", ParameterKindName(spec.kind)),
+                                                         spec.shape, spec.fan_in, spec.kind);
+    int64_t& offset = spec.kind == ParameterKind::kWeights ? node.weights_offset : node.biases_offset;
+    PARSITY_CHECK(offset == -1);
+    offset = view.offset;
+  }
+  network_->tensor_shapes_.push_back(layer->output_shape());
+  node.layer = std::move(layer);
+  node.inputs = std::move(inputs);
+  network_->nodes_.push_back(std::move(node));
+  return static_cast<int>(network_->nodes_.size());
+}
+
+std::unique_ptr<Network> NetworkBuilder::Build(int64_t chunk_examples) && {
+  PARSITY_CHECK(network_ != nullptr && !network_->nodes_.empty());
+  PARSITY_CHECK(chunk_examples >= 1);
+  Network& network = *network_;
+  network.chunk_examples_ = chunk_examples;
+  PARSITY_CHECK(network.tensor_shapes_.back() == (ImageShape{1, 1, network.num_classes_}));
+  // Backward visits nodes in reverse: the first visit to a tensor's gradient overwrites it, later ones add to it.
+  const int tensors = static_cast<int>(network.tensor_shapes_.size());
+  std::vector<bool> gradient_written(tensors, false);
+  network.input_gradient_modes_.assign(network.nodes_.size(), {});
+  for (size_t n = network.nodes_.size(); n-- > 0;) {
+    for (int tensor : network.nodes_[n].inputs) {
+      network.input_gradient_modes_[n].push_back(gradient_written[tensor] ? GradientMode::kAccumulate
+                                                                          : GradientMode::kOverwrite);
+      gradient_written[tensor] = true;
+    }
+  }
+  // Every tensor but the logits feeds some layer, so every gradient read in backward has been written.
+  for (int tensor = 0; tensor + 1 < tensors; ++tensor) PARSITY_CHECK(gradient_written[tensor]);
+  // Eigen's cache-size statics are then initialized before any concurrent use.
+  Eigen::initParallel();
+  return std::move(network_);
+}
+
+}  // namespace parsity::nn

@@ -1,0 +1,107 @@
+#include "training/nn/pooling.h"
+
+#include <algorithm>
+#include <ostream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "training/nn/layer_testing.h"
+
+namespace parsity::nn {
+namespace {
+
+using testing::InputValues;
+using testing::MakeLayerTestData;
+using testing::MatchesFiniteDifferences;
+using testing::MatchesReference;
+
+struct PoolCase {
+  const char* name;
+  ImageShape input;
+  int64_t window, stride, batch;
+};
+
+void PrintTo(const PoolCase& c, std::ostream* os) { *os << c.name; }
+
+// The pooling shapes: the networks' (32 channels: two full vectors), a channel count with a vector tail (20),
+// overlapping windows (3x3 stride 2, where gradients of neighbouring windows add up), leftover rows and columns.
+const PoolCase kPoolCases[] = {
+    {"simple_cnn_pool1", ImageShape{24, 24, 32}, 2, 2, 2}, {"tail_channels", ImageShape{6, 4, 20}, 2, 2, 2},
+    {"overlapping", ImageShape{7, 7, 5}, 3, 2, 2},         {"leftover", ImageShape{5, 7, 3}, 2, 2, 3},
+    {"window_1", ImageShape{3, 3, 17}, 1, 1, 1},
+};
+
+class MaxPoolTest : public ::testing::TestWithParam<PoolCase> {};
+
+TEST_P(MaxPoolTest, MatchesReferenceAndFiniteDifferences) {
+  const PoolCase& c = GetParam();
+  const MaxPoolLayer pool(c.name, c.input, PoolOptions{c.window, c.stride});
+  // Distinct values: every window has one maximum, which the finite-difference step cannot change.
+  const testing::LayerTestData data = MakeLayerTestData(pool, c.batch, InputValues::kDistinct, 3);
+  EXPECT_TRUE(MatchesReference(pool, data, c.window * c.window));
+  if (c.input.size() <= 300) {
+    EXPECT_TRUE(MatchesFiniteDifferences(pool, data, c.window * c.window));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MaxPoolTest, ::testing::ValuesIn(kPoolCases),
+                         [](const ::testing::TestParamInfo<PoolCase>& info) { return std::string(info.param.name); });
+
+class AveragePoolTest : public ::testing::TestWithParam<PoolCase> {};
+
+TEST_P(AveragePoolTest, MatchesReferenceAndFiniteDifferences) {
+  const PoolCase& c = GetParam();
+  const AveragePoolLayer pool(c.name, c.input, PoolOptions{c.window, c.stride});
+  const testing::LayerTestData data = MakeLayerTestData(pool, c.batch, InputValues::kGaussian, 4);
+  EXPECT_TRUE(MatchesReference(pool, data, c.window * c.window));
+  if (c.input.size() <= 300) {
+    EXPECT_TRUE(MatchesFiniteDifferences(pool, data, c.window * c.window));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, AveragePoolTest, ::testing::ValuesIn(kPoolCases),
+                         [](const ::testing::TestParamInfo<PoolCase>& info) { return std::string(info.param.name); });
+
+TEST(MaxPoolLayerTest, RoutesTiesToTheFirstMaximum) {
+  const MaxPoolLayer pool("pool", ImageShape{2, 2, 1}, PoolOptions{2, 2});
+  const float input[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  const float* inputs[1] = {input};
+  float output = -1.0f;
+  ForwardArguments forward;
+  forward.batch = 1;
+  forward.inputs = inputs;
+  forward.output = &output;
+  pool.Forward(forward);
+  EXPECT_EQ(output, 0.0f);
+  const float output_gradient = 3.0f;
+  float input_gradient[4] = {9.0f, 9.0f, 9.0f, 9.0f};
+  float* input_gradients[1] = {input_gradient};
+  const GradientMode modes[1] = {GradientMode::kOverwrite};
+  BackwardArguments backward;
+  backward.batch = 1;
+  backward.inputs = inputs;
+  backward.output = &output;
+  backward.output_gradient = &output_gradient;
+  backward.input_gradients = input_gradients;
+  backward.input_gradient_modes = modes;
+  pool.Backward(backward);
+  EXPECT_EQ(input_gradient[0], 3.0f);
+  EXPECT_EQ(input_gradient[1], 0.0f);
+  EXPECT_EQ(input_gradient[2], 0.0f);
+  EXPECT_EQ(input_gradient[3], 0.0f);
+}
+
+TEST(GlobalAveragePoolLayerTest, MatchesReferenceAndFiniteDifferences) {
+  for (const ImageShape& shape : {ImageShape{8, 8, 64}, ImageShape{3, 5, 7}}) {
+    const GlobalAveragePoolLayer pool("global_pool", shape);
+    EXPECT_EQ(pool.output_shape(), (ImageShape{1, 1, shape.channels}));
+    const testing::LayerTestData data = MakeLayerTestData(pool, 3, InputValues::kGaussian, 5);
+    EXPECT_TRUE(MatchesReference(pool, data, shape.height * shape.width));
+    if (shape.size() <= 300) {
+      EXPECT_TRUE(MatchesFiniteDifferences(pool, data, shape.height * shape.width));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace parsity::nn
