@@ -1,0 +1,150 @@
+// Trains one trial and prints its steps-to-result: progress on stderr, one JSON object as the last stdout line.
+//
+//   bazel run //experiments:train -- --dataset=mnist --network=simple_cnn --optimizer=sgd --learning_rate=0.05
+//       --batch_size=128 --goal_error=0.02 --max_steps=40000 --check_interval=100 --seed=0
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/algorithm/container.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/base/atomic_file.h"
+#include "tools/base/json.h"
+#include "tools/base/status_macros.h"
+#include "training/data/dataset.h"
+#include "training/nn/networks.h"
+#include "training/optimizers/optimizer_factory.h"
+#include "training/optimizers/schedule.h"
+#include "training/trainer/trainer.h"
+#include "training/trainer/trial_record.h"
+
+ABSL_FLAG(std::string, dataset, "mnist", "data set: mnist, fashion_mnist or cifar10");
+ABSL_FLAG(std::string, data_dir, "", "directory of the data set's files (default: its install location)");
+ABSL_FLAG(std::string, network, "simple_cnn", "network: simple_cnn, resnet8 or lenet_300_100");
+ABSL_FLAG(std::string, optimizer, "sgd", "optimizer: sgd, momentum, nesterov or adam");
+ABSL_FLAG(double, learning_rate, 0.05, "initial learning rate, > 0");
+ABSL_FLAG(double, momentum, 0.9, "momentum (momentum, nesterov), in [0, 1)");
+ABSL_FLAG(double, adam_beta1, 0.9, "Adam's beta1, in [0, 1)");
+ABSL_FLAG(double, adam_beta2, 0.999, "Adam's beta2, in [0, 1)");
+ABSL_FLAG(double, adam_epsilon, 1e-8, "Adam's epsilon, > 0");
+ABSL_FLAG(std::string, schedule, "constant", "learning-rate schedule: constant or linear_decay");
+ABSL_FLAG(int64_t, decay_steps, 30000, "linear_decay: steps over which the rate falls to end_factor * rate");
+ABSL_FLAG(double, end_factor, 0.01, "linear_decay: final rate as a fraction of the initial one, in (0, 1]");
+ABSL_FLAG(int64_t, batch_size, 128, "examples per step");
+ABSL_FLAG(double, goal_error, 0.02, "validation error that completes the trial, in (0, 1)");
+ABSL_FLAG(int64_t, max_steps, 40000, "step budget");
+ABSL_FLAG(int64_t, check_interval, 100, "steps between evaluations of the whole validation set");
+ABSL_FLAG(uint64_t, seed, 0, "trial seed: initialization (and pruning mask)");
+ABSL_FLAG(int32_t, threads, 1, "threads inside a training step");
+ABSL_FLAG(std::string, measurements_csv, "", "write every check to this CSV file");
+
+namespace parsity {
+namespace {
+
+absl::StatusOr<trainer::TrainerConfig> ConfigFromFlags() {
+  trainer::TrainerConfig config;
+  const double learning_rate = absl::GetFlag(FLAGS_learning_rate);
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) {
+    return absl::InvalidArgumentError(absl::StrCat("--learning_rate=", learning_rate, " must be positive and finite"));
+  }
+  config.batch_size = absl::GetFlag(FLAGS_batch_size);
+  config.max_steps = absl::GetFlag(FLAGS_max_steps);
+  config.check_interval = absl::GetFlag(FLAGS_check_interval);
+  config.goal_error = absl::GetFlag(FLAGS_goal_error);
+  config.evaluator.threads = absl::GetFlag(FLAGS_threads);
+  config.optimizer.name = absl::GetFlag(FLAGS_optimizer);
+  config.optimizer.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
+  config.optimizer.beta1 = static_cast<float>(absl::GetFlag(FLAGS_adam_beta1));
+  config.optimizer.beta2 = static_cast<float>(absl::GetFlag(FLAGS_adam_beta2));
+  config.optimizer.epsilon = static_cast<float>(absl::GetFlag(FLAGS_adam_epsilon));
+  config.schedule.name = absl::GetFlag(FLAGS_schedule);
+  config.schedule.initial_learning_rate = static_cast<float>(learning_rate);
+  config.schedule.decay_steps = absl::GetFlag(FLAGS_decay_steps);
+  config.schedule.end_factor = static_cast<float>(absl::GetFlag(FLAGS_end_factor));
+  // Name the flag, not the config field, for the two names a user is most likely to mistype.
+  if (!absl::c_linear_search(optimizers::OptimizerNames(), config.optimizer.name)) {
+    return absl::InvalidArgumentError(absl::StrCat("--optimizer=", config.optimizer.name, " is unknown; expected one of: ",
+                                                   absl::StrJoin(optimizers::OptimizerNames(), ", ")));
+  }
+  if (!absl::c_linear_search(optimizers::ScheduleNames(), config.schedule.name)) {
+    return absl::InvalidArgumentError(absl::StrCat("--schedule=", config.schedule.name, " is unknown; expected one of: ",
+                                                   absl::StrJoin(optimizers::ScheduleNames(), ", ")));
+  }
+  // Checks that do not need the data set run first, so that a bad flag fails before a slow load.
+  RETURN_IF_ERROR(trainer::ValidateTrainerConfig(config, /*training_examples=*/config.batch_size));
+  return config;
+}
+
+absl::Status Run() {
+  ASSIGN_OR_RETURN(const trainer::TrainerConfig config, ConfigFromFlags());
+  absl::StatusOr<std::unique_ptr<nn::Network>> created = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
+  if (!created.ok()) return absl::InvalidArgumentError(absl::StrCat("--network: ", created.status().message()));
+  std::unique_ptr<nn::Network> network = *std::move(created);
+  absl::StatusOr<data::Dataset> loaded = data::LoadDataset(absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_data_dir));
+  if (!loaded.ok()) {
+    return absl::Status(loaded.status().code(), absl::StrCat("--dataset: ", loaded.status().message()));
+  }
+  const data::Dataset dataset = *std::move(loaded);
+  ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
+                   trainer::Trainer::Create(config, network.get(), &dataset, /*mask=*/nullptr));
+
+  std::vector<float> parameters(network->parameter_count());
+  trainer::InitializeParameters(*network, absl::GetFlag(FLAGS_seed), absl::MakeSpan(parameters));
+  std::fprintf(stderr, "training %s on %s (%zu train / %zu validation examples), %lld parameters, batch %lld\n",
+               network->name().c_str(), dataset.name.c_str(), static_cast<size_t>(dataset.train.size()),
+               static_cast<size_t>(dataset.validation.size()), static_cast<long long>(network->parameter_count()),
+               static_cast<long long>(config.batch_size));
+
+  const std::string measurements_csv = absl::GetFlag(FLAGS_measurements_csv);
+  std::vector<trainer::Check> checks;
+  trainer::TrainerHooks hooks;
+  hooks.on_check = [&](const trainer::Check& check) {
+    std::fprintf(stderr, "step %7lld  validation error %.4f  loss %.4f  training loss %.4f  %.1f s\n",
+                 static_cast<long long>(check.step), check.validation_error, check.validation_loss,
+                 check.mean_training_loss, check.seconds);
+    checks.push_back(check);
+    // Written at every check, atomically, so that an interrupted run keeps what it measured.
+    if (!measurements_csv.empty()) {
+      const absl::Status written = WriteFileAtomically(measurements_csv, trainer::MeasurementsCsv(checks));
+      if (!written.ok()) std::fprintf(stderr, "warning: %s\n", std::string(written.message()).c_str());
+    }
+    return true;
+  };
+  const trainer::TrialResult result = trainer->Train(absl::MakeSpan(parameters), hooks);
+  if (!measurements_csv.empty()) {
+    RETURN_IF_ERROR(WriteFileAtomically(measurements_csv, trainer::MeasurementsCsv(result.checks)));
+  }
+
+  JsonObject summary;
+  summary.Add("dataset", dataset.name).Add("network", network->name()).Add("optimizer", config.optimizer.name);
+  summary.Add("learning_rate", absl::GetFlag(FLAGS_learning_rate)).Add("batch_size", config.batch_size);
+  summary.Add("seed", static_cast<uint64_t>(absl::GetFlag(FLAGS_seed))).Add("goal_error", config.goal_error);
+  trainer::AddTrialResult(result, &summary);
+  summary.Add("parameters", network->parameter_count()).Add("threads", config.evaluator.threads);
+  std::cout << summary.ToString() << std::endl;
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace parsity
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Trains one trial and prints its steps-to-result as JSON (last stdout line).");
+  absl::ParseCommandLine(argc, argv);
+  const absl::Status status = parsity::Run();
+  if (!status.ok()) {
+    std::fprintf(stderr, "train: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

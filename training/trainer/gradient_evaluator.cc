@@ -1,0 +1,114 @@
+#include "training/trainer/gradient_evaluator.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "tools/base/check.h"
+
+namespace parsity::trainer {
+
+struct GradientEvaluator::ThreadState {
+  std::unique_ptr<nn::Workspace> workspace;
+  std::vector<float> gradient;  // This thread's share of the sum; thread 0 uses the caller's buffer instead.
+  double loss_sum = 0;
+  int64_t correct = 0;
+};
+
+GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOptions options)
+    : network_(network), options_(options), pool_(options.threads) {
+  PARSITY_CHECK(network != nullptr);
+  PARSITY_CHECK(options.threads >= 1 && options.max_chunk >= 1);
+  for (int thread = 0; thread < options.threads; ++thread) {
+    auto state = std::make_unique<ThreadState>();
+    state->workspace = network->CreateWorkspace(options.max_chunk);
+    if (thread > 0) state->gradient.assign(network->parameter_count(), 0.0f);
+    thread_states_.push_back(std::move(state));
+  }
+}
+
+GradientEvaluator::~GradientEvaluator() = default;
+
+int64_t GradientEvaluator::ChunkCount(int64_t count) const {
+  // At least one chunk per thread when there are enough examples, so that every thread has work.
+  const int64_t by_size = (count + options_.max_chunk - 1) / options_.max_chunk;
+  return std::min<int64_t>(count, std::max<int64_t>(by_size, options_.threads));
+}
+
+double GradientEvaluator::AccumulateGradientSum(absl::Span<const float> parameters, const float* inputs,
+                                                const int32_t* labels, int64_t count, absl::Span<float> gradient) {
+  PARSITY_CHECK(count >= 1);
+  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
+  PARSITY_CHECK(gradient.size() == parameters.size());
+  const int64_t chunks = ChunkCount(count);
+  const int64_t values_per_example = network_->input_shape().size();
+  const int threads = static_cast<int>(std::min<int64_t>(options_.threads, chunks));
+  for (int thread = 0; thread < threads; ++thread) {
+    ThreadState& state = *thread_states_[thread];
+    state.loss_sum = 0;
+    if (thread > 0) std::fill(state.gradient.begin(), state.gradient.end(), 0.0f);
+  }
+  pool_.Run(threads, [&](int thread) {
+    ThreadState& state = *thread_states_[thread];
+    absl::Span<float> target = thread == 0 ? gradient : absl::Span<float>(state.gradient);
+    for (int64_t chunk = thread; chunk < chunks; chunk += threads) {
+      // Chunk boundaries split count as evenly as possible.
+      const int64_t begin = chunk * count / chunks;
+      const int64_t end = (chunk + 1) * count / chunks;
+      state.loss_sum += network_->AccumulateGradient(parameters, inputs + begin * values_per_example, labels + begin,
+                                                     end - begin, state.workspace.get(), target);
+    }
+  });
+  double loss_sum = thread_states_[0]->loss_sum;
+  for (int thread = 1; thread < threads; ++thread) {
+    const std::vector<float>& partial = thread_states_[thread]->gradient;
+    for (size_t index = 0; index < gradient.size(); ++index) gradient[index] += partial[index];
+    loss_sum += thread_states_[thread]->loss_sum;
+  }
+  return loss_sum;
+}
+
+double GradientEvaluator::MeanGradient(absl::Span<const float> parameters, const float* inputs,
+                                       const int32_t* labels, int64_t count, absl::Span<float> gradient) {
+  std::fill(gradient.begin(), gradient.end(), 0.0f);
+  const double loss_sum = AccumulateGradientSum(parameters, inputs, labels, count, gradient);
+  const float scale = 1.0f / static_cast<float>(count);
+  for (float& value : gradient) value *= scale;
+  return loss_sum / static_cast<double>(count);
+}
+
+Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const data::Examples& examples) {
+  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
+  PARSITY_CHECK(examples.shape.Size() == network_->input_shape().size());
+  const int64_t count = examples.size();
+  Evaluation result;
+  result.examples = count;
+  if (count == 0) return result;
+  const int64_t chunks = ChunkCount(count);
+  const int threads = static_cast<int>(std::min<int64_t>(options_.threads, chunks));
+  for (int thread = 0; thread < threads; ++thread) {
+    thread_states_[thread]->loss_sum = 0;
+    thread_states_[thread]->correct = 0;
+  }
+  pool_.Run(threads, [&](int thread) {
+    ThreadState& state = *thread_states_[thread];
+    for (int64_t chunk = thread; chunk < chunks; chunk += threads) {
+      const int64_t begin = chunk * count / chunks;
+      const int64_t end = (chunk + 1) * count / chunks;
+      int64_t correct = 0;
+      state.loss_sum += network_->Evaluate(parameters, examples.example(begin), examples.labels.data() + begin,
+                                           end - begin, state.workspace.get(), &correct);
+      state.correct += correct;
+    }
+  });
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int thread = 0; thread < threads; ++thread) {
+    loss_sum += thread_states_[thread]->loss_sum;
+    correct += thread_states_[thread]->correct;
+  }
+  result.mean_loss = loss_sum / static_cast<double>(count);
+  result.error_rate = static_cast<double>(count - correct) / static_cast<double>(count);
+  return result;
+}
+
+}  // namespace parsity::trainer

@@ -1,0 +1,80 @@
+// Whole-batch gradients and evaluations of a network, computed in bounded-size chunks, optionally on several
+// threads. This is the one place where "the gradient of the mean loss over these examples" is computed: the trainer's
+// step, SNIP's connection sensitivity and the theory estimators all call it.
+//
+//   GradientEvaluator evaluator(&network, {.threads = 1, .max_chunk = 256});
+//   const double mean_loss = evaluator.MeanGradient(parameters, batch.pixels.data(), batch.labels.data(),
+//                                                   batch.size(), gradient);
+//   const Evaluation validation = evaluator.Evaluate(parameters, dataset.validation);
+#ifndef PARSITY_TRAINING_TRAINER_GRADIENT_EVALUATOR_H_
+#define PARSITY_TRAINING_TRAINER_GRADIENT_EVALUATOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "tools/base/thread_pool.h"
+#include "training/data/examples.h"
+#include "training/nn/network.h"
+
+namespace parsity::trainer {
+
+struct EvaluatorOptions {
+  // Threads that share one call (1: the caller alone). Studies run many single-threaded trials side by side.
+  int threads = 1;
+  // Most examples in one forward/backward pass; bounds the activation memory at any batch size (up to 2^14 and
+  // beyond). Larger chunks make larger, faster matrix products.
+  int64_t max_chunk = 256;
+};
+
+// Mean loss and error rate over a set of examples.
+struct Evaluation {
+  double mean_loss = 0;   // Mean softmax cross-entropy (nats).
+  double error_rate = 0;  // Fraction of examples whose argmax prediction is wrong, in [0, 1].
+  int64_t examples = 0;
+};
+
+class GradientEvaluator {
+ public:
+  // REQUIRES: network outlives this object; options.threads >= 1, options.max_chunk >= 1 (checked).
+  GradientEvaluator(const nn::Network* network, EvaluatorOptions options);
+  ~GradientEvaluator();
+  GradientEvaluator(const GradientEvaluator&) = delete;
+  GradientEvaluator& operator=(const GradientEvaluator&) = delete;
+
+  // Writes the gradient of the mean loss over `count` examples into `gradient` (overwriting it):
+  //   gradient = (1/count) sum_i d loss_i / d parameters,
+  // and returns the mean loss. The examples are split into ceil(count / max_chunk) equal-as-possible chunks,
+  // assigned to threads round-robin; per-thread sums are added in thread order, so the result is bit-identical for
+  // a given (count, threads, max_chunk). With one thread and count <= max_chunk it is one pass over the batch.
+  // REQUIRES: count >= 1; inputs holds count examples (NHWC) and labels count labels; parameters and gradient have
+  // network->parameter_count() entries.
+  double MeanGradient(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
+                      absl::Span<float> gradient);
+
+  // Like MeanGradient but adds the SUM over the examples of d loss_i / d parameters into `gradient` (not divided by
+  // count) and returns the sum of the losses: for accumulating over a data set larger than one call.
+  double AccumulateGradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,
+                               int64_t count, absl::Span<float> gradient);
+
+  // Forward passes only, over all of `examples`.
+  Evaluation Evaluate(absl::Span<const float> parameters, const data::Examples& examples);
+
+  const nn::Network& network() const { return *network_; }
+  const EvaluatorOptions& options() const { return options_; }
+
+ private:
+  struct ThreadState;
+  // Splits [0, count) into chunks of at most max_chunk examples, assigns chunk c to thread c % threads.
+  int64_t ChunkCount(int64_t count) const;
+
+  const nn::Network* network_;
+  EvaluatorOptions options_;
+  ThreadPool pool_;
+  std::vector<std::unique_ptr<ThreadState>> thread_states_;
+};
+
+}  // namespace parsity::trainer
+
+#endif  // PARSITY_TRAINING_TRAINER_GRADIENT_EVALUATOR_H_

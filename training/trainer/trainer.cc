@@ -1,0 +1,166 @@
+#include "training/trainer/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tools/base/check.h"
+#include "tools/base/status_macros.h"
+
+namespace parsity::trainer {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+absl::string_view TrialStatusName(TrialStatus status) {
+  switch (status) {
+    case TrialStatus::kComplete:
+      return "COMPLETE";
+    case TrialStatus::kIncomplete:
+      return "INCOMPLETE";
+    case TrialStatus::kInfeasible:
+      return "INFEASIBLE";
+  }
+  return "UNKNOWN";
+}
+
+absl::Status ValidateTrainerConfig(const TrainerConfig& config, int64_t training_examples) {
+  if (config.batch_size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_size: ", config.batch_size, " is not a positive batch size"));
+  }
+  if (config.batch_size > training_examples) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_size: ", config.batch_size,
+                                                   " is larger than the training set (", training_examples,
+                                                   " examples)"));
+  }
+  if (config.max_steps < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max_steps: ", config.max_steps, " must be >= 1"));
+  }
+  if (config.check_interval < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("check_interval: ", config.check_interval, " must be >= 1"));
+  }
+  if (!(config.goal_error > 0 && config.goal_error < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("goal_error: ", config.goal_error, " is not in (0, 1): it is a validation error rate"));
+  }
+  if (config.evaluator.threads < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("threads: ", config.evaluator.threads, " must be >= 1"));
+  }
+  if (config.evaluator.max_chunk < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max_chunk: ", config.evaluator.max_chunk, " must be >= 1"));
+  }
+  RETURN_IF_ERROR(optimizers::Schedule::Create(config.schedule).status());
+  // The optimizer validates its own fields; a one-parameter probe creates nothing large.
+  RETURN_IF_ERROR(optimizers::CreateOptimizer(config.optimizer, 1, nullptr).status());
+  return absl::OkStatus();
+}
+
+void InitializeParameters(const nn::Network& network, uint64_t seed, absl::Span<float> parameters) {
+  std::mt19937_64 engine(seed);
+  network.Initialize(engine, parameters);
+}
+
+Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const data::Dataset* dataset,
+                 const optimizers::Mask* mask, optimizers::Schedule schedule)
+    : config_(config),
+      network_(network),
+      dataset_(dataset),
+      mask_(mask),
+      schedule_(std::move(schedule)),
+      evaluator_(network, config.evaluator) {}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& config, const nn::Network* network,
+                                                         const data::Dataset* dataset, const optimizers::Mask* mask) {
+  PARSITY_CHECK(network != nullptr && dataset != nullptr);
+  RETURN_IF_ERROR(ValidateTrainerConfig(config, dataset->train.size()));
+  const nn::ImageShape& input = network->input_shape();
+  const data::ImageShape& examples = dataset->train.shape;
+  if (examples.height != input.height || examples.width != input.width || examples.channels != input.channels ||
+      dataset->validation.shape != examples) {
+    return absl::InvalidArgumentError(absl::StrCat("data set '", dataset->name, "' has examples of shape ",
+                                                   examples.ToString(), ", network '", network->name(), "' takes ",
+                                                   input.height, "x", input.width, "x", input.channels));
+  }
+  if (dataset->validation.size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("data set '", dataset->name, "' has no validation examples"));
+  }
+  if (mask != nullptr) RETURN_IF_ERROR(mask->CheckCovers(network->parameter_count()));
+  ASSIGN_OR_RETURN(optimizers::Schedule schedule, optimizers::Schedule::Create(config.schedule));
+  return std::unique_ptr<Trainer>(new Trainer(config, network, dataset, mask, std::move(schedule)));
+}
+
+TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hooks) {
+  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
+  const auto start = std::chrono::steady_clock::now();
+  // Validated in Create, so these cannot fail.
+  absl::StatusOr<data::BatchStream> stream =
+      data::BatchStream::Create(&dataset_->train, config_.batch_size, config_.data_order_seed);
+  PARSITY_CHECK_OK(stream.status());
+  absl::StatusOr<std::unique_ptr<optimizers::Optimizer>> optimizer =
+      optimizers::CreateOptimizer(config_.optimizer, network_->parameter_count(), mask_);
+  PARSITY_CHECK_OK(optimizer.status());
+
+  std::vector<float> gradient(parameters.size(), 0.0f);
+  std::vector<float> previous;
+  if (hooks.after_step) previous.resize(parameters.size());
+  data::Batch batch;
+  TrialResult result;
+  double training_loss_since_check = 0;
+  int64_t steps_since_check = 0;
+
+  for (int64_t step = 0; step < config_.max_steps; ++step) {
+    stream->Next(&batch);
+    const double loss =
+        evaluator_.MeanGradient(parameters, batch.pixels.data(), batch.labels.data(), batch.size(), absl::MakeSpan(gradient));
+    if (!std::isfinite(loss)) {
+      result.status = TrialStatus::kInfeasible;
+      break;
+    }
+    if (hooks.after_step) std::copy(parameters.begin(), parameters.end(), previous.begin());
+    (*optimizer)->Step(schedule_.LearningRate(step), gradient, parameters);
+    result.steps = step + 1;
+    result.examples_seen = result.steps * config_.batch_size;
+    training_loss_since_check += loss;
+    ++steps_since_check;
+    if (hooks.after_step) hooks.after_step(result.steps, previous, parameters);
+
+    if (result.steps % config_.check_interval != 0 && result.steps != config_.max_steps) continue;
+    const Evaluation validation = evaluator_.Evaluate(parameters, dataset_->validation);
+    Check check;
+    check.step = result.steps;
+    check.validation_error = validation.error_rate;
+    check.validation_loss = validation.mean_loss;
+    check.mean_training_loss = training_loss_since_check / static_cast<double>(steps_since_check);
+    check.examples_seen = result.examples_seen;
+    check.seconds = SecondsSince(start);
+    result.checks.push_back(check);
+    result.final_validation_error = check.validation_error;
+    training_loss_since_check = 0;
+    steps_since_check = 0;
+    if (!std::isfinite(check.validation_loss)) {
+      result.status = TrialStatus::kInfeasible;
+      break;
+    }
+    if (check.validation_error <= config_.goal_error) {
+      result.status = TrialStatus::kComplete;
+      result.steps_to_result = check.step;
+      if (hooks.on_check) hooks.on_check(check);
+      break;
+    }
+    if (hooks.on_check && !hooks.on_check(check)) {
+      result.stopped_by_caller = true;
+      break;
+    }
+  }
+  result.wall_seconds = SecondsSince(start);
+  return result;
+}
+
+}  // namespace parsity::trainer

@@ -1,0 +1,123 @@
+// Trains one trial and measures its steps-to-result (PAPER.md, "The tuning protocol"): SGD-family updates on
+// minibatches from a seeded stream, the whole validation set evaluated every check_interval steps, and the trial
+// COMPLETE at the first check whose validation error is <= goal_error, INFEASIBLE as soon as the loss is NaN or
+// infinite, INCOMPLETE when the step budget runs out.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, Trainer::Create(config, network.get(), &dataset, &mask));
+//   InitializeParameters(*network, /*seed=*/trial, parameters);   // then prune, then:
+//   ASSIGN_OR_RETURN(TrialResult result, trainer->Train(parameters));
+//   if (result.status == TrialStatus::kComplete) Use(*result.steps_to_result);
+#ifndef PARSITY_TRAINING_TRAINER_TRAINER_H_
+#define PARSITY_TRAINING_TRAINER_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "training/data/batch_stream.h"
+#include "training/data/dataset.h"
+#include "training/nn/network.h"
+#include "training/optimizers/mask.h"
+#include "training/optimizers/optimizer.h"
+#include "training/optimizers/optimizer_factory.h"
+#include "training/optimizers/schedule.h"
+#include "training/trainer/gradient_evaluator.h"
+
+namespace parsity::trainer {
+
+// How a trial ended, named as in Shallue et al.'s published results.
+enum class TrialStatus {
+  kComplete,    // Reached the goal error at a check.
+  kIncomplete,  // Used its step budget (or was stopped by its caller) without reaching the goal.
+  kInfeasible,  // Its training or validation loss became NaN or infinite (it diverged).
+};
+
+// "COMPLETE", "INCOMPLETE", "INFEASIBLE".
+absl::string_view TrialStatusName(TrialStatus status);
+
+struct TrainerConfig {
+  int64_t batch_size = 0;        // Examples per step: >= 1 and <= the training set's size.
+  int64_t max_steps = 0;         // Step budget: >= 1.
+  int64_t check_interval = 100;  // Steps between evaluations of the whole validation set: >= 1.
+  double goal_error = 0;         // Validation error that completes the trial: in (0, 1).
+  uint64_t data_order_seed = 0;  // Seed of the batch stream; the paper uses 0 for every trial.
+  EvaluatorOptions evaluator;    // Threads inside a step, chunk size.
+  optimizers::OptimizerConfig optimizer;
+  optimizers::ScheduleConfig schedule;
+};
+
+// Validates `config` against a training set of `training_examples` examples. Errors: InvalidArgument naming the
+// field and its value (and the optimizer's and schedule's own validation errors).
+absl::Status ValidateTrainerConfig(const TrainerConfig& config, int64_t training_examples);
+
+// One evaluation of the whole validation set.
+struct Check {
+  int64_t step = 0;                // Updates done before the check.
+  double validation_error = 0;     // Fraction misclassified, in [0, 1].
+  double validation_loss = 0;      // Mean cross-entropy (nats).
+  double mean_training_loss = 0;   // Mean of the minibatch losses since the previous check.
+  int64_t examples_seen = 0;       // step * batch_size.
+  double seconds = 0;              // Wall time since training started, evaluation included.
+};
+
+struct TrialResult {
+  TrialStatus status = TrialStatus::kIncomplete;
+  std::optional<int64_t> steps_to_result;  // The step of the first check with error <= goal; set iff COMPLETE.
+  int64_t steps = 0;                       // Updates done.
+  int64_t examples_seen = 0;               // steps * batch_size.
+  double final_validation_error = 1.0;     // At the last check (1.0 when there was none).
+  bool stopped_by_caller = false;          // An on_check hook asked to stop.
+  std::vector<Check> checks;
+  double wall_seconds = 0;
+};
+
+// Optional observers of a trial.
+struct TrainerHooks {
+  // After every check; returning false stops the trial as INCOMPLETE with stopped_by_caller set (unless this check
+  // completed it). Exact early termination in studies uses it.
+  std::function<bool(const Check&)> on_check;
+  // After every update, with the number of updates done and the parameters before and after it (for the theory
+  // estimators, which measure along the trajectory).
+  std::function<void(int64_t step, absl::Span<const float> previous, absl::Span<const float> current)> after_step;
+};
+
+// The parameter initialization of PAPER.md from std::mt19937_64(seed): each trial's seed gives its own weights.
+void InitializeParameters(const nn::Network& network, uint64_t seed, absl::Span<float> parameters);
+
+class Trainer {
+ public:
+  // Validates `config` (ValidateTrainerConfig), the dataset's shape against the network's input, and the mask's
+  // size. `network`, `dataset` and `mask` (nullable: dense) must outlive the trainer.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainerConfig& config, const nn::Network* network,
+                                                         const data::Dataset* dataset, const optimizers::Mask* mask);
+
+  // Trains `parameters` in place from their current values (initialized, and masked when a mask is attached) until
+  // the trial ends. Deterministic: the same config, initial parameters and thread count give bit-identical
+  // results. Cannot fail once created.
+  TrialResult Train(absl::Span<float> parameters, const TrainerHooks& hooks = {});
+
+  const TrainerConfig& config() const { return config_; }
+  GradientEvaluator& evaluator() { return evaluator_; }
+
+ private:
+  Trainer(const TrainerConfig& config, const nn::Network* network, const data::Dataset* dataset,
+          const optimizers::Mask* mask, optimizers::Schedule schedule);
+
+  TrainerConfig config_;
+  const nn::Network* network_;
+  const data::Dataset* dataset_;
+  const optimizers::Mask* mask_;
+  optimizers::Schedule schedule_;
+  GradientEvaluator evaluator_;
+};
+
+}  // namespace parsity::trainer
+
+#endif  // PARSITY_TRAINING_TRAINER_TRAINER_H_

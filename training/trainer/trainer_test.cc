@@ -1,0 +1,269 @@
+#include "training/trainer/trainer.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tools/base/status_matchers.h"
+#include "training/data/dataset.h"
+#include "training/nn/networks.h"
+#include "training/optimizers/mask.h"
+#include "training/trainer/trial_record.h"
+
+namespace parsity::trainer {
+namespace {
+
+using ::parsity::testing::IsOk;
+using ::parsity::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// 28x28x1 examples whose class k is marked by a bright 4x4 patch at a class-specific place, plus Gaussian noise: a
+// problem LeNet-300-100 learns in a few dozen steps. Every 50th example has a wrong label, so the error never falls
+// below 2% and goals under that are out of reach.
+data::Examples MakeExamples(int64_t count, uint64_t seed) {
+  data::Examples examples;
+  examples.shape = {28, 28, 1};
+  examples.num_classes = 10;
+  examples.pixels.resize(count * 784);
+  examples.labels.resize(count);
+  std::mt19937_64 engine(seed);
+  std::normal_distribution<float> noise(0.0f, 0.3f);
+  for (int64_t i = 0; i < count; ++i) {
+    const int label = static_cast<int>(i % 10);
+    examples.labels[i] = i % 50 == 7 ? (label + 1) % 10 : label;
+    float* pixels = examples.pixels.data() + i * 784;
+    for (int p = 0; p < 784; ++p) pixels[p] = noise(engine);
+    const int row = 2 + 6 * (label / 4), column = 2 + 6 * (label % 4);
+    for (int r = 0; r < 4; ++r) {
+      for (int c = 0; c < 4; ++c) pixels[(row + r) * 28 + column + c] += 2.0f;
+    }
+  }
+  return examples;
+}
+
+data::Dataset MakeDataset() {
+  data::Dataset dataset;
+  dataset.name = "patches";
+  dataset.train = MakeExamples(2000, 1);
+  dataset.validation = MakeExamples(500, 2);
+  return dataset;
+}
+
+// Below the 2% of wrong labels.
+constexpr double kUnreachableGoal = 0.01;
+
+TrainerConfig BaseConfig() {
+  TrainerConfig config;
+  config.batch_size = 32;
+  config.max_steps = 400;
+  config.check_interval = 10;
+  config.goal_error = 0.05;
+  config.optimizer.name = "sgd";
+  config.schedule.name = "constant";
+  config.schedule.initial_learning_rate = 0.05f;
+  return config;
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(network_, nn::CreateNetwork("lenet_300_100"));
+    dataset_ = MakeDataset();
+  }
+
+  std::vector<float> InitialParameters(uint64_t seed) {
+    std::vector<float> parameters(network_->parameter_count());
+    InitializeParameters(*network_, seed, absl::MakeSpan(parameters));
+    return parameters;
+  }
+
+  TrialResult Run(const TrainerConfig& config, std::vector<float>* parameters, const optimizers::Mask* mask = nullptr,
+                  const TrainerHooks& hooks = {}) {
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(config, network_.get(), &dataset_, mask);
+    EXPECT_THAT(trainer, IsOk());
+    return (*trainer)->Train(absl::MakeSpan(*parameters), hooks);
+  }
+
+  std::unique_ptr<nn::Network> network_;
+  data::Dataset dataset_;
+};
+
+TEST_F(TrainerTest, ReachesTheGoalAtACheckAndRecordsEveryCheck) {
+  std::vector<float> parameters = InitialParameters(0);
+  const TrialResult result = Run(BaseConfig(), &parameters);
+  ASSERT_EQ(result.status, TrialStatus::kComplete);
+  ASSERT_TRUE(result.steps_to_result.has_value());
+  EXPECT_EQ(*result.steps_to_result % 10, 0);
+  EXPECT_EQ(result.steps, *result.steps_to_result);
+  EXPECT_EQ(result.examples_seen, result.steps * 32);
+  ASSERT_EQ(result.checks.size(), static_cast<size_t>(result.steps / 10));
+  EXPECT_LE(result.checks.back().validation_error, 0.05);
+  // Every earlier check missed the goal: steps-to-result is the first check that reached it.
+  for (size_t i = 0; i + 1 < result.checks.size(); ++i) {
+    EXPECT_GT(result.checks[i].validation_error, 0.05);
+    EXPECT_EQ(result.checks[i].step, static_cast<int64_t>(10 * (i + 1)));
+    EXPECT_TRUE(std::isfinite(result.checks[i].mean_training_loss));
+  }
+  EXPECT_EQ(result.final_validation_error, result.checks.back().validation_error);
+}
+
+TEST_F(TrainerTest, SameConfigAndSeedGiveBitIdenticalResults) {
+  TrainerConfig config = BaseConfig();
+  config.max_steps = 30;
+  config.goal_error = kUnreachableGoal;  // Run the whole budget.
+  std::vector<float> first = InitialParameters(3);
+  std::vector<float> second = InitialParameters(3);
+  const TrialResult a = Run(config, &first);
+  const TrialResult b = Run(config, &second);
+  EXPECT_EQ(0, std::memcmp(first.data(), second.data(), first.size() * sizeof(float)));
+  ASSERT_EQ(a.checks.size(), b.checks.size());
+  for (size_t i = 0; i < a.checks.size(); ++i) {
+    EXPECT_EQ(a.checks[i].validation_loss, b.checks[i].validation_loss);
+    EXPECT_EQ(a.checks[i].mean_training_loss, b.checks[i].mean_training_loss);
+  }
+  // Another seed is another initialization, hence another trajectory.
+  std::vector<float> other = InitialParameters(4);
+  Run(config, &other);
+  EXPECT_NE(0, std::memcmp(first.data(), other.data(), first.size() * sizeof(float)));
+}
+
+TEST_F(TrainerTest, ChunkingAndThreadsDoNotChangeTheTrajectoryBeyondRounding) {
+  TrainerConfig config = BaseConfig();
+  config.max_steps = 20;
+  config.goal_error = kUnreachableGoal;
+  std::vector<float> whole = InitialParameters(5);
+  Run(config, &whole);
+  config.evaluator.max_chunk = 5;  // 32 examples in 7 chunks...
+  config.evaluator.threads = 2;    // ...on two threads.
+  std::vector<float> chunked = InitialParameters(5);
+  Run(config, &chunked);
+  double max_difference = 0, max_magnitude = 0;
+  for (size_t i = 0; i < whole.size(); ++i) {
+    max_difference = std::max(max_difference, static_cast<double>(std::fabs(whole[i] - chunked[i])));
+    max_magnitude = std::max(max_magnitude, static_cast<double>(std::fabs(whole[i])));
+  }
+  // Only the order of float additions differs: 20 steps of rounding differences, far below the weights' scale.
+  EXPECT_LT(max_difference, 1e-4 * max_magnitude);
+}
+
+TEST_F(TrainerTest, DivergenceIsInfeasible) {
+  TrainerConfig config = BaseConfig();
+  config.schedule.initial_learning_rate = 1e8f;
+  std::vector<float> parameters = InitialParameters(0);
+  const TrialResult result = Run(config, &parameters);
+  EXPECT_EQ(result.status, TrialStatus::kInfeasible);
+  EXPECT_FALSE(result.steps_to_result.has_value());
+  EXPECT_LT(result.steps, config.max_steps);
+}
+
+TEST_F(TrainerTest, BudgetRunsOutAsIncompleteWithAFinalCheck) {
+  TrainerConfig config = BaseConfig();
+  config.max_steps = 25;  // Not a multiple of the check interval: the budget's end is checked too.
+  config.goal_error = kUnreachableGoal;
+  std::vector<float> parameters = InitialParameters(0);
+  const TrialResult result = Run(config, &parameters);
+  EXPECT_EQ(result.status, TrialStatus::kIncomplete);
+  EXPECT_EQ(result.steps, 25);
+  ASSERT_EQ(result.checks.size(), 3u);
+  EXPECT_EQ(result.checks.back().step, 25);
+  EXPECT_FALSE(result.stopped_by_caller);
+}
+
+TEST_F(TrainerTest, HooksSeeEveryStepAndCanStopTheTrial) {
+  TrainerConfig config = BaseConfig();
+  config.goal_error = kUnreachableGoal;
+  int64_t steps_seen = 0;
+  bool parameters_moved = true;
+  TrainerHooks hooks;
+  hooks.after_step = [&](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
+    EXPECT_EQ(step, steps_seen + 1);
+    steps_seen = step;
+    parameters_moved = parameters_moved && previous != current;
+  };
+  hooks.on_check = [](const Check& check) { return check.step < 30; };
+  std::vector<float> parameters = InitialParameters(0);
+  const TrialResult result = Run(config, &parameters, nullptr, hooks);
+  EXPECT_TRUE(result.stopped_by_caller);
+  EXPECT_EQ(result.status, TrialStatus::kIncomplete);
+  EXPECT_EQ(result.steps, 30);
+  EXPECT_EQ(steps_seen, 30);
+  EXPECT_TRUE(parameters_moved);
+}
+
+TEST_F(TrainerTest, MaskedParametersStayExactlyZero) {
+  std::vector<float> keep(network_->parameter_count(), 1.0f);
+  for (size_t i = 0; i < keep.size(); i += 3) keep[i] = 0.0f;
+  ASSERT_OK_AND_ASSIGN(const optimizers::Mask mask, optimizers::Mask::Create(keep));
+  for (const char* optimizer : {"sgd", "momentum", "nesterov", "adam"}) {
+    TrainerConfig config = BaseConfig();
+    config.optimizer.name = optimizer;
+    config.schedule.initial_learning_rate = 0.01f;
+    config.max_steps = 20;
+    config.goal_error = kUnreachableGoal;
+    std::vector<float> parameters = InitialParameters(0);
+    mask.Apply(absl::MakeSpan(parameters));
+    const TrialResult result = Run(config, &parameters, &mask);
+    EXPECT_EQ(result.steps, 20) << optimizer;
+    for (size_t i = 0; i < keep.size(); i += 3) ASSERT_EQ(parameters[i], 0.0f) << optimizer << " index " << i;
+  }
+}
+
+TEST_F(TrainerTest, InvalidConfigsNameTheField) {
+  struct Case {
+    void (*mutate)(TrainerConfig*);
+    const char* field;
+  };
+  const Case cases[] = {
+      {[](TrainerConfig* c) { c->batch_size = 0; }, "batch_size"},
+      {[](TrainerConfig* c) { c->batch_size = 2001; }, "batch_size"},
+      {[](TrainerConfig* c) { c->max_steps = 0; }, "max_steps"},
+      {[](TrainerConfig* c) { c->check_interval = 0; }, "check_interval"},
+      {[](TrainerConfig* c) { c->goal_error = 0; }, "goal_error"},
+      {[](TrainerConfig* c) { c->goal_error = 1.5; }, "goal_error"},
+      {[](TrainerConfig* c) { c->evaluator.threads = 0; }, "threads"},
+      {[](TrainerConfig* c) { c->optimizer.name = "lion"; }, "lion"},
+      {[](TrainerConfig* c) { c->schedule.initial_learning_rate = -1; }, "learning_rate"},
+  };
+  for (const Case& test_case : cases) {
+    TrainerConfig config = BaseConfig();
+    test_case.mutate(&config);
+    EXPECT_THAT(Trainer::Create(config, network_.get(), &dataset_, nullptr),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(test_case.field)));
+  }
+  std::vector<float> wrong_size(10, 1.0f);
+  ASSERT_OK_AND_ASSIGN(const optimizers::Mask small_mask, optimizers::Mask::Create(wrong_size));
+  EXPECT_THAT(Trainer::Create(BaseConfig(), network_.get(), &dataset_, &small_mask),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  data::Dataset cifar_shaped = dataset_;
+  cifar_shaped.train.shape = {32, 32, 3};
+  EXPECT_THAT(Trainer::Create(BaseConfig(), network_.get(), &cifar_shaped, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lenet_300_100")));
+}
+
+TEST(TrialRecordTest, JsonAndCsvCarryTheResult) {
+  TrialResult result;
+  result.status = TrialStatus::kComplete;
+  result.steps_to_result = 200;
+  result.steps = 200;
+  result.examples_seen = 6400;
+  result.final_validation_error = 0.015;
+  result.checks = {{100, 0.5, 1.25, 1.5, 3200, 0.5}, {200, 0.015, 0.0625, 0.125, 6400, 1.0}};
+  JsonObject object;
+  AddTrialResult(result, &object);
+  EXPECT_THAT(object.ToString(), HasSubstr(R"("status":"COMPLETE","steps_to_result":200,)"));
+  EXPECT_THAT(object.ToString(), HasSubstr(R"("final_validation_error":0.015,"steps":200,"examples_seen":6400)"));
+  EXPECT_EQ(MeasurementsCsv(result.checks),
+            "step,validation_error,validation_loss,training_loss,examples_seen,seconds\n"
+            "100,0.5,1.25,1.5,3200,0.5\n200,0.015,0.0625,0.125,6400,1\n");
+  result.status = TrialStatus::kIncomplete;
+  result.steps_to_result.reset();
+  JsonObject incomplete;
+  AddTrialResult(result, &incomplete);
+  EXPECT_THAT(incomplete.ToString(), HasSubstr(R"("status":"INCOMPLETE","steps_to_result":null)"));
+}
+
+}  // namespace
+}  // namespace parsity::trainer

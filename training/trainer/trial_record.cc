@@ -1,0 +1,31 @@
+#include "training/trainer/trial_record.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace parsity::trainer {
+
+void AddTrialResult(const TrialResult& result, JsonObject* object) {
+  object->Add("status", TrialStatusName(result.status));
+  if (result.steps_to_result.has_value()) {
+    object->Add("steps_to_result", *result.steps_to_result);
+  } else {
+    object->AddNull("steps_to_result");
+  }
+  object->Add("final_validation_error", result.final_validation_error);
+  object->Add("steps", result.steps).Add("examples_seen", result.examples_seen);
+  object->Add("stopped_by_caller", result.stopped_by_caller);
+  object->Add("checks", static_cast<int64_t>(result.checks.size()));
+  object->Add("wall_seconds", result.wall_seconds);
+}
+
+std::string MeasurementsCsv(const std::vector<Check>& checks) {
+  std::string csv = "step,validation_error,validation_loss,training_loss,examples_seen,seconds\n";
+  for (const Check& check : checks) {
+    absl::StrAppend(&csv, check.step, ",", JsonNumber(check.validation_error), ",",
+                    JsonNumber(check.validation_loss), ",", JsonNumber(check.mean_training_loss), ",",
+                    check.examples_seen, ",", JsonNumber(check.seconds), "\n");
+  }
+  return csv;
+}
+
+}  // namespace parsity::trainer
