@@ -17,10 +17,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/json.h"
 #include "tools/base/status_macros.h"
+#include "pruning/mask_report.h"
+#include "pruning/pruning.h"
 #include "training/data/dataset.h"
 #include "training/nn/networks.h"
 #include "training/optimizers/optimizer_factory.h"
@@ -46,6 +49,11 @@ ABSL_FLAG(int64_t, max_steps, 40000, "step budget");
 ABSL_FLAG(int64_t, check_interval, 100, "steps between evaluations of the whole validation set");
 ABSL_FLAG(uint64_t, seed, 0, "trial seed: initialization (and pruning mask)");
 ABSL_FLAG(int32_t, threads, 1, "threads inside a training step");
+ABSL_FLAG(std::string, pruning, "none", "pruning at initialization: none, snip, magnitude or random");
+ABSL_FLAG(double, sparsity, 0.0, "fraction of prunable parameters removed, in [0, 1)");
+ABSL_FLAG(std::string, prune_scope, "global", "global (the paper: one threshold across layers) or layer");
+ABSL_FLAG(bool, prune_biases, true, "whether biases are prunable (the paper prunes weights and biases alike)");
+ABSL_FLAG(int64_t, snip_batches, 0, "SNIP's sample in batches of 100; 0 = the whole training set");
 ABSL_FLAG(std::string, measurements_csv, "", "write every check to this CSV file");
 
 namespace parsity {
@@ -85,8 +93,29 @@ absl::StatusOr<trainer::TrainerConfig> ConfigFromFlags() {
   return config;
 }
 
+absl::StatusOr<pruning::PruningConfig> PruningConfigFromFlags() {
+  pruning::PruningConfig config;
+  config.scheme = absl::GetFlag(FLAGS_pruning);
+  config.sparsity = absl::GetFlag(FLAGS_sparsity);
+  config.scope = absl::GetFlag(FLAGS_prune_scope);
+  config.prune_biases = absl::GetFlag(FLAGS_prune_biases);
+  config.snip_batches = absl::GetFlag(FLAGS_snip_batches);
+  const absl::Status status = pruning::ValidatePruningConfig(config);
+  if (status.ok()) return config;
+  // The config's messages start with its field's name; name the flag instead.
+  constexpr std::pair<absl::string_view, absl::string_view> kFlagOfField[] = {
+      {"scheme", "--pruning"}, {"scope", "--prune_scope"}, {"sparsity", "--sparsity"}, {"snip_batches", "--snip_batches"}};
+  for (const auto& [field, flag] : kFlagOfField) {
+    if (absl::StartsWith(status.message(), field)) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, status.message().substr(field.size())));
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("pruning flags: ", status.message()));
+}
+
 absl::Status Run() {
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, ConfigFromFlags());
+  ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, PruningConfigFromFlags());
   absl::StatusOr<std::unique_ptr<nn::Network>> created = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
   if (!created.ok()) return absl::InvalidArgumentError(absl::StrCat("--network: ", created.status().message()));
   std::unique_ptr<nn::Network> network = *std::move(created);
@@ -95,11 +124,20 @@ absl::Status Run() {
     return absl::Status(loaded.status().code(), absl::StrCat("--dataset: ", loaded.status().message()));
   }
   const data::Dataset dataset = *std::move(loaded);
-  ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
-                   trainer::Trainer::Create(config, network.get(), &dataset, /*mask=*/nullptr));
-
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
   std::vector<float> parameters(network->parameter_count());
-  trainer::InitializeParameters(*network, absl::GetFlag(FLAGS_seed), absl::MakeSpan(parameters));
+  trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));
+  // Each trial prunes its own initialization, then trains from those same (masked) weights.
+  ASSIGN_OR_RETURN(const optimizers::Mask mask,
+                   pruning::ComputeMask(pruning_config, *network, parameters, dataset.train, seed, config.evaluator.threads));
+  mask.Apply(absl::MakeSpan(parameters));
+  const pruning::MaskReport mask_report =
+      pruning::ReportMask(mask, network->layout(), pruning_config.sparsity, pruning_config.prune_biases);
+  if (pruning_config.scheme != "none") {
+    std::fprintf(stderr, "pruning: %s\n", pruning::MaskReportText(mask_report).c_str());
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
+                   trainer::Trainer::Create(config, network.get(), &dataset, &mask));
   std::fprintf(stderr, "training %s on %s (%zu train / %zu validation examples), %lld parameters, batch %lld\n",
                network->name().c_str(), dataset.name.c_str(), static_cast<size_t>(dataset.train.size()),
                static_cast<size_t>(dataset.validation.size()), static_cast<long long>(network->parameter_count()),
@@ -131,6 +169,10 @@ absl::Status Run() {
   summary.Add("seed", static_cast<uint64_t>(absl::GetFlag(FLAGS_seed))).Add("goal_error", config.goal_error);
   trainer::AddTrialResult(result, &summary);
   summary.Add("parameters", network->parameter_count()).Add("threads", config.evaluator.threads);
+  summary.Add("pruning", pruning_config.scheme);
+  // Also inside "mask", with the per-layer kept/total counts; repeated at the top level for scripts.
+  summary.Add("mask", pruning::MaskReportJson(mask_report));
+  summary.Add("sparsity_target", mask_report.sparsity_target).Add("sparsity_realized", mask_report.sparsity_realized);
   std::cout << summary.ToString() << std::endl;
   return absl::OkStatus();
 }

@@ -30,4 +30,8 @@ expect_rejected threads --threads=0
 expect_rejected dataset --dataset=imagenet
 expect_rejected schedule --schedule=cosine
 expect_rejected batch_size --batch_size=100000
+expect_rejected sparsity --pruning=snip --sparsity=1.0
+expect_rejected sparsity --pruning=magnitude --sparsity=-0.5
+expect_rejected pruning --pruning=lottery --sparsity=0.5
+expect_rejected prune_scope --pruning=snip --sparsity=0.5 --prune_scope=network
 [[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }
