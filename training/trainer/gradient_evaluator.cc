@@ -29,9 +29,11 @@ GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOption
 GradientEvaluator::~GradientEvaluator() = default;
 
 int64_t GradientEvaluator::ChunkCount(int64_t count) const {
-  // At least one chunk per thread when there are enough examples, so that every thread has work.
+  // Waking a second thread costs about as much as a few examples' work, so tiny batches stay on one thread.
+  constexpr int64_t kMinExamplesPerThread = 8;
   const int64_t by_size = (count + options_.max_chunk - 1) / options_.max_chunk;
-  return std::min<int64_t>(count, std::max<int64_t>(by_size, options_.threads));
+  const int64_t worth_sharing = std::min<int64_t>(options_.threads, count / kMinExamplesPerThread);
+  return std::max<int64_t>({by_size, worth_sharing, 1});
 }
 
 double GradientEvaluator::AccumulateGradientSum(absl::Span<const float> parameters, const float* inputs,

@@ -45,8 +45,8 @@ class GradientEvaluator {
 
   // Writes the gradient of the mean loss over `count` examples into `gradient` (overwriting it):
   //   gradient = (1/count) sum_i d loss_i / d parameters,
-  // and returns the mean loss. The examples are split into ceil(count / max_chunk) equal-as-possible chunks,
-  // assigned to threads round-robin; per-thread sums are added in thread order, so the result is bit-identical for
+  // and returns the mean loss. The examples are split into equal-as-possible chunks (see ChunkCount), assigned to
+  // threads round-robin; per-thread sums are added in thread order, so the result is bit-identical for
   // a given (count, threads, max_chunk). With one thread and count <= max_chunk it is one pass over the batch.
   // REQUIRES: count >= 1; inputs holds count examples (NHWC) and labels count labels; parameters and gradient have
   // network->parameter_count() entries.
@@ -66,7 +66,8 @@ class GradientEvaluator {
 
  private:
   struct ThreadState;
-  // Splits [0, count) into chunks of at most max_chunk examples, assigns chunk c to thread c % threads.
+  // Splits [0, count) into chunks of at most max_chunk examples, at least one per thread when each thread gets 8 or
+  // more examples; chunk c runs on thread c % threads.
   int64_t ChunkCount(int64_t count) const;
 
   const nn::Network* network_;
