@@ -79,9 +79,15 @@ double GradientEvaluator::MeanGradient(absl::Span<const float> parameters, const
 }
 
 Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const data::Examples& examples) {
+  return Evaluate(parameters, examples, 0, examples.size());
+}
+
+Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const data::Examples& examples,
+                                       int64_t begin_example, int64_t end_example) {
   PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
   PARSITY_CHECK(examples.shape.Size() == network_->input_shape().size());
-  const int64_t count = examples.size();
+  PARSITY_CHECK(0 <= begin_example && begin_example <= end_example && end_example <= examples.size());
+  const int64_t count = end_example - begin_example;
   Evaluation result;
   result.examples = count;
   if (count == 0) return result;
@@ -94,8 +100,8 @@ Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const
   pool_.Run(threads, [&](int thread) {
     ThreadState& state = *thread_states_[thread];
     for (int64_t chunk = thread; chunk < chunks; chunk += threads) {
-      const int64_t begin = chunk * count / chunks;
-      const int64_t end = (chunk + 1) * count / chunks;
+      const int64_t begin = begin_example + chunk * count / chunks;
+      const int64_t end = begin_example + (chunk + 1) * count / chunks;
       int64_t correct = 0;
       state.loss_sum += network_->Evaluate(parameters, examples.example(begin), examples.labels.data() + begin,
                                            end - begin, state.workspace.get(), &correct);
@@ -108,8 +114,10 @@ Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const
     loss_sum += thread_states_[thread]->loss_sum;
     correct += thread_states_[thread]->correct;
   }
+  result.loss_sum = loss_sum;
+  result.errors = count - correct;
   result.mean_loss = loss_sum / static_cast<double>(count);
-  result.error_rate = static_cast<double>(count - correct) / static_cast<double>(count);
+  result.error_rate = static_cast<double>(result.errors) / static_cast<double>(count);
   return result;
 }
 

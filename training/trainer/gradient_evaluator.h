@@ -33,6 +33,8 @@ struct Evaluation {
   double mean_loss = 0;   // Mean softmax cross-entropy (nats).
   double error_rate = 0;  // Fraction of examples whose argmax prediction is wrong, in [0, 1].
   int64_t examples = 0;
+  double loss_sum = 0;    // Sum of the examples' losses (for combining evaluations of disjoint parts).
+  int64_t errors = 0;     // Number of misclassified examples.
 };
 
 class GradientEvaluator {
@@ -60,6 +62,8 @@ class GradientEvaluator {
 
   // Forward passes only, over all of `examples`.
   Evaluation Evaluate(absl::Span<const float> parameters, const data::Examples& examples);
+  // The same over examples [begin, end) only. REQUIRES: 0 <= begin <= end <= examples.size().
+  Evaluation Evaluate(absl::Span<const float> parameters, const data::Examples& examples, int64_t begin, int64_t end);
 
   const nn::Network& network() const { return *network_; }
   const EvaluatorOptions& options() const { return options_; }

@@ -1,5 +1,6 @@
 #include "training/trainer/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -68,16 +69,18 @@ void InitializeParameters(const nn::Network& network, uint64_t seed, absl::Span<
 }
 
 Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const data::Dataset* dataset,
-                 const optimizers::Mask* mask, optimizers::Schedule schedule)
+                 const optimizers::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule)
     : config_(config),
       network_(network),
       dataset_(dataset),
       mask_(mask),
+      reducer_(reducer),
       schedule_(std::move(schedule)),
       evaluator_(network, config.evaluator) {}
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& config, const nn::Network* network,
-                                                         const data::Dataset* dataset, const optimizers::Mask* mask) {
+                                                         const data::Dataset* dataset, const optimizers::Mask* mask,
+                                                         GradientReducer* reducer) {
   PARSITY_CHECK(network != nullptr && dataset != nullptr);
   RETURN_IF_ERROR(ValidateTrainerConfig(config, dataset->train.size()));
   const nn::ImageShape& input = network->input_shape();
@@ -92,8 +95,54 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& co
     return absl::InvalidArgumentError(absl::StrCat("data set '", dataset->name, "' has no validation examples"));
   }
   if (mask != nullptr) RETURN_IF_ERROR(mask->CheckCovers(network->parameter_count()));
+  if (reducer != nullptr && config.batch_size < reducer->size()) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_size: ", config.batch_size, " is smaller than the ",
+                                                   reducer->size(), " data-parallel ranks"));
+  }
+  if (config.consistency_check_interval < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("consistency_check_interval: ", config.consistency_check_interval, " must be >= 0"));
+  }
   ASSIGN_OR_RETURN(optimizers::Schedule schedule, optimizers::Schedule::Create(config.schedule));
-  return std::unique_ptr<Trainer>(new Trainer(config, network, dataset, mask, std::move(schedule)));
+  return std::unique_ptr<Trainer>(new Trainer(config, network, dataset, mask, reducer, std::move(schedule)));
+}
+
+double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Batch& batch,
+                              std::vector<float>& gradient) {
+  if (reducer_ == nullptr) {
+    return evaluator_.MeanGradient(parameters, batch.pixels.data(), batch.labels.data(), batch.size(),
+                                   absl::MakeSpan(gradient));
+  }
+  const Shard shard = ShardOf(batch.size(), reducer_->rank(), reducer_->size());
+  std::fill(gradient.begin(), gradient.end(), 0.0f);
+  double loss_sum[1] = {0.0};
+  if (shard.end > shard.begin) {
+    const int64_t values_per_example = network_->input_shape().size();
+    loss_sum[0] = evaluator_.AccumulateGradientSum(parameters, batch.pixels.data() + shard.begin * values_per_example,
+                                                   batch.labels.data() + shard.begin, shard.end - shard.begin,
+                                                   absl::MakeSpan(gradient));
+  }
+  reducer_->SumGradients(absl::MakeSpan(gradient));
+  reducer_->SumScalars(loss_sum);
+  const float scale = 1.0f / static_cast<float>(batch.size());
+  for (float& value : gradient) value *= scale;
+  return loss_sum[0] / static_cast<double>(batch.size());
+}
+
+Evaluation Trainer::EvaluateValidation(absl::Span<const float> parameters) {
+  const data::Examples& validation = dataset_->validation;
+  if (reducer_ == nullptr) return evaluator_.Evaluate(parameters, validation);
+  const Shard shard = ShardOf(validation.size(), reducer_->rank(), reducer_->size());
+  const Evaluation part = evaluator_.Evaluate(parameters, validation, shard.begin, shard.end);
+  double sums[2] = {part.loss_sum, static_cast<double>(part.errors)};
+  reducer_->SumScalars(sums);
+  Evaluation whole;
+  whole.examples = validation.size();
+  whole.loss_sum = sums[0];
+  whole.errors = static_cast<int64_t>(sums[1]);
+  whole.mean_loss = whole.loss_sum / static_cast<double>(whole.examples);
+  whole.error_rate = static_cast<double>(whole.errors) / static_cast<double>(whole.examples);
+  return whole;
 }
 
 TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hooks) {
@@ -117,8 +166,7 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
 
   for (int64_t step = 0; step < config_.max_steps; ++step) {
     stream->Next(&batch);
-    const double loss =
-        evaluator_.MeanGradient(parameters, batch.pixels.data(), batch.labels.data(), batch.size(), absl::MakeSpan(gradient));
+    const double loss = BatchGradient(parameters, batch, gradient);
     if (!std::isfinite(loss)) {
       result.status = TrialStatus::kInfeasible;
       break;
@@ -130,9 +178,13 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
     training_loss_since_check += loss;
     ++steps_since_check;
     if (hooks.after_step) hooks.after_step(result.steps, previous, parameters);
+    if (reducer_ != nullptr && config_.consistency_check_interval > 0 &&
+        result.steps % config_.consistency_check_interval == 0) {
+      PARSITY_CHECK_OK(reducer_->CheckParametersIdentical(parameters));
+    }
 
     if (result.steps % config_.check_interval != 0 && result.steps != config_.max_steps) continue;
-    const Evaluation validation = evaluator_.Evaluate(parameters, dataset_->validation);
+    const Evaluation validation = EvaluateValidation(parameters);
     Check check;
     check.step = result.steps;
     check.validation_error = validation.error_rate;

@@ -29,6 +29,7 @@
 #include "training/optimizers/optimizer_factory.h"
 #include "training/optimizers/schedule.h"
 #include "training/trainer/gradient_evaluator.h"
+#include "training/trainer/gradient_reducer.h"
 
 namespace parsity::trainer {
 
@@ -51,6 +52,9 @@ struct TrainerConfig {
   EvaluatorOptions evaluator;    // Threads inside a step, chunk size.
   optimizers::OptimizerConfig optimizer;
   optimizers::ScheduleConfig schedule;
+  // With a reducer (data-parallel training): steps between checks that every rank holds bit-identical parameters;
+  // a divergence aborts the process with a message naming the ranks. 0 turns the check off.
+  int64_t consistency_check_interval = 1000;
 };
 
 // Validates `config` against a training set of `training_examples` examples. Errors: InvalidArgument naming the
@@ -94,9 +98,17 @@ void InitializeParameters(const nn::Network& network, uint64_t seed, absl::Span<
 class Trainer {
  public:
   // Validates `config` (ValidateTrainerConfig), the dataset's shape against the network's input, and the mask's
-  // size. `network`, `dataset` and `mask` (nullable: dense) must outlive the trainer.
+  // size. `network`, `dataset`, `mask` (nullable: dense) and `reducer` (nullable: one process) must outlive the
+  // trainer.
+  //
+  // Data-parallel training (a reducer of P ranks): every rank draws the same global batch from the same stream and
+  // computes the gradient sum of its shard (ShardOf in gradient_reducer.h); the reducer adds the sums, and every
+  // rank divides by the batch size and applies the same update. Each rank evaluates its shard of the validation set
+  // and the losses and error counts are added. Results equal the one-process run up to float summation order.
+  // Errors also: a batch smaller than the number of ranks.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainerConfig& config, const nn::Network* network,
-                                                         const data::Dataset* dataset, const optimizers::Mask* mask);
+                                                         const data::Dataset* dataset, const optimizers::Mask* mask,
+                                                         GradientReducer* reducer = nullptr);
 
   // Trains `parameters` in place from their current values (initialized, and masked when a mask is attached) until
   // the trial ends. Deterministic: the same config, initial parameters and thread count give bit-identical
@@ -108,12 +120,17 @@ class Trainer {
 
  private:
   Trainer(const TrainerConfig& config, const nn::Network* network, const data::Dataset* dataset,
-          const optimizers::Mask* mask, optimizers::Schedule schedule);
+          const optimizers::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule);
+  // The mean-loss gradient of `batch` into `gradient` (this rank's shard, summed over ranks); returns the mean loss.
+  double BatchGradient(absl::Span<const float> parameters, const data::Batch& batch, std::vector<float>& gradient);
+  // The whole validation set (this rank's shard, combined over ranks).
+  Evaluation EvaluateValidation(absl::Span<const float> parameters);
 
   TrainerConfig config_;
   const nn::Network* network_;
   const data::Dataset* dataset_;
   const optimizers::Mask* mask_;
+  GradientReducer* reducer_;
   optimizers::Schedule schedule_;
   GradientEvaluator evaluator_;
 };
