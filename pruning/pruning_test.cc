@@ -17,7 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pruning/mask_report.h"
-#include "pruning/pruning_testing.h"
+#include "training/data/synthetic_examples.h"
 #include "pruning/selection.h"
 #include "tools/base/status_matchers.h"
 #include "training/nn/networks.h"
@@ -54,7 +54,7 @@ class PruningFixture {
     return *network;
   }
   static const data::Dataset& dataset() {
-    static const data::Dataset* const dataset = new data::Dataset(MakePatchDataset(300, 100));
+    static const data::Dataset* const dataset = new data::Dataset(data::MakePatchDataset(300, 100));
     return *dataset;
   }
   static std::vector<float> Initialization(uint64_t seed) {

@@ -10,7 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "pruning/pruning_testing.h"
+#include "training/data/synthetic_examples.h"
 #include "pruning/selection.h"
 #include "tools/base/status_matchers.h"
 #include "training/data/batch_stream.h"
@@ -172,7 +172,7 @@ TEST(ConnectionSensitivityTest, SampledBatchesEqualFiniteDifferencesOverTheStrea
 
 TEST(ConnectionSensitivityTest, IsTheSumOfPerBatchMeanGradientsTimesWeights) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<nn::Network> network, nn::CreateNetwork("simple_cnn"));
-  const data::Examples examples = MakePatchExamples(350, 3);
+  const data::Examples examples = data::MakePatchExamples(350, 3);
   std::vector<float> parameters(network->parameter_count());
   trainer::InitializeParameters(*network, 4, absl::MakeSpan(parameters));
 
@@ -213,7 +213,7 @@ TEST(ConnectionSensitivityTest, IsTheSumOfPerBatchMeanGradientsTimesWeights) {
 
 TEST(ConnectionSensitivityTest, ZeroBiasesHaveZeroSaliencyAndArePrunedFirst) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<nn::Network> network, nn::CreateNetwork("simple_cnn"));
-  const data::Examples examples = MakePatchExamples(300, 3);
+  const data::Examples examples = data::MakePatchExamples(300, 3);
   std::vector<float> parameters(network->parameter_count());
   trainer::InitializeParameters(*network, 0, absl::MakeSpan(parameters));
   ASSERT_OK_AND_ASSIGN(const std::vector<double> sensitivity,
@@ -252,7 +252,7 @@ TEST(SnipSaliencyTest, IsTheNormalizedAbsoluteSensitivity) {
 
 TEST(ConnectionSensitivityTest, RejectsBadArguments) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<nn::Network> network, nn::CreateNetwork("simple_cnn"));
-  const data::Examples examples = MakePatchExamples(350, 3);
+  const data::Examples examples = data::MakePatchExamples(350, 3);
   const std::vector<float> parameters(network->parameter_count(), 0.01f);
   const auto run = [&](const SnipOptions& options) {
     return ConnectionSensitivity(*network, parameters, examples, options).status();

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
 #include "training/data/dataset.h"
+#include "training/data/synthetic_examples.h"
 #include "training/nn/networks.h"
 #include "training/optimizers/mask.h"
 #include "training/trainer/trial_record.h"
@@ -20,37 +21,9 @@ using ::parsity::testing::IsOk;
 using ::parsity::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// 28x28x1 examples whose class k is marked by a bright 4x4 patch at a class-specific place, plus Gaussian noise: a
-// problem LeNet-300-100 learns in a few dozen steps. Every 50th example has a wrong label, so the error never falls
+// Patch examples (training/data/synthetic_examples.h) with every 50th label wrong, so that the error never falls
 // below 2% and goals under that are out of reach.
-data::Examples MakeExamples(int64_t count, uint64_t seed) {
-  data::Examples examples;
-  examples.shape = {28, 28, 1};
-  examples.num_classes = 10;
-  examples.pixels.resize(count * 784);
-  examples.labels.resize(count);
-  std::mt19937_64 engine(seed);
-  std::normal_distribution<float> noise(0.0f, 0.3f);
-  for (int64_t i = 0; i < count; ++i) {
-    const int label = static_cast<int>(i % 10);
-    examples.labels[i] = i % 50 == 7 ? (label + 1) % 10 : label;
-    float* pixels = examples.pixels.data() + i * 784;
-    for (int p = 0; p < 784; ++p) pixels[p] = noise(engine);
-    const int row = 2 + 6 * (label / 4), column = 2 + 6 * (label % 4);
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 4; ++c) pixels[(row + r) * 28 + column + c] += 2.0f;
-    }
-  }
-  return examples;
-}
-
-data::Dataset MakeDataset() {
-  data::Dataset dataset;
-  dataset.name = "patches";
-  dataset.train = MakeExamples(2000, 1);
-  dataset.validation = MakeExamples(500, 2);
-  return dataset;
-}
+data::Dataset MakeDataset() { return data::MakePatchDataset(2000, 500, /*mislabel_every=*/50); }
 
 // Below the 2% of wrong labels.
 constexpr double kUnreachableGoal = 0.01;
