@@ -2,6 +2,14 @@
 //
 //   bazel run //experiments:train -- --dataset=mnist --network=simple_cnn --optimizer=sgd --learning_rate=0.05
 //       --batch_size=128 --goal_error=0.02 --max_steps=40000 --check_interval=100 --seed=0
+//
+// The same binary trains data-parallel under an MPI launcher (experiments/README.md, "Data-parallel training"):
+//
+//   mpirun -np 4 bazel-bin/experiments/train --batch_size=1024 ... --pruning=snip --sparsity=0.9
+//
+// Every rank loads the data, initializes and prunes alike, and computes a quarter of each global batch; the gradient
+// sums are all-reduced (only the mask's kept entries, unless --sparse_allreduce=false). Only rank 0 prints progress
+// and the JSON and writes files; any rank's error ends the whole job.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -25,6 +33,8 @@
 #include "pruning/mask_report.h"
 #include "pruning/pruning.h"
 #include "training/data/dataset.h"
+#include "training/distributed/mpi_gradient_reducer.h"
+#include "training/distributed/mpi_session.h"
 #include "training/nn/networks.h"
 #include "training/optimizers/optimizer_factory.h"
 #include "training/optimizers/schedule.h"
@@ -55,6 +65,8 @@ ABSL_FLAG(std::string, prune_scope, "global", "global (the paper: one threshold 
 ABSL_FLAG(bool, prune_biases, true, "whether biases are prunable (the paper prunes weights and biases alike)");
 ABSL_FLAG(int64_t, snip_batches, 0, "SNIP's sample in batches of 100; 0 = the whole training set");
 ABSL_FLAG(std::string, measurements_csv, "", "write every check to this CSV file");
+ABSL_FLAG(bool, sparse_allreduce, true,
+          "under mpirun with a pruning mask: all-reduce only the kept gradient entries (false: the whole buffer)");
 
 namespace parsity {
 namespace {
@@ -113,7 +125,20 @@ absl::StatusOr<pruning::PruningConfig> PruningConfigFromFlags() {
   return absl::InvalidArgumentError(absl::StrCat("pruning flags: ", status.message()));
 }
 
-absl::Status Run() {
+// Fingerprints of the data every rank must share: each rank draws the same global batches from its own copy.
+std::vector<uint64_t> DataFingerprints(const data::Dataset& dataset) {
+  std::vector<uint64_t> fingerprints;
+  for (const data::Examples* examples : {&dataset.train, &dataset.validation}) {
+    fingerprints.push_back(
+        distributed::Fingerprint64(examples->pixels.data(), examples->pixels.size() * sizeof(float)));
+    fingerprints.push_back(
+        distributed::Fingerprint64(examples->labels.data(), examples->labels.size() * sizeof(int32_t)));
+  }
+  return fingerprints;
+}
+
+absl::Status Run(const distributed::MpiSession& session) {
+  const bool root = session.rank() == 0;
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, ConfigFromFlags());
   ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, PruningConfigFromFlags());
   absl::StatusOr<std::unique_ptr<nn::Network>> created = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
@@ -133,20 +158,41 @@ absl::Status Run() {
   mask.Apply(absl::MakeSpan(parameters));
   const pruning::MaskReport mask_report =
       pruning::ReportMask(mask, network->layout(), pruning_config.sparsity, pruning_config.prune_biases);
-  if (pruning_config.scheme != "none") {
+  if (root && pruning_config.scheme != "none") {
     std::fprintf(stderr, "pruning: %s\n", pruning::MaskReportText(mask_report).c_str());
   }
+  // Data-parallel: one reducer across the ranks; with a mask that prunes anything, only its kept entries travel.
+  std::unique_ptr<distributed::MpiGradientReducer> reducer;
+  if (session.size() > 1) {
+    const bool sparse = absl::GetFlag(FLAGS_sparse_allreduce) && mask.pruned_count() > 0;
+    ASSIGN_OR_RETURN(reducer, distributed::MpiGradientReducer::Create(session.communicator(),
+                                                                      network->parameter_count(),
+                                                                      sparse ? &mask : nullptr));
+    // Different files on different nodes would train silently apart: check the data and the pruned initialization.
+    const std::vector<uint64_t> fingerprints = DataFingerprints(dataset);
+    RETURN_IF_ERROR(reducer->CheckBytesIdentical(fingerprints.data(), fingerprints.size() * sizeof(uint64_t),
+                                                 "data sets (--dataset, --data_dir)"));
+    RETURN_IF_ERROR(reducer->CheckParametersIdentical(parameters));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
-                   trainer::Trainer::Create(config, network.get(), &dataset, &mask));
-  std::fprintf(stderr, "training %s on %s (%zu train / %zu validation examples), %lld parameters, batch %lld\n",
-               network->name().c_str(), dataset.name.c_str(), static_cast<size_t>(dataset.train.size()),
-               static_cast<size_t>(dataset.validation.size()), static_cast<long long>(network->parameter_count()),
-               static_cast<long long>(config.batch_size));
+                   trainer::Trainer::Create(config, network.get(), &dataset, &mask, reducer.get()));
+  if (root) {
+    std::fprintf(stderr, "training %s on %s (%zu train / %zu validation examples), %lld parameters, batch %lld%s\n",
+                 network->name().c_str(), dataset.name.c_str(), static_cast<size_t>(dataset.train.size()),
+                 static_cast<size_t>(dataset.validation.size()), static_cast<long long>(network->parameter_count()),
+                 static_cast<long long>(config.batch_size),
+                 reducer == nullptr
+                     ? ""
+                     : absl::StrFormat(" over %d ranks, %lld bytes all-reduced per step", session.size(),
+                                       static_cast<long long>(reducer->payload_bytes_per_step()))
+                           .c_str());
+  }
 
-  const std::string measurements_csv = absl::GetFlag(FLAGS_measurements_csv);
+  const std::string measurements_csv = root ? absl::GetFlag(FLAGS_measurements_csv) : "";
   std::vector<trainer::Check> checks;
   trainer::TrainerHooks hooks;
   hooks.on_check = [&](const trainer::Check& check) {
+    if (!root) return true;
     std::fprintf(stderr, "step %7lld  validation error %.4f  loss %.4f  training loss %.4f  %.1f s\n",
                  static_cast<long long>(check.step), check.validation_error, check.validation_loss,
                  check.mean_training_loss, check.seconds);
@@ -162,6 +208,7 @@ absl::Status Run() {
   if (!measurements_csv.empty()) {
     RETURN_IF_ERROR(WriteFileAtomically(measurements_csv, trainer::MeasurementsCsv(result.checks)));
   }
+  if (!root) return absl::OkStatus();
 
   JsonObject summary;
   summary.Add("dataset", dataset.name).Add("network", network->name()).Add("optimizer", config.optimizer.name);
@@ -173,6 +220,10 @@ absl::Status Run() {
   // Also inside "mask", with the per-layer kept/total counts; repeated at the top level for scripts.
   summary.Add("mask", pruning::MaskReportJson(mask_report));
   summary.Add("sparsity_target", mask_report.sparsity_target).Add("sparsity_realized", mask_report.sparsity_realized);
+  // Data parallelism: the processes, and the gradient payload each sent per step (0 for one process).
+  summary.Add("ranks", session.size()).Add("sparse_allreduce", reducer != nullptr && reducer->sparse());
+  summary.Add("bytes_communicated_per_step",
+              reducer != nullptr && result.steps > 0 ? reducer->bytes_communicated() / result.steps : int64_t{0});
   std::cout << summary.ToString() << std::endl;
   return absl::OkStatus();
 }
@@ -183,10 +234,18 @@ absl::Status Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Trains one trial and prints its steps-to-result as JSON (last stdout line).");
   absl::ParseCommandLine(argc, argv);
-  const absl::Status status = parsity::Run();
+  // One process unless an MPI launcher started this one (mpirun, srun); the session outlives Run's reducer.
+  const parsity::distributed::MpiSession session;
+  const absl::Status status = parsity::Run(session);
   if (!status.ok()) {
-    std::fprintf(stderr, "train: %s\n", std::string(status.message()).c_str());
-    return 1;
+    if (session.size() == 1) {
+      std::fprintf(stderr, "train: %s\n", std::string(status.message()).c_str());
+      return 1;
+    }
+    // The other ranks may be waiting in a collective call: end them all (MPI_Abort), naming this rank.
+    std::fprintf(stderr, "train: rank %d of %d: %s\n", session.rank(), session.size(),
+                 std::string(status.message()).c_str());
+    session.Abort(1);
   }
   return 0;
 }

@@ -4,8 +4,9 @@
 // same update. The MPI implementation lives in training/distributed/; a library user who never distributes never
 // links MPI. Without a reducer the trainer runs as one process (rank 0 of 1).
 //
-//   MpiGradientReducer reducer(&mask);                       // training/distributed/mpi_gradient_reducer.h
-//   Trainer::Create(config, network, dataset, &mask, &reducer);
+//   ASSIGN_OR_RETURN(auto reducer,                           // training/distributed/mpi_gradient_reducer.h
+//                    MpiGradientReducer::Create(session.communicator(), network->parameter_count(), &mask));
+//   Trainer::Create(config, network, dataset, &mask, reducer.get());
 #ifndef PARSITY_TRAINING_TRAINER_GRADIENT_REDUCER_H_
 #define PARSITY_TRAINING_TRAINER_GRADIENT_REDUCER_H_
 

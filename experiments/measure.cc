@@ -1,0 +1,409 @@
+// Trains one trial and measures, along its trajectory, the quantities of the paper's theory (PAPER.md, "The
+// theory"): the trajectory Lipschitz constant L of the full-batch gradient (theory/trajectory_lipschitz.h),
+// optionally the Hessian's top eigenvalue at the same point (theory/hessian_top_eigenvalue.h), and the gradient
+// noise |G|^2, tr(Sigma), B_simple (theory/gradient_noise.h). Progress on stderr; on stdout one JSON object per
+// measurement, then a summary object as the last line.
+//
+//   bazel run //experiments:measure -- --dataset=mnist --network=simple_cnn --pruning=snip --sparsity=0.9
+//       --optimizer=sgd --learning_rate=0.05 --batch_size=128 --steps=2000 --lipschitz_interval=500
+//       --noise_interval=500 --lipschitz_sample=0 --noise_sample=1000 --hessian
+//
+// At step s (1-based: the s-th update) with s % lipschitz_interval == 0, the step from w_{s-1} to w_s gives L, and
+// the Hessian is taken at w_{s-1}; with s % noise_interval == 0 the noise is measured at w_{s-1} too, so that every
+// quantity of a line refers to the same point. Gradients are taken through the pruning mask. The full gradients of L
+// and of the Hessian are over --lipschitz_sample training examples (0: all of them, as the paper; a fixed random
+// subset otherwise), the noise over --noise_sample examples drawn anew at each measurement (default 1,000: per-example
+// gradients cost one pass each). Estimator randomness (the subsets, the Hessian's start) comes from --measure_seed.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/algorithm/container.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "pruning/mask_report.h"
+#include "pruning/pruning.h"
+#include "theory/gradient_noise.h"
+#include "theory/gradient_oracle.h"
+#include "theory/hessian_top_eigenvalue.h"
+#include "theory/trajectory_lipschitz.h"
+#include "tools/base/json.h"
+#include "tools/base/status_macros.h"
+#include "training/data/dataset.h"
+#include "training/data/examples.h"
+#include "training/data/shuffle.h"
+#include "training/nn/networks.h"
+#include "training/optimizers/optimizer_factory.h"
+#include "training/optimizers/schedule.h"
+#include "training/trainer/trainer.h"
+
+ABSL_FLAG(std::string, dataset, "mnist", "data set: mnist, fashion_mnist or cifar10");
+ABSL_FLAG(std::string, data_dir, "", "directory of the data set's files (default: its install location)");
+ABSL_FLAG(std::string, network, "simple_cnn", "network: simple_cnn, resnet8 or lenet_300_100");
+ABSL_FLAG(std::string, optimizer, "sgd", "optimizer: sgd, momentum, nesterov or adam");
+ABSL_FLAG(double, learning_rate, 0.05, "initial learning rate, > 0");
+ABSL_FLAG(double, momentum, 0.9, "momentum (momentum, nesterov), in [0, 1)");
+ABSL_FLAG(std::string, schedule, "constant", "learning-rate schedule: constant or linear_decay");
+ABSL_FLAG(int64_t, decay_steps, 30000, "linear_decay: steps over which the rate falls to end_factor * rate");
+ABSL_FLAG(double, end_factor, 0.01, "linear_decay: final rate as a fraction of the initial one, in (0, 1]");
+ABSL_FLAG(int64_t, batch_size, 128, "examples per step");
+ABSL_FLAG(int64_t, steps, 2000, "updates to train (all of them: there is no goal error)");
+ABSL_FLAG(uint64_t, seed, 0, "trial seed: initialization (and pruning mask)");
+ABSL_FLAG(int32_t, threads, 1, "threads inside a training step and a full-gradient evaluation");
+ABSL_FLAG(std::string, pruning, "none", "pruning at initialization: none, snip, magnitude or random");
+ABSL_FLAG(double, sparsity, 0.0, "fraction of prunable parameters removed, in [0, 1)");
+ABSL_FLAG(int64_t, snip_batches, 0, "SNIP's sample in batches of 100; 0 = the whole training set");
+ABSL_FLAG(int64_t, lipschitz_interval, 1000, "measure L every this many steps (0: never)");
+ABSL_FLAG(int64_t, noise_interval, 1000, "measure the gradient noise every this many steps (0: never)");
+ABSL_FLAG(int64_t, lipschitz_sample, 0,
+          "training examples of the full gradients of L and the Hessian; 0 = the whole training set (the paper)");
+ABSL_FLAG(int64_t, noise_sample, 1000, "examples whose per-example gradients give the noise; 0 = all (slow)");
+ABSL_FLAG(bool, hessian, false, "also estimate the Hessian's top eigenvalue at each L measurement");
+ABSL_FLAG(int32_t, hessian_iterations, 20, "power iterations at most (2 full gradients each)");
+ABSL_FLAG(double, hessian_tolerance, 1e-2, "relative change of the Rayleigh quotient that stops the iteration");
+ABSL_FLAG(uint64_t, measure_seed, 0, "seed of the estimators: example subsets, the Hessian's start vector");
+
+namespace parsity {
+namespace {
+
+struct MeasureFlags {
+  int64_t lipschitz_interval = 0;
+  int64_t noise_interval = 0;
+  int64_t lipschitz_sample = 0;
+  int64_t noise_sample = 0;
+  bool hessian = false;
+  theory::HessianOptions hessian_options;
+  uint64_t measure_seed = 0;
+};
+
+absl::StatusOr<trainer::TrainerConfig> TrainerConfigFromFlags() {
+  trainer::TrainerConfig config;
+  const double learning_rate = absl::GetFlag(FLAGS_learning_rate);
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) {
+    return absl::InvalidArgumentError(absl::StrCat("--learning_rate=", learning_rate, " must be positive and finite"));
+  }
+  const int64_t steps = absl::GetFlag(FLAGS_steps);
+  if (steps < 1) return absl::InvalidArgumentError(absl::StrCat("--steps=", steps, " must be >= 1"));
+  config.batch_size = absl::GetFlag(FLAGS_batch_size);
+  config.max_steps = steps;
+  config.check_interval = steps;  // One evaluation of the validation set, at the end.
+  config.goal_error = 1e-12;      // Never reached before the end: every step runs.
+  config.evaluator.threads = absl::GetFlag(FLAGS_threads);
+  config.optimizer.name = absl::GetFlag(FLAGS_optimizer);
+  config.optimizer.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
+  config.schedule.name = absl::GetFlag(FLAGS_schedule);
+  config.schedule.initial_learning_rate = static_cast<float>(learning_rate);
+  config.schedule.decay_steps = absl::GetFlag(FLAGS_decay_steps);
+  config.schedule.end_factor = static_cast<float>(absl::GetFlag(FLAGS_end_factor));
+  if (!absl::c_linear_search(optimizers::OptimizerNames(), config.optimizer.name)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--optimizer=", config.optimizer.name,
+                     " is unknown; expected one of: ", absl::StrJoin(optimizers::OptimizerNames(), ", ")));
+  }
+  if (!absl::c_linear_search(optimizers::ScheduleNames(), config.schedule.name)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--schedule=", config.schedule.name,
+                     " is unknown; expected one of: ", absl::StrJoin(optimizers::ScheduleNames(), ", ")));
+  }
+  const absl::Status status = trainer::ValidateTrainerConfig(config, /*training_examples=*/config.batch_size);
+  if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("--", status.message()));
+  return config;
+}
+
+absl::StatusOr<pruning::PruningConfig> PruningConfigFromFlags() {
+  pruning::PruningConfig config;
+  config.scheme = absl::GetFlag(FLAGS_pruning);
+  config.sparsity = absl::GetFlag(FLAGS_sparsity);
+  config.snip_batches = absl::GetFlag(FLAGS_snip_batches);
+  const absl::Status status = pruning::ValidatePruningConfig(config);
+  if (status.ok()) return config;
+  // The config's messages start with its field's name; name the flag instead.
+  constexpr std::pair<absl::string_view, absl::string_view> kFlagOfField[] = {
+      {"scheme", "--pruning"}, {"sparsity", "--sparsity"}, {"snip_batches", "--snip_batches"}};
+  for (const auto& [field, flag] : kFlagOfField) {
+    if (absl::StartsWith(status.message(), field)) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, status.message().substr(field.size())));
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("pruning flags: ", status.message()));
+}
+
+absl::StatusOr<MeasureFlags> MeasureFlagsFromFlags() {
+  MeasureFlags flags;
+  flags.lipschitz_interval = absl::GetFlag(FLAGS_lipschitz_interval);
+  flags.noise_interval = absl::GetFlag(FLAGS_noise_interval);
+  flags.lipschitz_sample = absl::GetFlag(FLAGS_lipschitz_sample);
+  flags.noise_sample = absl::GetFlag(FLAGS_noise_sample);
+  flags.hessian = absl::GetFlag(FLAGS_hessian);
+  flags.hessian_options.max_iterations = absl::GetFlag(FLAGS_hessian_iterations);
+  flags.hessian_options.tolerance = absl::GetFlag(FLAGS_hessian_tolerance);
+  flags.measure_seed = absl::GetFlag(FLAGS_measure_seed);
+  if (flags.lipschitz_interval < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--lipschitz_interval=", flags.lipschitz_interval, " must be >= 0 (0: never)"));
+  }
+  if (flags.noise_interval < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--noise_interval=", flags.noise_interval, " must be >= 0 (0: never)"));
+  }
+  if (flags.lipschitz_interval == 0 && flags.noise_interval == 0) {
+    return absl::InvalidArgumentError("--lipschitz_interval and --noise_interval are both 0: nothing to measure");
+  }
+  if (flags.lipschitz_sample < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--lipschitz_sample=", flags.lipschitz_sample, " must be >= 0 (0: the whole training set)"));
+  }
+  if (flags.noise_sample < 0 || flags.noise_sample == 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--noise_sample=", flags.noise_sample, " must be 0 (the whole training set) or >= 2"));
+  }
+  if (flags.hessian_options.max_iterations < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--hessian_iterations=", flags.hessian_options.max_iterations, " must be >= 1"));
+  }
+  if (!(flags.hessian_options.tolerance > 0) || !std::isfinite(flags.hessian_options.tolerance)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--hessian_tolerance=", flags.hessian_options.tolerance, " must be positive and finite"));
+  }
+  return flags;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Running mean of the finite values of one measured quantity, and how many there were.
+struct Mean {
+  double sum = 0;
+  double max = -std::numeric_limits<double>::infinity();
+  int64_t count = 0;
+  void Add(double value) {
+    if (!std::isfinite(value)) return;
+    sum += value;
+    max = std::max(max, value);
+    ++count;
+  }
+  void AddTo(absl::string_view name, JsonObject* json, bool with_max = false) const {
+    if (count == 0) {
+      json->AddNull(absl::StrCat("mean_", name));
+      if (with_max) json->AddNull(absl::StrCat("max_", name));
+      return;
+    }
+    json->Add(absl::StrCat("mean_", name), sum / static_cast<double>(count));
+    if (with_max) json->Add(absl::StrCat("max_", name), max);
+  }
+};
+
+JsonArray ToJsonArray(const std::vector<double>& values) {
+  JsonArray array;
+  for (const double value : values) array.Add(value);
+  return array;
+}
+
+absl::Status Run() {
+  ASSIGN_OR_RETURN(const trainer::TrainerConfig config, TrainerConfigFromFlags());
+  ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, PruningConfigFromFlags());
+  ASSIGN_OR_RETURN(MeasureFlags measure, MeasureFlagsFromFlags());
+  absl::StatusOr<std::unique_ptr<nn::Network>> created = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
+  if (!created.ok()) return absl::InvalidArgumentError(absl::StrCat("--network: ", created.status().message()));
+  std::unique_ptr<nn::Network> network = *std::move(created);
+  absl::StatusOr<data::Dataset> loaded = data::LoadDataset(absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_data_dir));
+  if (!loaded.ok()) {
+    return absl::Status(loaded.status().code(), absl::StrCat("--dataset: ", loaded.status().message()));
+  }
+  const data::Dataset dataset = *std::move(loaded);
+  const int64_t train_size = dataset.train.size();
+  if (config.batch_size > train_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch_size=", config.batch_size, " is larger than the training set (", train_size, ")"));
+  }
+  if (measure.lipschitz_sample > train_size) {
+    return absl::InvalidArgumentError(absl::StrCat("--lipschitz_sample=", measure.lipschitz_sample,
+                                                   " is larger than the training set (", train_size, ")"));
+  }
+  if (measure.noise_sample > train_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--noise_sample=", measure.noise_sample, " is larger than the training set (", train_size, ")"));
+  }
+
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  std::vector<float> parameters(network->parameter_count());
+  trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));
+  ASSIGN_OR_RETURN(const optimizers::Mask mask, pruning::ComputeMask(pruning_config, *network, parameters,
+                                                                     dataset.train, seed, config.evaluator.threads));
+  mask.Apply(absl::MakeSpan(parameters));
+  const pruning::MaskReport mask_report = pruning::ReportMask(mask, network->layout(), pruning_config.sparsity, true);
+  if (pruning_config.scheme != "none")
+    std::fprintf(stderr, "pruning: %s\n", pruning::MaskReportText(mask_report).c_str());
+  ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
+                   trainer::Trainer::Create(config, network.get(), &dataset, &mask));
+
+  // The estimators' examples: a fixed subset (or all) for the full gradients, the whole training set for the noise.
+  std::mt19937_64 measure_engine(measure.measure_seed);
+  data::Examples lipschitz_subset;
+  const data::Examples* lipschitz_examples = &dataset.train;
+  if (measure.lipschitz_sample > 0 && measure.lipschitz_sample < train_size) {
+    std::vector<int64_t> indices = data::ShuffledIndices(train_size, measure_engine);
+    indices.resize(measure.lipschitz_sample);
+    lipschitz_subset = data::GatherExamples(dataset.train, indices);
+    lipschitz_examples = &lipschitz_subset;
+  }
+  const trainer::EvaluatorOptions evaluator_options{.threads = config.evaluator.threads, .max_chunk = 256};
+  ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> full_oracle,
+                   theory::NetworkGradientOracle::Create(network.get(), lipschitz_examples, &mask, evaluator_options));
+  ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> noise_oracle,
+                   theory::NetworkGradientOracle::Create(network.get(), &dataset.train, &mask, evaluator_options));
+  std::fprintf(stderr,
+               "measuring %s on %s, %lld parameters (sparsity %.3f), batch %lld, %lld steps: L every %lld steps on "
+               "%lld examples%s, noise every %lld steps on %lld examples\n",
+               network->name().c_str(), dataset.name.c_str(), static_cast<long long>(network->parameter_count()),
+               mask.sparsity(), static_cast<long long>(config.batch_size), static_cast<long long>(config.max_steps),
+               static_cast<long long>(measure.lipschitz_interval), static_cast<long long>(lipschitz_examples->size()),
+               measure.hessian ? " (and the Hessian)" : "", static_cast<long long>(measure.noise_interval),
+               static_cast<long long>(measure.noise_sample == 0 ? train_size : measure.noise_sample));
+
+  Mean lipschitz_mean, hessian_mean, norm_mean, trace_mean, scale_mean;
+  int64_t measurements = 0, failures = 0;
+  double measure_seconds = 0;
+  std::vector<float> hessian_start;  // Warm start: the previous measurement's eigenvector.
+  const auto start = std::chrono::steady_clock::now();
+  trainer::TrainerHooks hooks;
+  hooks.after_step = [&](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
+    const bool lipschitz_due = measure.lipschitz_interval > 0 && step % measure.lipschitz_interval == 0;
+    const bool noise_due = measure.noise_interval > 0 && step % measure.noise_interval == 0;
+    if (!lipschitz_due && !noise_due) return;
+    const auto measure_start = std::chrono::steady_clock::now();
+    const uint64_t hessian_seed = measure_engine();
+    const uint64_t noise_seed = measure_engine();
+    JsonObject line;
+    line.Add("step", step);
+    const auto fail = [&](absl::string_view what, const absl::Status& status) {
+      std::fprintf(stderr, "warning: step %lld: %s: %s\n", static_cast<long long>(step), std::string(what).c_str(),
+                   std::string(status.message()).c_str());
+      ++failures;
+    };
+    std::optional<theory::TrajectoryLipschitzEstimate> lipschitz;
+    std::optional<theory::HessianEigenvalueEstimate> hessian;
+    std::optional<theory::GradientNoiseEstimate> noise;
+    if (lipschitz_due) {
+      absl::StatusOr<theory::TrajectoryLipschitzEstimate> estimate =
+          theory::EstimateTrajectoryLipschitz(*full_oracle, previous, current);
+      if (estimate.ok()) {
+        lipschitz = *std::move(estimate);
+      } else {
+        fail("trajectory Lipschitz", estimate.status());
+      }
+      if (measure.hessian) {
+        theory::HessianOptions options = measure.hessian_options;
+        options.seed = hessian_seed;
+        options.start = hessian_start;
+        absl::StatusOr<theory::HessianEigenvalueEstimate> top =
+            theory::EstimateHessianTopEigenvalue(*full_oracle, previous, options);
+        if (top.ok()) {
+          hessian = *std::move(top);
+          hessian_start = hessian->eigenvector;
+        } else {
+          fail("Hessian eigenvalue", top.status());
+        }
+      }
+    }
+    if (noise_due) {
+      absl::StatusOr<theory::GradientNoiseEstimate> estimate = theory::EstimateGradientNoise(
+          *noise_oracle, previous, {.sample_size = measure.noise_sample, .seed = noise_seed});
+      if (estimate.ok()) {
+        noise = *std::move(estimate);
+      } else {
+        fail("gradient noise", estimate.status());
+      }
+    }
+
+    if (lipschitz) {
+      line.Add("loss", lipschitz->loss).Add("trajectory_lipschitz", lipschitz->lipschitz);
+      line.Add("lipschitz_per_gamma", ToJsonArray(lipschitz->lipschitz_per_gamma));
+      line.Add("step_norm", lipschitz->step_norm).Add("full_gradient_norm", lipschitz->gradient_norm);
+      lipschitz_mean.Add(lipschitz->lipschitz);
+    } else {
+      line.AddNull("loss").AddNull("trajectory_lipschitz");
+    }
+    if (hessian) {
+      line.Add("hessian_top_eigenvalue", hessian->eigenvalue).Add("hessian_iterations", hessian->iterations);
+      line.Add("hessian_converged", hessian->converged).Add("hessian_residual", hessian->residual);
+      hessian_mean.Add(hessian->eigenvalue);
+    } else {
+      line.AddNull("hessian_top_eigenvalue");
+    }
+    if (noise) {
+      line.Add("gradient_norm_squared", noise->gradient_norm_squared);
+      line.Add("sample_gradient_norm_squared", noise->sample_gradient_norm_squared);
+      line.Add("covariance_trace", noise->covariance_trace).Add("simple_noise_scale", noise->simple_noise_scale);
+      norm_mean.Add(noise->gradient_norm_squared);
+      trace_mean.Add(noise->covariance_trace);
+      scale_mean.Add(noise->simple_noise_scale);
+    } else {
+      line.AddNull("gradient_norm_squared").AddNull("covariance_trace").AddNull("simple_noise_scale");
+    }
+    const double seconds = SecondsSince(measure_start);
+    measure_seconds += seconds;
+    line.Add("measure_seconds", seconds).Add("seconds", SecondsSince(start));
+    ++measurements;
+    std::cout << line.ToString() << std::endl;
+    std::fprintf(stderr,
+                 "step %7lld  L %-10.4g  lambda_max %-10.4g  |G|^2 %-10.4g  tr(Sigma) %-10.4g  B_simple %-10.4g"
+                 "  (%.1f s)\n",
+                 static_cast<long long>(step), lipschitz ? lipschitz->lipschitz : NAN,
+                 hessian ? hessian->eigenvalue : NAN, noise ? noise->gradient_norm_squared : NAN,
+                 noise ? noise->covariance_trace : NAN, noise ? noise->simple_noise_scale : NAN, seconds);
+  };
+  const trainer::TrialResult result = trainer->Train(absl::MakeSpan(parameters), hooks);
+
+  JsonObject summary;
+  summary.Add("dataset", dataset.name).Add("network", network->name()).Add("optimizer", config.optimizer.name);
+  summary.Add("learning_rate", absl::GetFlag(FLAGS_learning_rate)).Add("batch_size", config.batch_size);
+  summary.Add("seed", seed).Add("steps", result.steps).Add("status", trainer::TrialStatusName(result.status));
+  summary.Add("final_validation_error", result.final_validation_error);
+  summary.Add("parameters", network->parameter_count()).Add("pruning", pruning_config.scheme);
+  summary.Add("sparsity_target", mask_report.sparsity_target).Add("mask_sparsity", mask.sparsity());
+  summary.Add("lipschitz_interval", measure.lipschitz_interval).Add("noise_interval", measure.noise_interval);
+  summary.Add("lipschitz_sample", lipschitz_examples->size());
+  summary.Add("noise_sample", measure.noise_sample == 0 ? train_size : measure.noise_sample);
+  summary.Add("hessian", measure.hessian).Add("measurements", measurements).Add("failed_estimates", failures);
+  lipschitz_mean.AddTo("trajectory_lipschitz", &summary, /*with_max=*/true);
+  hessian_mean.AddTo("hessian_top_eigenvalue", &summary);
+  norm_mean.AddTo("gradient_norm_squared", &summary);
+  trace_mean.AddTo("covariance_trace", &summary);
+  scale_mean.AddTo("simple_noise_scale", &summary);
+  summary.Add("measure_seconds", measure_seconds).Add("wall_seconds", SecondsSince(start));
+  summary.Add("threads", config.evaluator.threads);
+  std::cout << summary.ToString() << std::endl;
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace parsity
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Trains one trial and measures the trajectory Lipschitz constant, the Hessian's top eigenvalue and the gradient "
+      "noise along it: one JSON line per measurement, a JSON summary last.");
+  absl::ParseCommandLine(argc, argv);
+  const absl::Status status = parsity::Run();
+  if (!status.ok()) {
+    std::fprintf(stderr, "measure: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

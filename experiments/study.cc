@@ -1,0 +1,101 @@
+// Runs the studies of one config: every (sparsity, batch size) of a workload, each tuned over Sobol trials, into a
+// result tree in Shallue et al.'s layout plus steps_to_result.csv (experiments/study/README.md). Progress on stderr,
+// one JSON object as the last stdout line. Running the same command again resumes: finished trials are kept.
+//
+//   bazel run //experiments:study -- --config=experiments/configs/mnist_simple_cnn_sgd.textproto --profile=quick
+//   bazel run //experiments:mnist_simple_cnn_sgd          # the same: one alias per config, quick profile
+//
+// Relative paths (--config, --output_dir, --data_dir and the config's data_dir) resolve against the directory
+// `bazel run` was started from (BUILD_WORKING_DIRECTORY), else the current directory; a --config found only in the
+// current directory (the runfiles tree of the alias targets) is read from there.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "experiments/study/config.h"
+#include "experiments/study/runner.h"
+#include "tools/base/atomic_file.h"
+#include "tools/base/status_macros.h"
+#include "training/data/dataset.h"
+
+ABSL_FLAG(std::string, config, "", "study config, a text-format StudySpec (experiments/configs/*.textproto)");
+ABSL_FLAG(std::string, profile, "", "profile of the config to apply (e.g. quick, paper); empty: the base spec");
+ABSL_FLAG(std::string, output_dir, "",
+          "root of the result tree; default studies/<profile> (studies/base without a profile)");
+ABSL_FLAG(int32_t, parallel_trials, 0, "trials trained at once, one thread each; 0: one per hardware thread");
+ABSL_FLAG(bool, early_termination, true, "stop trials that can no longer improve their study's steps-to-result");
+ABSL_FLAG(std::string, data_dir, "", "replaces the config's data_dir when set");
+
+namespace parsity {
+namespace {
+
+// `path` resolved against the directory `bazel run` was started from.
+std::string Resolve(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  const char* working_directory = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (working_directory == nullptr || working_directory[0] == '\0') return path;
+  return absl::StrCat(working_directory, "/", path);
+}
+
+// The config file: `path` resolved as above, or, when no such file exists there, relative to the current directory
+// (the runfiles tree, where the alias targets' configs live under `bazel run`).
+std::string ResolveConfig(const std::string& path) {
+  const std::string resolved = Resolve(path);
+  return PathExists(resolved) || !PathExists(path) ? resolved : path;
+}
+
+absl::Status Run() {
+  const std::string config = absl::GetFlag(FLAGS_config);
+  if (config.empty()) return absl::InvalidArgumentError("--config is required (experiments/configs/*.textproto)");
+  const std::string profile = absl::GetFlag(FLAGS_profile);
+  ASSIGN_OR_RETURN(experiments::StudySpec spec, experiments::LoadStudySpec(ResolveConfig(config), profile, config));
+  if (!absl::GetFlag(FLAGS_data_dir).empty()) spec.set_data_dir(absl::GetFlag(FLAGS_data_dir));
+  spec.set_data_dir(Resolve(spec.data_dir()));
+
+  experiments::RunOptions options;
+  const std::string output_dir = absl::GetFlag(FLAGS_output_dir);
+  options.output_dir =
+      Resolve(output_dir.empty() ? absl::StrCat("studies/", profile.empty() ? "base" : profile) : output_dir);
+  options.parallel_trials = absl::GetFlag(FLAGS_parallel_trials);
+  if (options.parallel_trials == 0) options.parallel_trials = std::max(1u, std::thread::hardware_concurrency());
+  if (options.parallel_trials < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--parallel_trials=", options.parallel_trials, " must be >= 1 (0: one per hardware thread)"));
+  }
+  options.early_termination = absl::GetFlag(FLAGS_early_termination);
+  options.source = profile.empty() ? config : absl::StrCat(config, " --profile=", profile);
+
+  absl::StatusOr<data::Dataset> dataset = data::LoadDataset(spec.dataset(), spec.data_dir());
+  if (!dataset.ok()) {
+    return absl::Status(dataset.status().code(), absl::StrCat(config, ": dataset: ", dataset.status().message()));
+  }
+  ASSIGN_OR_RETURN(const experiments::RunSummary summary, experiments::RunStudies(spec, *dataset, options));
+  std::fprintf(stderr, "%sresults: %s\n", experiments::RunSummaryTable(summary).c_str(), options.output_dir.c_str());
+  JsonObject json = experiments::RunSummaryJson(summary);
+  json.Add("output_dir", options.output_dir);
+  std::cout << json.ToString() << std::endl;
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace parsity
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Runs the studies of a config (--config, --profile) into --output_dir; the last stdout line is a JSON summary.");
+  absl::ParseCommandLine(argc, argv);
+  const absl::Status status = parsity::Run();
+  if (!status.ok()) {
+    std::fprintf(stderr, "study: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

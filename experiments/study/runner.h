@@ -1,0 +1,90 @@
+// Runs every study of a spec (one per sparsity and batch size) into a result tree (result_store.h): trials in
+// parallel, exact early termination, resume after an interruption. Design note: experiments/study/README.md.
+//
+//   ASSIGN_OR_RETURN(StudySpec spec, LoadStudySpec(path, "quick", path));
+//   ASSIGN_OR_RETURN(data::Dataset dataset, data::LoadDataset(spec.dataset(), spec.data_dir()));
+//   ASSIGN_OR_RETURN(RunSummary summary, RunStudies(spec, dataset, {.output_dir = "studies/quick"}));
+//   std::cout << RunSummaryJson(summary).ToString() << "\n";
+//
+// Schedule. Studies are processed sparsity by sparsity (ascending), batch size by batch size (ascending). A study's
+// trials are queued when it opens, ranked by how close their Sobol point lies (Euclidean distance in the unit cube,
+// i.e. in the scaled coordinates: |log lr - log lr*| for a LOG learning rate) to the best trial so far of a study
+// already run (the study itself when resumed with a complete trial, else the same batch size at the next lower
+// sparsity, else the next smaller batch size at the same sparsity, else the nearest earlier study with a complete
+// trial; ties and no reference: trial order), so that likely
+// winners run first and set a low bar for the others. `parallel_trials` workers take trials from the first open
+// study with queued trials and open the next study when none has any, so the cores stay busy across study
+// boundaries. Every trial is single-threaded and deterministic; the data set is loaded once and shared read-only;
+// the pruning mask of (sparsity, trial r) is computed once and shared by every batch size (it depends on the seed
+// only), then dropped.
+//
+// Results. The study's steps-to-result and best trial do not depend on the order, the number of workers, early
+// termination or interruptions (early_termination.h); which trials were stopped early, and so the status counts and
+// examples trained, do.
+//
+// Resume. A trial is finished iff its metadata.json exists; a run reads finished trials back (refusing, before any
+// training, ones whose TrialSpec differs from the current config's: another config, profile or data set), seeds
+// each study's incumbent with them, and runs only the others.
+#ifndef PARSITY_EXPERIMENTS_STUDY_RUNNER_H_
+#define PARSITY_EXPERIMENTS_STUDY_RUNNER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "experiments/study.pb.h"
+#include "experiments/study/aggregation.h"
+#include "tools/base/json.h"
+#include "training/data/dataset.h"
+
+namespace parsity::experiments {
+
+struct RunOptions {
+  std::string output_dir;         // Root of the result tree; created if missing.
+  int parallel_trials = 1;        // Workers, each training one single-threaded trial at a time: >= 1.
+  bool early_termination = true;  // Stop trials that can no longer improve their study's result.
+  bool progress = true;           // Progress lines on stderr.
+  std::string source;             // The config's name, recorded in study_spec.textproto.
+};
+
+struct StudyOutcome {
+  double sparsity = 0;
+  int64_t batch_size = 0;
+  StudyResult result;
+};
+
+struct RunSummary {
+  std::string workload;  // "mnist/simple_cnn/sgd".
+  double goal_error = 0;
+  std::vector<StudyOutcome> studies;  // Sparsity-major, in the spec's order.
+  int trials = 0;                     // Over all studies.
+  int trials_run = 0;                 // Trained (or skipped by early termination) in this run.
+  int trials_resumed = 0;             // Read back from an earlier run.
+  int64_t examples_trained = 0;       // Over all trials of all studies, earlier runs' included.
+  int64_t examples_saved_at_most = 0;
+  bool early_termination = true;
+  int parallel_trials = 1;
+  double wall_seconds = 0;  // Of this run.
+};
+
+// Runs (or resumes) every study of the valid, resolved `spec` (ValidateStudySpec) on `dataset`, writing the result
+// tree under options.output_dir, and returns the table. Errors: InvalidArgument for parallel_trials < 1 or batch
+// sizes larger than the training set (ValidateStudySpecForData); FailedPrecondition or DataLoss from stored trials
+// that cannot be reused (ReadFinishedTrial), before any training; the first error of a trial (pruning, trainer
+// creation) or a write, after which the other workers stop (finished trials stay stored: rerun to resume).
+absl::StatusOr<RunSummary> RunStudies(const StudySpec& spec, const data::Dataset& dataset, const RunOptions& options);
+
+// The binary's last stdout line:
+//   {"workload":"mnist/simple_cnn/sgd","goal_error":0.03,"steps_to_result":{"0":{"8":3400,"32":1000},"0.9":{...}},
+//    "trials":40,"trials_run":40,"trials_resumed":0,"stopped_early":22,"examples_trained":...,
+//    "examples_saved_at_most":...,"early_termination":true,"parallel_trials":2,"wall_seconds":812.5}
+// steps_to_result maps sparsity, then batch size, to the study's steps-to-result (null when no trial completed).
+JsonObject RunSummaryJson(const RunSummary& summary);
+
+// The table for humans: one row per sparsity, one column per batch size.
+std::string RunSummaryTable(const RunSummary& summary);
+
+}  // namespace parsity::experiments
+
+#endif  // PARSITY_EXPERIMENTS_STUDY_RUNNER_H_

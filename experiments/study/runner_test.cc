@@ -1,0 +1,240 @@
+#include "experiments/study/runner.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "experiments/study/config.h"
+#include "experiments/study/result_store.h"
+#include "experiments/study/tiny_mnist.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tools/base/atomic_file.h"
+#include "tools/base/status_matchers.h"
+#include "training/data/dataset.h"
+
+namespace parsity::experiments {
+namespace {
+
+using ::parsity::testing::IsOk;
+using ::parsity::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+// LeNet-300-100 on the tiny data set: 4 studies of 8 trials, about a second each without early termination. The
+// learning rates span divergence (3) to too slow (0.001), so the studies have all three statuses.
+constexpr char kSpec[] = R"pb(
+  dataset: "mnist"
+  network: "lenet_300_100"
+  optimizer { name: "sgd" }
+  search { parameter: LEARNING_RATE min: 0.001 max: 3 scale: LOG }
+  trials: 8
+  max_steps: 300
+  check_interval: 10
+  goal_error: 0.05
+  batch_sizes: [ 32, 8 ]
+  sparsities: [ 0.8, 0 ]
+)pb";
+
+std::string TestDirectory(const std::string& name) {
+  const std::string directory = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+  std::filesystem::remove_all(directory);
+  return directory;
+}
+
+// The columns of steps_to_result.csv that must not depend on how the studies were run (result_store.h).
+std::string ResultColumns(const std::string& root) {
+  const absl::StatusOr<std::string> csv = ReadFile(root + "/steps_to_result.csv");
+  EXPECT_THAT(csv, IsOk());
+  std::vector<std::string> rows;
+  for (absl::string_view line : absl::StrSplit(csv.value_or(""), '\n', absl::SkipEmpty())) {
+    const std::vector<absl::string_view> cells = absl::StrSplit(line, ',');
+    rows.push_back(absl::StrJoin(cells.begin(), cells.begin() + 10, ","));
+  }
+  return absl::StrJoin(rows, "\n");
+}
+
+RunOptions Options(const std::string& output_dir, int parallel_trials, bool early_termination = true) {
+  RunOptions options;
+  options.output_dir = output_dir;
+  options.parallel_trials = parallel_trials;
+  options.early_termination = early_termination;
+  options.progress = false;
+  options.source = "runner_test";
+  return options;
+}
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string data_dir = TestDirectory("data");
+    ASSERT_THAT(WriteTinyMnist(data_dir, 600, 100), IsOk());
+    absl::StatusOr<data::Dataset> loaded = data::LoadDataset("mnist", data_dir);
+    ASSERT_THAT(loaded, IsOk());
+    dataset_ = new data::Dataset(*std::move(loaded));
+    absl::StatusOr<StudySpec> spec = ParseStudySpec(kSpec, "runner_test");
+    ASSERT_THAT(spec, IsOk());
+    spec_ = new StudySpec(*spec);
+    ASSERT_THAT(ValidateStudySpec(*spec_, "runner_test"), IsOk());
+
+    full_dir_ = new std::string(TestDirectory("full"));
+    absl::StatusOr<RunSummary> full = RunStudies(*spec_, *dataset_, Options(*full_dir_, 1, false));
+    ASSERT_THAT(full, IsOk());
+    full_ = new RunSummary(*full);
+    shortcut_dir_ = new std::string(TestDirectory("shortcut"));
+    absl::StatusOr<RunSummary> shortcut = RunStudies(*spec_, *dataset_, Options(*shortcut_dir_, 2));
+    ASSERT_THAT(shortcut, IsOk());
+    shortcut_ = new RunSummary(*shortcut);
+  }
+
+  static const data::Dataset* dataset_;
+  static const StudySpec* spec_;
+  static const std::string* full_dir_;
+  static const RunSummary* full_;
+  static const std::string* shortcut_dir_;
+  static const RunSummary* shortcut_;
+};
+
+const data::Dataset* RunnerTest::dataset_ = nullptr;
+const StudySpec* RunnerTest::spec_ = nullptr;
+const std::string* RunnerTest::full_dir_ = nullptr;
+const RunSummary* RunnerTest::full_ = nullptr;
+const std::string* RunnerTest::shortcut_dir_ = nullptr;
+const RunSummary* RunnerTest::shortcut_ = nullptr;
+
+void ExpectSameResults(const RunSummary& a, const RunSummary& b) {
+  ASSERT_EQ(a.studies.size(), b.studies.size());
+  for (size_t i = 0; i < a.studies.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("sparsity ", a.studies[i].sparsity, " batch ", a.studies[i].batch_size));
+    EXPECT_EQ(a.studies[i].sparsity, b.studies[i].sparsity);
+    EXPECT_EQ(a.studies[i].batch_size, b.studies[i].batch_size);
+    EXPECT_EQ(a.studies[i].result.steps_to_result, b.studies[i].result.steps_to_result);
+    EXPECT_EQ(a.studies[i].result.best_trial, b.studies[i].result.best_trial);
+    EXPECT_EQ(a.studies[i].result.best_parameters.SerializeAsString(),
+              b.studies[i].result.best_parameters.SerializeAsString());
+  }
+}
+
+TEST_F(RunnerTest, TheStudiesHaveAllOutcomes) {
+  ASSERT_NE(full_, nullptr);
+  EXPECT_EQ(full_->trials, 32);
+  EXPECT_EQ(full_->trials_run, 32);
+  int complete = 0, incomplete = 0, infeasible = 0;
+  for (const StudyOutcome& study : full_->studies) {
+    EXPECT_TRUE(study.result.steps_to_result.has_value());
+    complete += study.result.complete;
+    incomplete += study.result.incomplete;
+    infeasible += study.result.infeasible;
+    EXPECT_EQ(study.result.stopped_early, 0);
+  }
+  EXPECT_GT(complete, 0);
+  EXPECT_GT(incomplete, 0);
+  EXPECT_GT(infeasible, 0);
+}
+
+// Exact early termination: the same table as running every trial to its end, for fewer examples; the saving it
+// reports is an upper bound of the real one.
+TEST_F(RunnerTest, EarlyTerminationChangesNoResult) {
+  ASSERT_NE(shortcut_, nullptr);
+  ExpectSameResults(*full_, *shortcut_);
+  EXPECT_EQ(ResultColumns(*full_dir_), ResultColumns(*shortcut_dir_));
+  int stopped = 0;
+  for (const StudyOutcome& study : shortcut_->studies) stopped += study.result.stopped_early;
+  EXPECT_GT(stopped, 0);
+  const int64_t saved = full_->examples_trained - shortcut_->examples_trained;
+  EXPECT_GT(saved, 0);
+  EXPECT_LE(saved, shortcut_->examples_saved_at_most);
+  std::printf("early termination trained %lld examples instead of %lld (saved %lld; reported at most %lld)\n",
+              static_cast<long long>(shortcut_->examples_trained), static_cast<long long>(full_->examples_trained),
+              static_cast<long long>(saved), static_cast<long long>(shortcut_->examples_saved_at_most));
+}
+
+// The summary's study order follows the spec; the result tree holds every file of the layout.
+TEST_F(RunnerTest, Layout) {
+  ASSERT_EQ(full_->studies.size(), 4u);
+  EXPECT_EQ(full_->studies[0].sparsity, 0.8);
+  EXPECT_EQ(full_->studies[0].batch_size, 32);
+  EXPECT_EQ(full_->studies[1].batch_size, 8);
+  EXPECT_EQ(full_->studies[2].sparsity, 0);
+  for (const StudyOutcome& study : full_->studies) {
+    const std::string directory = StudyDirectory(*full_dir_, *spec_, study.sparsity, study.batch_size);
+    ASSERT_OK_AND_ASSIGN(const std::string json, ReadFile(directory + "/study.json"));
+    EXPECT_THAT(json, AllOf(HasSubstr("\"model\":\"lenet_300_100\""), HasSubstr("\"scale\":\"LOG_SCALE\""),
+                            HasSubstr(absl::StrCat("\"steps_to_result\":", *study.result.steps_to_result))));
+    for (int trial = 0; trial < spec_->trials(); ++trial) {
+      const std::string trial_directory = TrialDirectory(directory, trial);
+      ASSERT_OK_AND_ASSIGN(const std::string metadata, ReadFile(trial_directory + "/metadata.json"));
+      EXPECT_THAT(metadata, HasSubstr(absl::StrCat("\"trial\":", trial, ",\"seed\":", trial, ",")));
+      EXPECT_THAT(metadata, HasSubstr(study.sparsity > 0 ? "\"mask\":{\"sparsity_target\":0.8" : "\"mask\":null"));
+      ASSERT_OK_AND_ASSIGN(const std::string measurements, ReadFile(trial_directory + "/measurements.csv"));
+      EXPECT_THAT(measurements, HasSubstr("step,validation_error,"));
+    }
+  }
+  EXPECT_TRUE(PathExists(*full_dir_ + "/mnist/lenet_300_100/sgd/study_spec.textproto"));
+  EXPECT_EQ(RunSummaryJson(*full_).ToString().substr(0, 60),
+            absl::StrCat("{\"workload\":\"mnist/lenet_300_100/sgd\",\"goal_error\":0.05,\"steps_to_result\":{")
+                .substr(0, 60));
+}
+
+// A run that lost some trials (as if killed) redoes only those, with the same results.
+TEST_F(RunnerTest, ResumeRedoesOnlyMissingTrials) {
+  const std::string root = TestDirectory("resume");
+  std::filesystem::copy(*shortcut_dir_, root, std::filesystem::copy_options::recursive);
+  int removed = 0;
+  for (const StudyOutcome& study : shortcut_->studies) {
+    const std::string directory = StudyDirectory(root, *spec_, study.sparsity, study.batch_size);
+    std::filesystem::remove(directory + "/study.json");
+    for (int trial = study.batch_size == 8 ? 0 : 1; trial < spec_->trials(); trial += 2) {
+      std::filesystem::remove(TrialDirectory(directory, trial) + "/metadata.json");
+      ++removed;
+    }
+  }
+  std::filesystem::remove(root + "/steps_to_result.csv");
+  ASSERT_OK_AND_ASSIGN(const RunSummary resumed, RunStudies(*spec_, *dataset_, Options(root, 2)));
+  EXPECT_EQ(resumed.trials_run, removed);
+  EXPECT_EQ(resumed.trials_resumed, 32 - removed);
+  ExpectSameResults(*full_, resumed);
+  EXPECT_EQ(ResultColumns(*full_dir_), ResultColumns(root));
+
+  // Everything finished: a second resume trains nothing.
+  ASSERT_OK_AND_ASSIGN(const RunSummary again, RunStudies(*spec_, *dataset_, Options(root, 2)));
+  EXPECT_EQ(again.trials_run, 0);
+  ExpectSameResults(*full_, again);
+}
+
+TEST_F(RunnerTest, AnotherConfigurationIsRefusedBeforeTraining) {
+  const std::string root = TestDirectory("refuse");
+  std::filesystem::copy(*full_dir_, root, std::filesystem::copy_options::recursive);
+  StudySpec other = *spec_;
+  other.set_goal_error(0.1);
+  EXPECT_THAT(RunStudies(other, *dataset_, Options(root, 1)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("metadata.json was written by another configuration"),
+                             HasSubstr("goal_error: 0.05 -> 0.1"))));
+  EXPECT_EQ(ResultColumns(*full_dir_), ResultColumns(root));
+}
+
+RunOptions HugeOptions() {
+  RunOptions options = Options(TestDirectory("bad"), 1);
+  options.source = "huge.textproto";
+  return options;
+}
+
+TEST_F(RunnerTest, BadOptions) {
+  EXPECT_THAT(RunStudies(*spec_, *dataset_, Options(TestDirectory("bad"), 0)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parallel_trials")));
+  StudySpec huge = *spec_;
+  huge.add_batch_sizes(100000);
+  EXPECT_THAT(RunStudies(huge, *dataset_, HugeOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("huge.textproto: batch_sizes[2]: 100000 is larger than the training set")));
+}
+
+}  // namespace
+}  // namespace parsity::experiments

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# //experiments:train runs unchanged as one process and under `mpirun -np 2` (LeNet-300-100 on MNIST, 200 steps at
+# most, batch 100). Asserted:
+#  - one process: "ranks":1, "bytes_communicated_per_step":0;
+#  - mpirun -np 2, dense and SNIP 90% sparse: the one-process steps_to_result and final validation error; "ranks":2;
+#    the bytes of the whole gradient (4 x 266,610) dense and of the kept entries only (4 x 26,661) sparse, or of the
+#    whole gradient again with --sparse_allreduce=false; only rank 0 prints the JSON and the progress lines;
+#  - ranks that disagree about the data set (mpirun's MPMD form gives rank 1 other flags) end the job before training
+#    with a message naming the ranks; a batch smaller than the number of ranks ends it naming the flag.
+set -uo pipefail
+source "${TEST_SRCDIR}/${TEST_WORKSPACE}/training/distributed/mpi_test_lib.sh"
+train=$1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+field() { grep -o "\"$2\":[^,}]*" <<<"$1" | head -1 | cut -d: -f2-; }
+expect_field() {
+  local value
+  value=$(field "$2" "$3")
+  if [[ "$value" == "$4" ]]; then echo "ok: $1: $3 = $4"; else fail "$1: $3 = $value, expected $4"; fi
+}
+common=(--network=lenet_300_100 --batch_size=100 --max_steps=200 --check_interval=10 --goal_error=0.15)
+dense=("${common[@]}" --learning_rate=0.02)
+sparse=("${common[@]}" --learning_rate=0.1 --pruning=snip --snip_batches=5 --sparsity=0.9)
+
+# compare LABEL ONE_PROCESS_JSON MPI_JSON BYTES SPARSE
+compare() {
+  for name in status steps_to_result final_validation_error; do
+    expect_field "$1" "$3" "$name" "$(field "$2" "$name")"
+  done
+  expect_field "$1" "$3" ranks 2
+  expect_field "$1" "$3" bytes_communicated_per_step "$4"
+  expect_field "$1" "$3" sparse_allreduce "$5"
+}
+
+for kind in dense sparse; do
+  declare -n flags=$kind
+  one=$("$train" "${flags[@]}" 2>/dev/null | tail -1)
+  echo "one process, $kind: $one"
+  expect_field "one process $kind" "$one" ranks 1
+  expect_field "one process $kind" "$one" bytes_communicated_per_step 0
+  expect_field "one process $kind" "$one" status '"COMPLETE"'
+
+  mpi_run 2 "$train" "${flags[@]}" >"$TEST_TMPDIR/stdout" 2>"$TEST_TMPDIR/stderr" || fail "mpirun -np 2 $kind failed"
+  two=$(tail -1 "$TEST_TMPDIR/stdout")
+  echo "mpirun -np 2, $kind: $two"
+  [[ $(wc -l <"$TEST_TMPDIR/stdout") -eq 1 ]] || fail "$kind: stdout has more than rank 0's JSON line"
+  checks=$(field "$two" checks)
+  [[ $(grep -c '^step ' "$TEST_TMPDIR/stderr") -eq $checks ]] || fail "$kind: progress lines from more than rank 0"
+  if [[ $kind == dense ]]; then
+    compare "mpirun -np 2 dense" "$one" "$two" $((4 * 266610)) false
+  else
+    compare "mpirun -np 2 sparse" "$one" "$two" $((4 * 26661)) true
+    two=$(mpi_run 2 "$train" "${flags[@]}" --sparse_allreduce=false 2>/dev/null | tail -1)
+    compare "mpirun -np 2 sparse, --sparse_allreduce=false" "$one" "$two" $((4 * 266610)) false
+  fi
+done
+
+# expect_job_fails LABEL NEEDLE -- MPIRUN_ARGS...
+expect_job_fails() {
+  local label=$1 needle=$2
+  shift 3
+  local output code
+  output=$(mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none "$@" </dev/null 2>&1)
+  code=$?
+  if [[ $code -eq 0 ]]; then fail "$label: mpirun exited 0"; return; fi
+  if [[ "$output" != *"$needle"* ]]; then fail "$label: output lacks '$needle':"; echo "$output"; return; fi
+  echo "ok: $label: mpirun exited $code and said: $needle"
+}
+expect_job_fails "rank 1 reads another data set" \
+  "data sets (--dataset, --data_dir) differ across the 2 data-parallel ranks: rank 1 differs from rank 0" -- \
+  -np 1 "$train" "${dense[@]}" --dataset=mnist : -np 1 "$train" "${dense[@]}" --dataset=fashion_mnist
+expect_job_fails "batch smaller than the ranks" "train: rank 0 of 2: batch_size: 1 is smaller than the 2" -- \
+  -np 2 "$train" "${dense[@]}" --batch_size=1
+
+[[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }
+echo "all passed"

@@ -1,0 +1,44 @@
+#include "training/distributed/mpi_session.h"
+
+#include <cstdlib>
+
+#include "gtest/gtest.h"
+
+namespace parsity::distributed {
+namespace {
+
+constexpr const char* kLauncherVariables[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"};
+
+void UnsetLauncherVariables() {
+  for (const char* variable : kLauncherVariables) unsetenv(variable);
+}
+
+TEST(LaunchedByMpiLauncherTest, SeesEachLaunchersVariable) {
+  UnsetLauncherVariables();
+  EXPECT_FALSE(LaunchedByMpiLauncher());
+  for (const char* variable : kLauncherVariables) {
+    setenv(variable, "2", /*overwrite=*/1);
+    EXPECT_TRUE(LaunchedByMpiLauncher()) << variable;
+    unsetenv(variable);
+  }
+}
+
+TEST(MpiSessionTest, WithoutALauncherIsOneProcessAndLeavesMpiAlone) {
+  UnsetLauncherVariables();
+  const MpiSession session;
+  EXPECT_FALSE(session.mpi_active());
+  EXPECT_EQ(session.rank(), 0);
+  EXPECT_EQ(session.size(), 1);
+  int initialized = 1;
+  MPI_Initialized(&initialized);
+  EXPECT_EQ(initialized, 0);
+}
+
+TEST(MpiSessionDeathTest, AbortWithoutMpiExitsWithTheCode) {
+  UnsetLauncherVariables();
+  const MpiSession session;
+  EXPECT_EXIT(session.Abort(7), ::testing::ExitedWithCode(7), "");
+}
+
+}  // namespace
+}  // namespace parsity::distributed

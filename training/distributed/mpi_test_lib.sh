@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sourced by the tests that start MPI jobs. Defines `mpi_run NP COMMAND [ARGS...]`: mpirun with the settings a test
+# machine needs, and nothing that changes what the ranks compute.
+#  - Open MPI refuses to run as root unless told twice (CI containers run as root).
+#  - --oversubscribe: the tests start up to 4 ranks on 2-core machines.
+#  - --bind-to none: with bindings, ranks of two concurrent tests could be pinned to the same core.
+#  - stdin from /dev/null: mpirun forwards stdin to rank 0 and would otherwise hold the terminal.
+#  - vader's single-copy mechanism off: it uses process_vm_readv (CMA), which containers often forbid (Docker's
+#    default seccomp profile without CAP_SYS_PTRACE), and then large messages fail; the tests do not measure speed.
+# The tests run in Bazel's linux-sandbox (Bazel 4.2.3) as they are: Open MPI's session directory in /tmp and its
+# shared-memory segments in /dev/shm stay writable there, and mpirun reaches its ranks over loopback TCP. No
+# "no-sandbox" tag and no btl/plm settings are needed (tried on the build machine).
+if [[ $(id -u) -eq 0 ]]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+mpi_run() {
+  local ranks=$1
+  shift
+  mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none -np "$ranks" "$@" </dev/null
+}
