@@ -36,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "pruning/mask_report.h"
+#include "experiments/flag_checks.h"
 #include "pruning/pruning.h"
 #include "theory/gradient_noise.h"
 #include "theory/gradient_oracle.h"
@@ -109,16 +110,7 @@ absl::StatusOr<trainer::TrainerConfig> TrainerConfigFromFlags() {
   config.schedule.initial_learning_rate = static_cast<float>(learning_rate);
   config.schedule.decay_steps = absl::GetFlag(FLAGS_decay_steps);
   config.schedule.end_factor = static_cast<float>(absl::GetFlag(FLAGS_end_factor));
-  if (!absl::c_linear_search(optimizers::OptimizerNames(), config.optimizer.name)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--optimizer=", config.optimizer.name,
-                     " is unknown; expected one of: ", absl::StrJoin(optimizers::OptimizerNames(), ", ")));
-  }
-  if (!absl::c_linear_search(optimizers::ScheduleNames(), config.schedule.name)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--schedule=", config.schedule.name,
-                     " is unknown; expected one of: ", absl::StrJoin(optimizers::ScheduleNames(), ", ")));
-  }
+  RETURN_IF_ERROR(experiments::CheckOptimizerAndScheduleNames(config));
   const absl::Status status = trainer::ValidateTrainerConfig(config, /*training_examples=*/config.batch_size);
   if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("--", status.message()));
   return config;
@@ -129,17 +121,8 @@ absl::StatusOr<pruning::PruningConfig> PruningConfigFromFlags() {
   config.scheme = absl::GetFlag(FLAGS_pruning);
   config.sparsity = absl::GetFlag(FLAGS_sparsity);
   config.snip_batches = absl::GetFlag(FLAGS_snip_batches);
-  const absl::Status status = pruning::ValidatePruningConfig(config);
-  if (status.ok()) return config;
-  // The config's messages start with its field's name; name the flag instead.
-  constexpr std::pair<absl::string_view, absl::string_view> kFlagOfField[] = {
-      {"scheme", "--pruning"}, {"sparsity", "--sparsity"}, {"snip_batches", "--snip_batches"}};
-  for (const auto& [field, flag] : kFlagOfField) {
-    if (absl::StartsWith(status.message(), field)) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, status.message().substr(field.size())));
-    }
-  }
-  return absl::InvalidArgumentError(absl::StrCat("pruning flags: ", status.message()));
+  RETURN_IF_ERROR(experiments::ValidatePruningFlags(config));
+  return config;
 }
 
 absl::StatusOr<MeasureFlags> MeasureFlagsFromFlags() {

@@ -31,6 +31,7 @@
 #include "tools/base/json.h"
 #include "tools/base/status_macros.h"
 #include "pruning/mask_report.h"
+#include "experiments/flag_checks.h"
 #include "pruning/pruning.h"
 #include "training/data/dataset.h"
 #include "training/distributed/mpi_gradient_reducer.h"
@@ -92,14 +93,7 @@ absl::StatusOr<trainer::TrainerConfig> ConfigFromFlags() {
   config.schedule.decay_steps = absl::GetFlag(FLAGS_decay_steps);
   config.schedule.end_factor = static_cast<float>(absl::GetFlag(FLAGS_end_factor));
   // Name the flag, not the config field, for the two names a user is most likely to mistype.
-  if (!absl::c_linear_search(optimizers::OptimizerNames(), config.optimizer.name)) {
-    return absl::InvalidArgumentError(absl::StrCat("--optimizer=", config.optimizer.name, " is unknown; expected one of: ",
-                                                   absl::StrJoin(optimizers::OptimizerNames(), ", ")));
-  }
-  if (!absl::c_linear_search(optimizers::ScheduleNames(), config.schedule.name)) {
-    return absl::InvalidArgumentError(absl::StrCat("--schedule=", config.schedule.name, " is unknown; expected one of: ",
-                                                   absl::StrJoin(optimizers::ScheduleNames(), ", ")));
-  }
+  RETURN_IF_ERROR(experiments::CheckOptimizerAndScheduleNames(config));
   // Checks that do not need the data set run first, so that a bad flag fails before a slow load.
   RETURN_IF_ERROR(trainer::ValidateTrainerConfig(config, /*training_examples=*/config.batch_size));
   return config;
@@ -112,17 +106,8 @@ absl::StatusOr<pruning::PruningConfig> PruningConfigFromFlags() {
   config.scope = absl::GetFlag(FLAGS_prune_scope);
   config.prune_biases = absl::GetFlag(FLAGS_prune_biases);
   config.snip_batches = absl::GetFlag(FLAGS_snip_batches);
-  const absl::Status status = pruning::ValidatePruningConfig(config);
-  if (status.ok()) return config;
-  // The config's messages start with its field's name; name the flag instead.
-  constexpr std::pair<absl::string_view, absl::string_view> kFlagOfField[] = {
-      {"scheme", "--pruning"}, {"scope", "--prune_scope"}, {"sparsity", "--sparsity"}, {"snip_batches", "--snip_batches"}};
-  for (const auto& [field, flag] : kFlagOfField) {
-    if (absl::StartsWith(status.message(), field)) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, status.message().substr(field.size())));
-    }
-  }
-  return absl::InvalidArgumentError(absl::StrCat("pruning flags: ", status.message()));
+  RETURN_IF_ERROR(experiments::ValidatePruningFlags(config));
+  return config;
 }
 
 // Fingerprints of the data every rank must share: each rank draws the same global batches from its own copy.
