@@ -21,7 +21,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "experiments/study/config.h"
+#include "experiments/study/report.h"
 #include "experiments/study/runner.h"
+#include "experiments/study/theory_measurements.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/status_macros.h"
 #include "training/data/dataset.h"
@@ -33,6 +35,8 @@ ABSL_FLAG(std::string, output_dir, "",
 ABSL_FLAG(int32_t, parallel_trials, 0, "trials trained at once, one thread each; 0: one per hardware thread");
 ABSL_FLAG(bool, early_termination, true, "stop trials that can no longer improve their study's steps-to-result");
 ABSL_FLAG(std::string, data_dir, "", "replaces the config's data_dir when set");
+ABSL_FLAG(int64_t, lipschitz_sample, 5000,
+          "training examples of each full gradient of the theory's L measurements; 0 = all (the paper)");
 
 namespace parsity {
 namespace {
@@ -52,7 +56,7 @@ std::string ResolveConfig(const std::string& path) {
   return PathExists(resolved) || !PathExists(path) ? resolved : path;
 }
 
-absl::Status Run() {
+absl::Status Run(const char* argv0) {
   const std::string config = absl::GetFlag(FLAGS_config);
   if (config.empty()) return absl::InvalidArgumentError("--config is required (experiments/configs/*.textproto)");
   const std::string profile = absl::GetFlag(FLAGS_profile);
@@ -81,6 +85,25 @@ absl::Status Run() {
   std::fprintf(stderr, "%sresults: %s\n", experiments::RunSummaryTable(summary).c_str(), options.output_dir.c_str());
   JsonObject json = experiments::RunSummaryJson(summary);
   json.Add("output_dir", options.output_dir);
+  if (experiments::WantsTheoryMeasurements(spec)) {
+    experiments::TheoryMeasurementOptions theory_options;
+    theory_options.lipschitz_sample = absl::GetFlag(FLAGS_lipschitz_sample);
+    theory_options.threads = std::max(1, options.parallel_trials);
+    ASSIGN_OR_RETURN(const JsonObject theory,
+                     experiments::MeasureTheory(spec, *dataset, options.output_dir, theory_options));
+    json.Add("theory", theory);
+  }
+  // The report of the whole output directory (experiments/study/report.h): table, fits, L, predictions, verdicts.
+  experiments::ReportOptions report_options;
+  report_options.plot_script = experiments::FindPlotScript(argv0);
+  const absl::StatusOr<JsonObject> report = experiments::WriteReport(options.output_dir, report_options);
+  if (report.ok()) {
+    std::fprintf(stderr, "report: %s/report.md\n", options.output_dir.c_str());
+    json.Add("report", *report);
+  } else {
+    std::fprintf(stderr, "study: report: %s\n", std::string(report.status().message()).c_str());
+    json.Add("report_error", std::string(report.status().message()));
+  }
   std::cout << json.ToString() << std::endl;
   return absl::OkStatus();
 }
@@ -92,7 +115,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Runs the studies of a config (--config, --profile) into --output_dir; the last stdout line is a JSON summary.");
   absl::ParseCommandLine(argc, argv);
-  const absl::Status status = parsity::Run();
+  const absl::Status status = parsity::Run(argv[0]);
   if (!status.ok()) {
     std::fprintf(stderr, "study: %s\n", std::string(status.message()).c_str());
     return 1;

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Builds the report of experiments/testdata/report_fixture, a hand-written result tree of one synthetic workload:
+# steps = 1000 (1 + 64 / B) at sparsity 0 and twice that at 0.9 (B = 2 .. 512; B = 1024 at 0.9 never reached the
+# goal), L = 2 and 4. Checks the CSVs, report.md (table, fits, L, predictions, verdicts), the PNGs, the summary JSON
+# (S_min 1000, B_crit 64 and 2000, 64 recovered; prediction error 0), --compare_dir, and the errors.
+set -euo pipefail
+report=$1
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+tmp=${TEST_TMPDIR:-$(mktemp -d)}
+dir=$tmp/run
+rm -rf "$dir" "$tmp/other"
+cp -rL experiments/testdata/report_fixture "$dir"
+cp -rL experiments/testdata/report_fixture "$tmp/other"
+chmod -R u+w "$dir" "$tmp/other"
+
+"$report" "$dir" --bootstrap_resamples=50 > "$tmp/out" 2> "$tmp/err" || { cat "$tmp/err"; fail "report failed"; }
+
+# CSVs.
+[[ -s $dir/steps_to_result.csv ]] || fail "no steps_to_result.csv"
+[[ "$(head -1 "$dir/steps_to_result.csv")" == workload,sparsity,batch_size,steps_to_result,best_trial,* ]] ||
+  fail "steps_to_result.csv header: $(head -1 "$dir/steps_to_result.csv")"
+grep -q '^synth/tiny_net/sgd,0,2,33000,1,0.1,' "$dir/steps_to_result.csv" || fail "steps_to_result.csv row B=2"
+grep -q '^synth/tiny_net/sgd,0.9,1024,,,' "$dir/steps_to_result.csv" || fail "steps_to_result.csv row without result"
+[[ $(wc -l < "$dir/steps_to_result.csv") -eq 12 ]] || fail "steps_to_result.csv: expected 11 rows"
+grep -qE '^run,synth/tiny_net/sgd,0.9,128,3000,(2999\.99999|3000(\.0000|$|,))[0-9]*,DIMINISHING_RETURNS,3000$' \
+  "$dir/curves.csv" ||
+  fail "curves.csv: $(cat "$dir/curves.csv")"
+grep -qE '^synth/tiny_net/sgd,0,5,(999\.99999|1000(\.0000|,))' "$dir/fits.csv" || fail "fits.csv: $(cat "$dir/fits.csv")"
+grep -q '^synth/tiny_net/sgd,0.9,100,4$' "$dir/lipschitz.csv" || fail "lipschitz.csv: $(cat "$dir/lipschitz.csv")"
+
+# report.md.
+md=$dir/report.md
+[[ -s $md ]] || fail "no report.md"
+for text in 'hand-written fixture --profile=fixture' \
+    'B = 2, 8, 32, 128, 512, 1024: 3 trials, goal validation error 0.02, budget 100000 steps' \
+    '| sparsity \ batch size | 2 | 8 | 32 | 128 | 512 | 1024 |' \
+    '| 0 | 33000 | 9000 | 3000 | 1500 | 1125 | - |' \
+    '| 0.9 | 66000 | 18000 | 6000 | 3000 | 2250 | none |' \
+    '| synth/tiny_net/sgd | 0 | 5 | 1000 [' \
+    '| 64 [' \
+    '2:PS 8:PS 32:DR 128:DR 512:MDP' \
+    '| synth/tiny_net/sgd | 0.9 | 2 | 4 | 4 |' \
+    '1. **Steps fall with batch size through three regimes**: holds -- ' \
+    'steps fall monotonically from 33000 (B=2) to 1125 (B=512)' \
+    '2. **Sparse networks need more steps at every batch size**: holds -- ' \
+    'more steps at all 5 shared batch sizes (ratio 2 to 2)' \
+    '3. **Larger L for sparser networks; the L ratio predicts the step ratio**: holds -- ' \
+    'L larger (mean 4 vs 2, ratio 2); the L ratio predicts the step ratio' \
+    '![plots/synth_tiny_net_sgd_steps.png](plots/synth_tiny_net_sgd_steps.png)'; do
+  grep -qF -- "$text" "$md" || fail "report.md lacks: $text"
+done
+
+# PNGs.
+for kind in steps normalized lipschitz prediction; do
+  png=$dir/plots/synth_tiny_net_sgd_$kind.png
+  [[ -s $png ]] || fail "no $png"
+  [[ "$(head -c 8 "$png" | od -An -c | tr -d ' ')" == *PNG* ]] || fail "$png is not a PNG"
+done
+
+# The summary: the last stdout line.
+tail -1 "$tmp/out" | /usr/bin/python3 -c '
+import json, sys
+s = json.loads(sys.stdin.read())
+assert s["studies"] == 11, s["studies"]
+fits = {f["sparsity"]: f for f in s["fits"]}
+for sparsity, s_min in ((0, 1000), (0.9, 2000)):
+    fit = fits[sparsity]["fit"]
+    assert abs(fit["min_steps"] / s_min - 1) < 1e-6, fit
+    assert abs(fit["critical_batch_size"] / 64 - 1) < 1e-6, fit
+    assert fit["min_steps_ci"][0] <= fit["min_steps"] <= fit["min_steps_ci"][1], fit
+assert fits[0]["regimes"] == ["PERFECT_SCALING", "PERFECT_SCALING", "DIMINISHING_RETURNS", "DIMINISHING_RETURNS",
+                              "MAXIMAL_DATA_PARALLELISM"], fits[0]
+assert [l["mean"] for l in s["lipschitz"]] == [2, 4], s["lipschitz"]
+p = s["predictions"][0]
+assert p["sparsity"] == 0.9 and p["count"] == 5 and p["mean_abs_log_error"] < 1e-12, p
+assert all(s["verdicts"][k].startswith("holds") for k in "123"), s["verdicts"]
+assert len(s["plots"]) == 4, s["plots"]
+' || fail "summary JSON: $(tail -1 "$tmp/out")"
+
+# --compare_dir: its table in report.md, its curve in curves.csv.
+"$report" "$dir" --compare_dir="$tmp/other" --bootstrap_resamples=0 > "$tmp/out2" 2> "$tmp/err2" ||
+  { cat "$tmp/err2"; fail "report --compare_dir failed"; }
+grep -qF "### Compared run: $tmp/other" "$dir/report.md" || fail "report.md lacks the compared table"
+grep -q '^compare,synth/tiny_net/sgd,0,2,33000,' "$dir/curves.csv" || fail "curves.csv lacks the compared curve"
+
+# Without L: finding 3 is "not measured".
+rm "$dir"/synth/tiny_net/sgd/sparsity_*/lipschitz.csv
+"$report" "$dir" --bootstrap_resamples=0 --plots=false > "$tmp/out3" 2> "$tmp/err3" || fail "report without L failed"
+grep -qF 'the L ratio predicts the step ratio**: not measured' "$dir/report.md" || fail "finding 3 without L"
+grep -qF 'Lipschitz constant L along training
+
+Not measured' "$dir/report.md" 2>/dev/null || grep -q '^Not measured (no `<workload>' "$dir/report.md" ||
+  fail "L section without L"
+
+# Errors: an empty directory, a broken study.json.
+mkdir -p "$tmp/empty"
+if "$report" "$tmp/empty" > /dev/null 2> "$tmp/err4"; then fail "an empty directory succeeded"; fi
+grep -q 'no study.json' "$tmp/err4" || fail "empty directory message: $(cat "$tmp/err4")"
+echo '{"batch_size":' > "$dir/synth/tiny_net/sgd/sparsity_0/2/study.json"
+if "$report" "$dir" > /dev/null 2> "$tmp/err5"; then fail "a broken study.json succeeded"; fi
+grep -q 'sparsity_0/2/study.json: cannot be parsed' "$tmp/err5" || fail "broken file message: $(cat "$tmp/err5")"
+echo PASS

@@ -1,0 +1,645 @@
+#include "experiments/study/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "experiments/study/records.pb.h"
+#include "experiments/study/result_store.h"
+#include "theory/scaling_model.h"
+#include "tools/base/atomic_file.h"
+#include "tools/base/json.h"
+#include "tools/base/status_macros.h"
+
+namespace parsity::experiments {
+namespace {
+
+using theory::ScalingCurve;
+using theory::ScalingFit;
+
+// One (workload, sparsity) curve of a results directory.
+struct Curve {
+  std::string workload;
+  double sparsity = 0;
+  std::vector<int64_t> all_batch_sizes;  // Every study, with or without a steps-to-result.
+  ScalingCurve observed;                 // The studies with a steps-to-result.
+  std::optional<ScalingFit> fit;
+  std::string note;  // Why there is no fit.
+  std::optional<double> lipschitz_mean, lipschitz_max;
+  std::vector<std::pair<int64_t, double>> lipschitz;  // (step, L).
+  std::optional<ScalingCurve> predicted;
+  std::optional<theory::PredictionScore> score;
+};
+
+std::string Workload(const StudyRecord& record) {
+  return absl::StrCat(record.dataset(), "/", record.model(), "/", record.optimizer());
+}
+
+std::string Slug(const std::string& workload) { return absl::StrReplaceAll(workload, {{"/", "_"}}); }
+
+std::string Num(double value) { return absl::StrFormat("%.4g", value); }
+
+std::vector<Curve> GroupCurves(const std::vector<StudyRecord>& records) {
+  std::vector<Curve> curves;
+  for (const StudyRecord& record : records) {
+    if (curves.empty() || curves.back().workload != Workload(record) || curves.back().sparsity != record.sparsity()) {
+      curves.emplace_back();
+      curves.back().workload = Workload(record);
+      curves.back().sparsity = record.sparsity();
+    }
+    Curve& curve = curves.back();
+    curve.all_batch_sizes.push_back(record.batch_size());
+    if (record.has_steps_to_result() && record.steps_to_result() > 0) {
+      curve.observed.batch_sizes.push_back(static_cast<double>(record.batch_size()));
+      curve.observed.steps.push_back(static_cast<double>(record.steps_to_result()));
+    }
+  }
+  return curves;
+}
+
+absl::Status FitCurves(std::vector<Curve>& curves, int bootstrap_resamples) {
+  for (Curve& curve : curves) {
+    if (curve.observed.batch_sizes.size() < 2) {
+      curve.note = absl::StrCat("not fitted: ", curve.observed.batch_sizes.size(),
+                                " batch size(s) with a steps-to-result (a fit needs >= 2)");
+      continue;
+    }
+    theory::ScalingFitOptions options;
+    options.bootstrap_resamples = bootstrap_resamples;
+    absl::StatusOr<ScalingFit> fit = theory::FitScalingCurve(curve.observed, options);
+    if (!fit.ok()) {
+      return absl::Status(fit.status().code(), absl::StrCat(curve.workload, " sparsity ", Num(curve.sparsity),
+                                                            ": fit: ", fit.status().message()));
+    }
+    curve.fit = *std::move(fit);
+  }
+  return absl::OkStatus();
+}
+
+// Reads DIR/<workload>/sparsity_<s>/lipschitz.csv (header, then step,L rows) when present.
+absl::Status ReadLipschitz(const std::string& dir, Curve& curve) {
+  const std::string path =
+      absl::StrCat(dir, "/", curve.workload, "/", SparsityDirectoryName(curve.sparsity), "/lipschitz.csv");
+  if (!PathExists(path)) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+    ++line_number;
+    if (line_number == 1) continue;  // Header.
+    const std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
+    int64_t step = 0;
+    double lipschitz = 0;
+    if (fields.size() < 2 || !absl::SimpleAtoi(fields[0], &step) || !absl::SimpleAtod(fields[1], &lipschitz) ||
+        !std::isfinite(lipschitz) || lipschitz <= 0) {
+      return absl::DataLossError(
+          absl::StrCat(path, ":", line_number, ": expected step,L with L > 0, got \"", line, "\""));
+    }
+    curve.lipschitz.emplace_back(step, lipschitz);
+  }
+  if (curve.lipschitz.empty()) return absl::OkStatus();
+  double sum = 0, max = 0;
+  for (const auto& [step, l] : curve.lipschitz) {
+    sum += l;
+    max = std::max(max, l);
+  }
+  curve.lipschitz_mean = sum / curve.lipschitz.size();
+  curve.lipschitz_max = max;
+  return absl::OkStatus();
+}
+
+// The dense curve of a workload: its lowest sparsity.
+const Curve* DenseCurve(const std::vector<Curve>& curves, const std::string& workload) {
+  const Curve* dense = nullptr;
+  for (const Curve& curve : curves) {
+    if (curve.workload == workload && (dense == nullptr || curve.sparsity < dense->sparsity)) dense = &curve;
+  }
+  return dense;
+}
+
+absl::Status Predict(std::vector<Curve>& curves) {
+  for (Curve& curve : curves) {
+    const Curve* dense = DenseCurve(curves, curve.workload);
+    if (dense == &curve || !dense->lipschitz_mean || !curve.lipschitz_mean || dense->observed.steps.empty() ||
+        curve.observed.steps.empty()) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(ScalingCurve predicted,
+                     theory::PredictSparseCurve(dense->observed, *dense->lipschitz_mean, *curve.lipschitz_mean));
+    absl::StatusOr<theory::PredictionScore> score = theory::ScoreCurvePrediction(predicted, curve.observed);
+    if (!score.ok()) continue;  // No shared batch size.
+    curve.predicted = std::move(predicted);
+    curve.score = *score;
+  }
+  return absl::OkStatus();
+}
+
+std::optional<double> PredictedAt(const Curve& curve, double batch_size) {
+  if (!curve.predicted) return std::nullopt;
+  for (size_t i = 0; i < curve.predicted->batch_sizes.size(); ++i) {
+    if (curve.predicted->batch_sizes[i] == batch_size) return curve.predicted->steps[i];
+  }
+  return std::nullopt;
+}
+
+std::optional<double> ObservedAt(const Curve& curve, double batch_size) {
+  for (size_t i = 0; i < curve.observed.batch_sizes.size(); ++i) {
+    if (curve.observed.batch_sizes[i] == batch_size) return curve.observed.steps[i];
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Workloads(const std::vector<Curve>& curves) {
+  std::vector<std::string> workloads;
+  for (const Curve& curve : curves) {
+    if (std::find(workloads.begin(), workloads.end(), curve.workload) == workloads.end()) {
+      workloads.push_back(curve.workload);
+    }
+  }
+  return workloads;
+}
+
+void AppendCurvesCsv(const std::vector<Curve>& curves, absl::string_view source, std::string& csv) {
+  for (const Curve& curve : curves) {
+    for (size_t i = 0; i < curve.observed.batch_sizes.size(); ++i) {
+      const double b = curve.observed.batch_sizes[i];
+      const std::optional<double> predicted = PredictedAt(curve, b);
+      absl::StrAppend(&csv, source, ",", curve.workload, ",", JsonNumber(curve.sparsity), ",", b, ",",
+                      curve.observed.steps[i], ",", curve.fit ? JsonNumber(theory::FittedSteps(*curve.fit, b)) : "",
+                      ",", curve.fit ? theory::ScalingRegimeName(curve.fit->regimes[i]) : "", ",",
+                      predicted ? JsonNumber(*predicted) : "", "\n");
+    }
+  }
+}
+
+std::string FitsCsv(const std::vector<Curve>& curves) {
+  std::string csv =
+      "workload,sparsity,points,min_steps,min_steps_lower,min_steps_upper,critical_batch_size,"
+      "critical_batch_size_lower,critical_batch_size_upper,critical_batch_size_at_bound\n";
+  for (const Curve& curve : curves) {
+    if (!curve.fit) continue;
+    const ScalingFit& fit = *curve.fit;
+    absl::StrAppend(&csv, curve.workload, ",", JsonNumber(curve.sparsity), ",", curve.observed.steps.size(), ",",
+                    JsonNumber(fit.min_steps), ",", JsonNumber(fit.min_steps_interval.lower), ",",
+                    JsonNumber(fit.min_steps_interval.upper), ",", JsonNumber(fit.critical_batch_size), ",",
+                    JsonNumber(fit.critical_batch_size_interval.lower), ",",
+                    JsonNumber(fit.critical_batch_size_interval.upper), ",",
+                    fit.critical_batch_size_at_bound ? "true" : "false", "\n");
+  }
+  return csv;
+}
+
+std::string LipschitzCsv(const std::vector<Curve>& curves) {
+  std::string csv = "workload,sparsity,step,lipschitz\n";
+  for (const Curve& curve : curves) {
+    for (const auto& [step, l] : curve.lipschitz) {
+      absl::StrAppend(&csv, curve.workload, ",", JsonNumber(curve.sparsity), ",", step, ",", JsonNumber(l), "\n");
+    }
+  }
+  return csv;
+}
+
+// The table sparsity x batch size of one workload, in markdown.
+std::string MarkdownTable(const std::vector<Curve>& curves, const std::string& workload) {
+  std::vector<int64_t> batch_sizes;
+  for (const Curve& curve : curves) {
+    if (curve.workload != workload) continue;
+    for (int64_t b : curve.all_batch_sizes) {
+      if (std::find(batch_sizes.begin(), batch_sizes.end(), b) == batch_sizes.end()) batch_sizes.push_back(b);
+    }
+  }
+  std::sort(batch_sizes.begin(), batch_sizes.end());
+  std::string md = "| sparsity \\ batch size |";
+  for (int64_t b : batch_sizes) absl::StrAppend(&md, " ", b, " |");
+  absl::StrAppend(&md, "\n|---|");
+  for (size_t i = 0; i < batch_sizes.size(); ++i) absl::StrAppend(&md, "---|");
+  absl::StrAppend(&md, "\n");
+  for (const Curve& curve : curves) {
+    if (curve.workload != workload) continue;
+    absl::StrAppend(&md, "| ", JsonNumber(curve.sparsity), " |");
+    for (int64_t b : batch_sizes) {
+      const bool run =
+          std::find(curve.all_batch_sizes.begin(), curve.all_batch_sizes.end(), b) != curve.all_batch_sizes.end();
+      const std::optional<double> steps = ObservedAt(curve, static_cast<double>(b));
+      absl::StrAppend(&md, " ", steps ? absl::StrCat(static_cast<int64_t>(*steps)) : (run ? "none" : "-"), " |");
+    }
+    absl::StrAppend(&md, "\n");
+  }
+  absl::StrAppend(&md, "\n(steps-to-result; \"none\": no trial reached the goal; \"-\": not run)\n");
+  return md;
+}
+
+// Finding 1: steps fall with batch size through the three regimes.
+std::string VerdictOne(const std::vector<Curve>& curves) {
+  std::vector<std::string> parts;
+  bool all_hold = true, any = false;
+  for (const Curve& curve : curves) {
+    const std::string name = absl::StrCat(curve.workload, " sparsity ", JsonNumber(curve.sparsity));
+    if (curve.observed.steps.size() < 2) {
+      parts.push_back(absl::StrCat(name, ": not measured (fewer than 2 batch sizes reached the goal)"));
+      continue;
+    }
+    any = true;
+    // observed is in increasing batch size (records are sorted).
+    std::vector<std::string> rises;
+    for (size_t i = 1; i < curve.observed.steps.size(); ++i) {
+      if (curve.observed.steps[i] > curve.observed.steps[i - 1]) {
+        rises.push_back(absl::StrCat("B=", curve.observed.batch_sizes[i - 1], "->", curve.observed.batch_sizes[i]));
+      }
+    }
+    const double first = curve.observed.steps.front(), last = curve.observed.steps.back();
+    std::vector<std::string> seen;
+    std::vector<std::string> missing;
+    for (theory::ScalingRegime regime :
+         {theory::ScalingRegime::kPerfectScaling, theory::ScalingRegime::kDiminishingReturns,
+          theory::ScalingRegime::kMaximalDataParallelism}) {
+      const bool found = curve.fit && std::find(curve.fit->regimes.begin(), curve.fit->regimes.end(), regime) !=
+                                          curve.fit->regimes.end();
+      (found ? seen : missing).push_back(std::string(theory::ScalingRegimeName(regime)));
+    }
+    std::string regimes = absl::StrCat("regimes seen: ", seen.empty() ? "none" : absl::StrJoin(seen, ", "));
+    if (!missing.empty()) absl::StrAppend(&regimes, "; not reached: ", absl::StrJoin(missing, ", "));
+    if (rises.empty() && last < first) {
+      parts.push_back(absl::StrCat(name, ": ", missing.empty() ? "holds" : "holds partly",
+                                   ": steps fall monotonically from ", first,
+                                   " (B=", curve.observed.batch_sizes.front(), ") to ", last,
+                                   " (B=", curve.observed.batch_sizes.back(), "); ", regimes));
+      if (!missing.empty()) all_hold = false;
+    } else {
+      all_hold = false;
+      parts.push_back(
+          absl::StrCat(name, ": does not hold: steps ",
+                       rises.empty() ? "do not fall overall" : absl::StrCat("rise at ", absl::StrJoin(rises, ", ")),
+                       " (", first, " at B=", curve.observed.batch_sizes.front(), ", ", last,
+                       " at B=", curve.observed.batch_sizes.back(), "); ", regimes));
+    }
+  }
+  if (!any) return absl::StrCat("not measured: ", absl::StrJoin(parts, ". "));
+  return absl::StrCat(all_hold ? "holds" : "holds partly or not", " -- ", absl::StrJoin(parts, ". "));
+}
+
+// Finding 2: sparse networks need more steps at every batch size.
+std::string VerdictTwo(const std::vector<Curve>& curves) {
+  std::vector<std::string> parts;
+  bool any = false, all = true;
+  for (const Curve& curve : curves) {
+    const Curve* dense = DenseCurve(curves, curve.workload);
+    if (dense == &curve) continue;
+    std::vector<double> ratios;
+    std::vector<std::string> fewer;
+    for (size_t i = 0; i < curve.observed.batch_sizes.size(); ++i) {
+      const std::optional<double> base = ObservedAt(*dense, curve.observed.batch_sizes[i]);
+      if (!base) continue;
+      ratios.push_back(curve.observed.steps[i] / *base);
+      if (curve.observed.steps[i] <= *base) fewer.push_back(absl::StrCat("B=", curve.observed.batch_sizes[i]));
+    }
+    const std::string name =
+        absl::StrCat(curve.workload, " sparsity ", JsonNumber(curve.sparsity), " vs ", JsonNumber(dense->sparsity));
+    if (ratios.empty()) {
+      parts.push_back(absl::StrCat(name, ": not measured (no batch size where both reached the goal)"));
+      continue;
+    }
+    any = true;
+    const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+    if (fewer.empty()) {
+      parts.push_back(absl::StrCat(name, ": holds: more steps at all ", ratios.size(), " shared batch sizes (ratio ",
+                                   Num(*lo), " to ", Num(*hi), ")"));
+    } else {
+      all = false;
+      parts.push_back(absl::StrCat(name, ": does not hold: no more steps at ", absl::StrJoin(fewer, ", "), " of ",
+                                   ratios.size(), " shared batch sizes (ratio ", Num(*lo), " to ", Num(*hi), ")"));
+    }
+  }
+  if (parts.empty()) return "not measured: only one sparsity level";
+  if (!any) return absl::StrCat("not measured -- ", absl::StrJoin(parts, ". "));
+  return absl::StrCat(all ? "holds" : "does not hold everywhere", " -- ", absl::StrJoin(parts, ". "));
+}
+
+// Finding 3: larger L for sparser networks, and the L ratio predicts the step ratio.
+std::string VerdictThree(const std::vector<Curve>& curves, double tolerance) {
+  std::vector<std::string> parts;
+  bool any = false, all = true;
+  for (const Curve& curve : curves) {
+    const Curve* dense = DenseCurve(curves, curve.workload);
+    if (dense == &curve) continue;
+    const std::string name =
+        absl::StrCat(curve.workload, " sparsity ", JsonNumber(curve.sparsity), " vs ", JsonNumber(dense->sparsity));
+    if (!curve.lipschitz_mean || !dense->lipschitz_mean) {
+      parts.push_back(absl::StrCat(name, ": L not measured"));
+      continue;
+    }
+    any = true;
+    const double ratio = *curve.lipschitz_mean / *dense->lipschitz_mean;
+    std::string part =
+        absl::StrCat(name, ": L ", ratio > 1 ? "larger" : "NOT larger", " (mean ", Num(*curve.lipschitz_mean), " vs ",
+                     Num(*dense->lipschitz_mean), ", ratio ", Num(ratio), ")");
+    if (ratio <= 1) all = false;
+    if (curve.score) {
+      // Geometric mean of the observed step ratios at the shared batch sizes.
+      double log_sum = 0;
+      int n = 0;
+      for (size_t i = 0; i < curve.observed.batch_sizes.size(); ++i) {
+        const std::optional<double> base = ObservedAt(*dense, curve.observed.batch_sizes[i]);
+        if (!base) continue;
+        log_sum += std::log(curve.observed.steps[i] / *base);
+        ++n;
+      }
+      const bool predicts = curve.score->mean_abs_log_error <= tolerance;
+      if (!predicts) all = false;
+      absl::StrAppend(&part, "; the L ratio ", predicts ? "predicts" : "does not predict",
+                      " the step ratio (observed geometric mean ", Num(std::exp(log_sum / std::max(n, 1))),
+                      "; mean |ln(pred/obs)| ", Num(curve.score->mean_abs_log_error), ", max ",
+                      Num(curve.score->max_abs_log_error), " over ", curve.score->count, " batch sizes; tolerance ",
+                      Num(tolerance), ")");
+    } else {
+      absl::StrAppend(&part, "; prediction not scored (no shared batch size with a steps-to-result)");
+    }
+    parts.push_back(part);
+  }
+  if (parts.empty()) return "not measured: only one sparsity level";
+  if (!any) return absl::StrCat("not measured -- ", absl::StrJoin(parts, ". "));
+  return absl::StrCat(all ? "holds" : "does not hold fully", " -- ", absl::StrJoin(parts, ". "));
+}
+
+// The first comment line of each workload's study_spec.textproto ("Resolved from ... --profile=quick ...").
+std::string SpecSource(const std::string& dir, const std::string& workload) {
+  absl::StatusOr<std::string> text = ReadFile(absl::StrCat(dir, "/", workload, "/study_spec.textproto"));
+  if (!text.ok()) return "(no study_spec.textproto)";
+  const std::string line = text->substr(0, text->find('\n'));
+  absl::string_view first = line;
+  if (!absl::ConsumePrefix(&first, "# ")) return "(study_spec.textproto has no source line)";
+  return std::string(first);
+}
+
+// The protocol of a workload's studies, one line per distinct (trials, goal, budget, check interval), naming the
+// batch sizes (and the sparsities) that used it.
+std::string Protocol(const std::vector<StudyRecord>& records, const std::string& workload) {
+  std::map<std::string, std::pair<std::vector<int64_t>, std::vector<double>>> by_protocol;
+  std::vector<std::string> order;
+  for (const StudyRecord& record : records) {
+    if (Workload(record) != workload) continue;
+    const std::string protocol =
+        absl::StrCat(record.trials(), " trials, goal validation error ",
+                     record.has_goal_error() ? JsonNumber(record.goal_error()) : "?", ", budget ",
+                     record.has_max_steps() ? absl::StrCat(record.max_steps()) : "?", " steps, checks every ",
+                     record.has_check_interval() ? absl::StrCat(record.check_interval()) : "?", " steps");
+    if (by_protocol.find(protocol) == by_protocol.end()) order.push_back(protocol);
+    auto& [batch_sizes, sparsities] = by_protocol[protocol];
+    if (std::find(batch_sizes.begin(), batch_sizes.end(), record.batch_size()) == batch_sizes.end()) {
+      batch_sizes.push_back(record.batch_size());
+    }
+    if (std::find(sparsities.begin(), sparsities.end(), record.sparsity()) == sparsities.end()) {
+      sparsities.push_back(record.sparsity());
+    }
+  }
+  std::string md;
+  for (const std::string& protocol : order) {
+    const auto& [batch_sizes, sparsities] = by_protocol[protocol];
+    absl::StrAppend(&md, "- B = ", absl::StrJoin(batch_sizes, ", "), ": ", protocol, " (sparsity ",
+                    absl::StrJoin(sparsities, ", ", [](std::string* out, double s) { out->append(JsonNumber(s)); }),
+                    ")\n");
+  }
+  return md;
+}
+
+JsonObject FitJson(const Curve& curve) {
+  JsonObject json;
+  json.Add("workload", curve.workload)
+      .Add("sparsity", curve.sparsity)
+      .Add("points", static_cast<int>(curve.observed.steps.size()));
+  if (curve.fit) {
+    json.Add("fit", theory::ScalingFitJson(*curve.fit));
+    JsonArray regimes, batch_sizes;
+    for (size_t i = 0; i < curve.fit->regimes.size(); ++i) {
+      regimes.Add(theory::ScalingRegimeName(curve.fit->regimes[i]));
+      batch_sizes.Add(curve.observed.batch_sizes[i]);
+    }
+    json.Add("batch_sizes", batch_sizes).Add("regimes", regimes);
+  } else {
+    json.AddNull("fit").Add("note", curve.note);
+  }
+  return json;
+}
+
+absl::StatusOr<std::vector<Curve>> LoadCurves(const std::string& dir, int bootstrap_resamples,
+                                              std::vector<StudyRecord>* records_out) {
+  ASSIGN_OR_RETURN(std::vector<StudyRecord> records, ReadStudyRecords(dir));
+  if (records.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat(dir, ": no study.json under <dataset>/<network>/<optimizer>/sparsity_<s>/<batch_size>/"));
+  }
+  std::vector<Curve> curves = GroupCurves(records);
+  RETURN_IF_ERROR(FitCurves(curves, bootstrap_resamples));
+  for (Curve& curve : curves) RETURN_IF_ERROR(ReadLipschitz(dir, curve));
+  RETURN_IF_ERROR(Predict(curves));
+  if (records_out != nullptr) *records_out = std::move(records);
+  return curves;
+}
+
+}  // namespace
+
+absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptions& options) {
+  std::vector<StudyRecord> records;
+  ASSIGN_OR_RETURN(std::vector<Curve> curves, LoadCurves(dir, options.bootstrap_resamples, &records));
+  std::vector<Curve> compare;
+  if (!options.compare_dir.empty()) {
+    ASSIGN_OR_RETURN(compare, LoadCurves(options.compare_dir, options.bootstrap_resamples, nullptr));
+  }
+
+  // CSVs.
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/steps_to_result.csv"), StepsToResultCsv(records)));
+  std::string curves_csv = "source,workload,sparsity,batch_size,steps,fitted_steps,regime,predicted_steps\n";
+  AppendCurvesCsv(curves, "run", curves_csv);
+  AppendCurvesCsv(compare, "compare", curves_csv);
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/curves.csv"), curves_csv));
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/fits.csv"), FitsCsv(curves)));
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/lipschitz.csv"), LipschitzCsv(curves)));
+
+  // Plots.
+  const std::vector<std::string> workloads = Workloads(curves);
+  std::map<std::string, std::vector<std::string>> plots;  // workload -> PNG paths relative to dir.
+  JsonArray plots_json;
+  std::string plot_note;
+  if (options.plot_script.empty()) {
+    plot_note = "Plots not drawn (no plot script given).\n";
+  } else {
+    RETURN_IF_ERROR(CreateDirectories(absl::StrCat(dir, "/plots")));
+    const std::string command = absl::StrCat("'", options.python, "' '", options.plot_script, "' '", dir, "' 1>&2");
+    const int code = std::system(command.c_str());
+    if (code != 0) {
+      return absl::InternalError(absl::StrCat(options.plot_script, " failed on ", dir, " (exit status ", code, ")"));
+    }
+    for (const std::string& workload : workloads) {
+      for (absl::string_view kind : {"steps", "normalized", "lipschitz", "prediction"}) {
+        const std::string png = absl::StrCat("plots/", Slug(workload), "_", kind, ".png");
+        if (PathExists(absl::StrCat(dir, "/", png))) {
+          plots[workload].push_back(png);
+          plots_json.Add(absl::StrCat(dir, "/", png));
+        }
+      }
+    }
+  }
+
+  const std::string verdict1 = VerdictOne(curves);
+  const std::string verdict2 = VerdictTwo(curves);
+  const std::string verdict3 = VerdictThree(curves, options.prediction_tolerance);
+
+  // report.md.
+  std::string md = absl::StrCat("# Steps-to-result vs batch size and sparsity: ", dir, "\n\n",
+                                "Regenerated from the result files by `//experiments:report` (", records.size(),
+                                " studies).\n\n## What was run\n\n");
+  for (const std::string& workload : workloads) {
+    absl::StrAppend(&md, "**", workload, "**: ", SpecSource(dir, workload), "\n\n", Protocol(records, workload), "\n");
+  }
+  absl::StrAppend(&md, "## Steps-to-result\n\n");
+  for (const std::string& workload : workloads) {
+    absl::StrAppend(&md, "### ", workload, "\n\n", MarkdownTable(curves, workload), "\n");
+  }
+  if (!compare.empty()) {
+    absl::StrAppend(&md, "### Compared run: ", options.compare_dir, "\n\n");
+    for (const std::string& workload : Workloads(compare)) {
+      absl::StrAppend(&md, "#### ", workload, "\n\n", MarkdownTable(compare, workload), "\n");
+    }
+  }
+  absl::StrAppend(&md, "## Fits S(B) = S_min (1 + B_crit / B)\n\n95% bootstrap intervals (",
+                  options.bootstrap_resamples,
+                  " resamples); regimes: PS perfect scaling (B <= B_crit/4), DR diminishing returns, MDP maximal "
+                  "data parallelism (B >= 4 B_crit).\n\n"
+                  "| workload | sparsity | points | S_min [CI] | B_crit [CI] | RMS log residual | regimes |\n"
+                  "|---|---|---|---|---|---|---|\n");
+  for (const Curve& curve : curves) {
+    if (!curve.fit) {
+      absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " | ", curve.observed.steps.size(),
+                      " | ", curve.note, " | | | |\n");
+      continue;
+    }
+    const ScalingFit& fit = *curve.fit;
+    std::vector<std::string> regimes;
+    for (size_t i = 0; i < fit.regimes.size(); ++i) {
+      const theory::ScalingRegime r = fit.regimes[i];
+      regimes.push_back(absl::StrCat(curve.observed.batch_sizes[i], ":",
+                                     r == theory::ScalingRegime::kPerfectScaling       ? "PS"
+                                     : r == theory::ScalingRegime::kDiminishingReturns ? "DR"
+                                                                                       : "MDP"));
+    }
+    absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " | ", curve.observed.steps.size(),
+                    " | ", Num(fit.min_steps), " [", Num(fit.min_steps_interval.lower), ", ",
+                    Num(fit.min_steps_interval.upper), "] | ", Num(fit.critical_batch_size), " [",
+                    Num(fit.critical_batch_size_interval.lower), ", ", Num(fit.critical_batch_size_interval.upper), "]",
+                    fit.critical_batch_size_at_bound ? " (at search bound)" : "", " | ", Num(fit.rms_log_residual),
+                    " | ", absl::StrJoin(regimes, " "), " |\n");
+  }
+  absl::StrAppend(&md, "\n## Lipschitz constant L along training\n\n");
+  bool any_l = false;
+  for (const Curve& curve : curves) any_l = any_l || curve.lipschitz_mean.has_value();
+  if (!any_l) {
+    absl::StrAppend(&md, "Not measured (no `<workload>/sparsity_<s>/lipschitz.csv`).\n");
+  } else {
+    absl::StrAppend(
+        &md,
+        "Trajectory estimates (PAPER.md, \"How the paper measures L\") along each sparsity's retrained best "
+        "trial; the mean is over that trial's own measurements, so trajectories of different lengths and "
+        "learning rates are compared as they are.\n\n"
+        "| workload | sparsity | measurements | mean L | max L |\n|---|---|---|---|---|\n");
+    for (const Curve& curve : curves) {
+      absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " | ", curve.lipschitz.size(),
+                      " | ", curve.lipschitz_mean ? Num(*curve.lipschitz_mean) : "not measured", " | ",
+                      curve.lipschitz_max ? Num(*curve.lipschitz_max) : "not measured", " |\n");
+    }
+  }
+  absl::StrAppend(&md, "\n## Theory: predicted sparse steps = dense steps x L_sparse / L_dense (mean L)\n\n");
+  bool any_prediction = false;
+  for (const Curve& curve : curves) {
+    if (!curve.score) continue;
+    if (!any_prediction) {
+      absl::StrAppend(&md,
+                      "| workload | sparsity | batch sizes | mean abs ln(pred/obs) | max |\n|---|---|---|---|---|\n");
+    }
+    any_prediction = true;
+    absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " | ", curve.score->count, " | ",
+                    Num(curve.score->mean_abs_log_error), " | ", Num(curve.score->max_abs_log_error), " |\n");
+  }
+  if (!any_prediction) absl::StrAppend(&md, "Not measured (needs L for the dense and a sparse network).\n");
+  absl::StrAppend(&md, "\n## Verdicts on the paper's findings (computed from this run)\n\n",
+                  "1. **Steps fall with batch size through three regimes**: ", verdict1, "\n",
+                  "2. **Sparse networks need more steps at every batch size**: ", verdict2, "\n",
+                  "3. **Larger L for sparser networks; the L ratio predicts the step ratio**: ", verdict3, "\n\n",
+                  "## Plots\n\n", plot_note);
+  for (const std::string& workload : workloads) {
+    for (const std::string& png : plots[workload]) absl::StrAppend(&md, "![", png, "](", png, ")\n\n");
+  }
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/report.md"), md));
+
+  // Summary.
+  JsonArray table, fits, lipschitz, predictions;
+  for (const StudyRecord& record : records) {
+    JsonObject row;
+    row.Add("workload", Workload(record)).Add("sparsity", record.sparsity()).Add("batch_size", record.batch_size());
+    if (record.has_steps_to_result()) {
+      row.Add("steps_to_result", record.steps_to_result());
+    } else {
+      row.AddNull("steps_to_result");
+    }
+    table.Add(row);
+  }
+  for (const Curve& curve : curves) {
+    fits.Add(FitJson(curve));
+    if (curve.lipschitz_mean) {
+      lipschitz.Add(JsonObject()
+                        .Add("workload", curve.workload)
+                        .Add("sparsity", curve.sparsity)
+                        .Add("mean", *curve.lipschitz_mean)
+                        .Add("max", *curve.lipschitz_max)
+                        .Add("measurements", static_cast<int>(curve.lipschitz.size())));
+    }
+    if (curve.score) {
+      predictions.Add(JsonObject()
+                          .Add("workload", curve.workload)
+                          .Add("sparsity", curve.sparsity)
+                          .Add("mean_abs_log_error", curve.score->mean_abs_log_error)
+                          .Add("max_abs_log_error", curve.score->max_abs_log_error)
+                          .Add("count", curve.score->count));
+    }
+  }
+  JsonObject summary;
+  summary.Add("dir", dir)
+      .Add("studies", static_cast<int>(records.size()))
+      .Add("table", table)
+      .Add("fits", fits)
+      .Add("lipschitz", lipschitz)
+      .Add("predictions", predictions)
+      .Add("verdicts", JsonObject().Add("1", verdict1).Add("2", verdict2).Add("3", verdict3))
+      .Add("report", absl::StrCat(dir, "/report.md"))
+      .Add("plots", plots_json);
+  return summary;
+}
+
+std::string FindPlotScript(const char* argv0) {
+  constexpr absl::string_view kScript = "tools/plots/plot_study.py";
+  std::vector<std::string> candidates;
+  if (const char* runfiles = std::getenv("RUNFILES_DIR"); runfiles != nullptr && runfiles[0] != '\0') {
+    candidates.push_back(absl::StrCat(runfiles, "/parsity/", kScript));
+  }
+  if (argv0 != nullptr) candidates.push_back(absl::StrCat(argv0, ".runfiles/parsity/", kScript));
+  candidates.push_back(std::string(kScript));
+  for (const std::string& candidate : candidates) {
+    if (PathExists(candidate)) return candidate;
+  }
+  return "";
+}
+
+}  // namespace parsity::experiments

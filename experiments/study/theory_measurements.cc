@@ -1,0 +1,136 @@
+#include "experiments/study/theory_measurements.h"
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
+#include "experiments/study/records.pb.h"
+#include "experiments/study/result_store.h"
+#include "experiments/study/trial.h"
+#include "pruning/pruning.h"
+#include "theory/gradient_oracle.h"
+#include "theory/trajectory_lipschitz.h"
+#include "tools/base/atomic_file.h"
+#include "tools/base/json.h"
+#include "tools/base/status_macros.h"
+#include "training/data/examples.h"
+#include "training/data/shuffle.h"
+#include "training/nn/networks.h"
+#include "training/trainer/trainer.h"
+
+namespace parsity::experiments {
+
+bool WantsTheoryMeasurements(const StudySpec& spec) {
+  return spec.has_theory() && spec.theory().has_remeasure_batch_size() && spec.theory().lipschitz_interval() > 0;
+}
+
+absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Dataset& dataset, const std::string& root,
+                                         const TheoryMeasurementOptions& options) {
+  const int64_t batch_size = spec.theory().remeasure_batch_size();
+  const int64_t interval = spec.theory().lipschitz_interval();
+  ASSIGN_OR_RETURN(const std::vector<StudyRecord> records, ReadStudyRecords(root));
+
+  // The fixed subset of the full gradients.
+  const int64_t train_size = dataset.train.size();
+  data::Examples subset;
+  const data::Examples* examples = &dataset.train;
+  if (options.lipschitz_sample > 0 && options.lipschitz_sample < train_size) {
+    std::mt19937_64 engine(options.sample_seed);
+    std::vector<int64_t> indices = data::ShuffledIndices(train_size, engine);
+    indices.resize(options.lipschitz_sample);
+    subset = data::GatherExamples(dataset.train, indices);
+    examples = &subset;
+  }
+
+  JsonArray sparsities;
+  for (const double sparsity : spec.sparsities()) {
+    const std::string path =
+        absl::StrCat(WorkloadDirectory(root, spec), "/", SparsityDirectoryName(sparsity), "/lipschitz.csv");
+    JsonObject entry;
+    entry.Add("sparsity", sparsity).Add("file", path);
+    if (PathExists(path)) {
+      sparsities.Add(entry.Add("status", "kept"));
+      continue;
+    }
+    const StudyRecord* study = nullptr;
+    for (const StudyRecord& record : records) {
+      if (record.dataset() == spec.dataset() && record.model() == spec.network() && record.sparsity() == sparsity &&
+          record.batch_size() == batch_size) {
+        study = &record;
+      }
+    }
+    if (study == nullptr || !study->has_best_trial()) {
+      sparsities.Add(entry.Add("status", absl::StrCat("skipped: the study at B=", batch_size,
+                                                      study == nullptr ? " was not found" : " has no best trial")));
+      continue;
+    }
+    const TrialSpec trial = MakeTrialSpec(spec, FingerprintData(dataset), sparsity, batch_size, study->best_trial(),
+                                          study->best_parameters());
+    ASSIGN_OR_RETURN(std::unique_ptr<nn::Network> network, nn::CreateNetwork(trial.network()));
+    std::vector<float> parameters(network->parameter_count());
+    trainer::InitializeParameters(*network, trial.seed(), absl::MakeSpan(parameters));
+    std::unique_ptr<optimizers::Mask> mask;
+    if (sparsity > 0) {
+      ASSIGN_OR_RETURN(optimizers::Mask computed, pruning::ComputeMask(PruningConfigFor(trial), *network, parameters,
+                                                                       dataset.train, trial.seed(), options.threads));
+      mask = std::make_unique<optimizers::Mask>(std::move(computed));
+      mask->Apply(absl::MakeSpan(parameters));
+    }
+    const trainer::EvaluatorOptions evaluator_options{.threads = options.threads, .max_chunk = 256};
+    ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> oracle,
+                     theory::NetworkGradientOracle::Create(network.get(), examples, mask.get(), evaluator_options));
+    ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
+                     trainer::Trainer::Create(TrainerConfigFor(trial), network.get(), &dataset, mask.get()));
+    if (options.progress) {
+      std::fprintf(stderr,
+                   "theory: sparsity %g, B=%lld, trial %d (%lld steps to result): L every %lld steps on %lld "
+                   "examples\n",
+                   sparsity, static_cast<long long>(batch_size), study->best_trial(),
+                   static_cast<long long>(study->steps_to_result()), static_cast<long long>(interval),
+                   static_cast<long long>(examples->size()));
+    }
+    std::string csv = "step,lipschitz\n";
+    int measurements = 0;
+    absl::Status failure;
+    const auto start = std::chrono::steady_clock::now();
+    trainer::TrainerHooks hooks;
+    hooks.after_step = [&](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
+      if (step % interval != 0 || !failure.ok()) return;
+      absl::StatusOr<theory::TrajectoryLipschitzEstimate> estimate =
+          theory::EstimateTrajectoryLipschitz(*oracle, previous, current);
+      if (!estimate.ok()) {
+        std::fprintf(stderr, "theory: warning: sparsity %g step %lld: %s\n", sparsity, static_cast<long long>(step),
+                     std::string(estimate.status().message()).c_str());
+        return;
+      }
+      absl::StrAppend(&csv, step, ",", JsonNumber(estimate->lipschitz), "\n");
+      ++measurements;
+    };
+    const trainer::TrialResult result = trainer->Train(absl::MakeSpan(parameters), hooks);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    RETURN_IF_ERROR(WriteFileAtomically(path, csv));
+    if (options.progress) {
+      std::fprintf(stderr, "theory: sparsity %g: %d estimates in %.1f s -> %s\n", sparsity, measurements, seconds,
+                   path.c_str());
+    }
+    entry.Add("status", "measured")
+        .Add("measurements", measurements)
+        .Add("steps", result.steps)
+        .Add("seconds", seconds);
+    sparsities.Add(entry);
+  }
+  JsonObject summary;
+  summary.Add("remeasure_batch_size", batch_size)
+      .Add("lipschitz_interval", interval)
+      .Add("lipschitz_sample", examples->size())
+      .Add("sparsities", sparsities);
+  return summary;
+}
+
+}  // namespace parsity::experiments

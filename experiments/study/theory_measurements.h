@@ -1,0 +1,45 @@
+// The theory's measurements after a run's studies (PAPER.md, "How the paper measures L"): for each sparsity, the best
+// trial of spec.theory().remeasure_batch_size() is retrained (same seed, metaparameters, mask: the same trajectory)
+// with the trajectory Lipschitz estimator (theory/trajectory_lipschitz.h) every theory.lipschitz_interval steps, until
+// it completes (or its budget ends), and the estimates are written atomically to
+//   DIR/<dataset>/<network>/<optimizer>/sparsity_<s>/lipschitz.csv      header "step,lipschitz", one row per estimate
+// which the report (report.h) reads. A file that exists is kept (resume); a sparsity whose study has no best trial is
+// skipped with a note.
+//
+//   ASSIGN_OR_RETURN(JsonObject theory, MeasureTheory(spec, dataset, "studies/quick", {}));
+//
+// The full gradients are over `lipschitz_sample` training examples, a fixed random subset (the paper uses all of
+// them; 0 here means all too).
+#ifndef PARSITY_EXPERIMENTS_STUDY_THEORY_MEASUREMENTS_H_
+#define PARSITY_EXPERIMENTS_STUDY_THEORY_MEASUREMENTS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "experiments/study.pb.h"
+#include "tools/base/json.h"
+#include "training/data/dataset.h"
+
+namespace parsity::experiments {
+
+struct TheoryMeasurementOptions {
+  int64_t lipschitz_sample = 5000;  // Training examples of each full gradient; 0: all (the paper).
+  uint64_t sample_seed = 0;         // Seeds the subset's std::mt19937_64.
+  int threads = 2;                  // Of the gradient evaluations.
+  bool progress = true;             // Lines on stderr.
+};
+
+// True when `spec` asks for the measurements: theory.remeasure_batch_size set and theory.lipschitz_interval > 0.
+bool WantsTheoryMeasurements(const StudySpec& spec);
+
+// Measures as above into `root` (a run's output_dir holding the studies of the valid, resolved `spec`). Returns
+//   {"remeasure_batch_size":32,"lipschitz_interval":50,"lipschitz_sample":5000,
+//    "sparsities":[{"sparsity":0,"file":"...","status":"measured"|"kept"|"skipped: ...","measurements":8}]}
+// Errors: DataLoss naming an unparsable study.json; those of pruning, Trainer::Create and the oracle; the write's.
+absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Dataset& dataset, const std::string& root,
+                                         const TheoryMeasurementOptions& options);
+
+}  // namespace parsity::experiments
+
+#endif  // PARSITY_EXPERIMENTS_STUDY_THEORY_MEASUREMENTS_H_

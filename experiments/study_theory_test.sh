@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# //experiments:study with a TheorySpec on a tiny data set: after the studies it retrains the best trial of
+# remeasure_batch_size at each sparsity with the trajectory Lipschitz estimator, writes
+# <workload>/sparsity_<s>/lipschitz.csv, and its report (last stdout line, report.md) has L per sparsity and the
+# theory's prediction error; a second run keeps the files (resume).
+set -euo pipefail
+study=$1
+write_tiny_mnist=$2
+tmp=${TEST_TMPDIR:-$(mktemp -d)}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$write_tiny_mnist" "$tmp/data" 600 100 || fail "cannot write the data set"
+cat > "$tmp/tiny.textproto" <<EOF
+dataset: "mnist"
+data_dir: "$tmp/data"
+network: "lenet_300_100"
+optimizer { name: "sgd" }
+search { parameter: LEARNING_RATE  min: 0.001  max: 3  scale: LOG }
+trials: 3
+max_steps: 600
+check_interval: 10
+goal_error: 0.04
+batch_sizes: [8, 16, 32]
+sparsities: [0, 0.8]
+theory { lipschitz_interval: 5  remeasure_batch_size: 16 }
+EOF
+out=$tmp/out
+"$study" --config="$tmp/tiny.textproto" --output_dir="$out" --parallel_trials=2 > "$tmp/run.out" 2> "$tmp/run.err" ||
+  { cat "$tmp/run.err"; fail "the run failed"; }
+for s in 0 0.8; do
+  csv=$out/mnist/lenet_300_100/sgd/sparsity_$s/lipschitz.csv
+  [[ "$(head -1 "$csv")" == step,lipschitz ]] || fail "$csv: no header"
+  [[ $(wc -l < "$csv") -ge 2 ]] || fail "$csv: no estimate"
+  awk -F, 'NR > 1 && !($1 % 5 == 0 && $2 > 0) { exit 1 }' "$csv" || fail "$csv: bad rows: $(cat "$csv")"
+done
+tail -1 "$tmp/run.out" | /usr/bin/python3 -c '
+import json, sys
+s = json.loads(sys.stdin.read())
+assert [e["status"] for e in s["theory"]["sparsities"]] == ["measured", "measured"], s["theory"]
+r = s["report"]
+assert [l["sparsity"] for l in r["lipschitz"]] == [0, 0.8], r["lipschitz"]
+assert len(r["fits"]) == 2, r["fits"]
+assert not r["verdicts"]["3"].startswith("not measured"), r["verdicts"]
+' || fail "summary: $(tail -1 "$tmp/run.out")"
+grep -qF '| mnist/lenet_300_100/sgd | 0.8 |' "$out/report.md" || fail "report.md lacks L of sparsity 0.8"
+[[ -s $out/plots/mnist_lenet_300_100_sgd_lipschitz.png ]] || fail "no L plot"
+
+# Resume: the files are kept.
+"$study" --config="$tmp/tiny.textproto" --output_dir="$out" --parallel_trials=2 > "$tmp/again.out" 2> "$tmp/again.err" ||
+  { cat "$tmp/again.err"; fail "the second run failed"; }
+[[ "$(tail -1 "$tmp/again.out")" == *'"status":"kept"'* ]] || fail "the second run measured again"
+echo PASS
