@@ -8,6 +8,10 @@
 // Relative paths (--config, --output_dir, --data_dir and the config's data_dir) resolve against the directory
 // `bazel run` was started from (BUILD_WORKING_DIRECTORY), else the current directory; a --config found only in the
 // current directory (the runfiles tree of the alias targets) is read from there.
+//
+// Under `mpirun -np P` (or srun) the ranks share the trials (experiments/study/runner.h, "Distributed sweeps"): each
+// rank trains one trial at a time, --output_dir must be on storage every rank sees, and rank 0 alone measures the
+// theory, writes the report and prints. A rank that fails ends the whole job; the same command resumes.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -27,12 +31,14 @@
 #include "tools/base/atomic_file.h"
 #include "tools/base/status_macros.h"
 #include "training/data/dataset.h"
+#include "training/distributed/mpi_session.h"
 
 ABSL_FLAG(std::string, config, "", "study config, a text-format StudySpec (experiments/configs/*.textproto)");
 ABSL_FLAG(std::string, profile, "", "profile of the config to apply (e.g. quick, paper); empty: the base spec");
 ABSL_FLAG(std::string, output_dir, "",
           "root of the result tree; default studies/<profile> (studies/base without a profile)");
-ABSL_FLAG(int32_t, parallel_trials, 0, "trials trained at once, one thread each; 0: one per hardware thread");
+ABSL_FLAG(int32_t, parallel_trials, 0,
+          "trials trained at once, one thread each; 0: one per hardware thread (under mpirun: one per rank)");
 ABSL_FLAG(bool, early_termination, true, "stop trials that can no longer improve their study's steps-to-result");
 ABSL_FLAG(std::string, data_dir, "", "replaces the config's data_dir when set");
 ABSL_FLAG(int64_t, lipschitz_sample, 5000,
@@ -56,7 +62,7 @@ std::string ResolveConfig(const std::string& path) {
   return PathExists(resolved) || !PathExists(path) ? resolved : path;
 }
 
-absl::Status Run(const char* argv0) {
+absl::Status Run(const char* argv0, const distributed::MpiSession& session) {
   const std::string config = absl::GetFlag(FLAGS_config);
   if (config.empty()) return absl::InvalidArgumentError("--config is required (experiments/configs/*.textproto)");
   const std::string profile = absl::GetFlag(FLAGS_profile);
@@ -69,19 +75,23 @@ absl::Status Run(const char* argv0) {
   options.output_dir =
       Resolve(output_dir.empty() ? absl::StrCat("studies/", profile.empty() ? "base" : profile) : output_dir);
   options.parallel_trials = absl::GetFlag(FLAGS_parallel_trials);
-  if (options.parallel_trials == 0) options.parallel_trials = std::max(1u, std::thread::hardware_concurrency());
+  if (options.parallel_trials == 0) {
+    options.parallel_trials = session.size() > 1 ? 1 : std::max(1u, std::thread::hardware_concurrency());
+  }
   if (options.parallel_trials < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--parallel_trials=", options.parallel_trials, " must be >= 1 (0: one per hardware thread)"));
   }
   options.early_termination = absl::GetFlag(FLAGS_early_termination);
   options.source = profile.empty() ? config : absl::StrCat(config, " --profile=", profile);
+  options.session = &session;
 
   absl::StatusOr<data::Dataset> dataset = data::LoadDataset(spec.dataset(), spec.data_dir());
   if (!dataset.ok()) {
     return absl::Status(dataset.status().code(), absl::StrCat(config, ": dataset: ", dataset.status().message()));
   }
   ASSIGN_OR_RETURN(const experiments::RunSummary summary, experiments::RunStudies(spec, *dataset, options));
+  if (!summary.coordinator) return absl::OkStatus();  // Rank 0 measures, reports and prints.
   std::fprintf(stderr, "%sresults: %s\n", experiments::RunSummaryTable(summary).c_str(), options.output_dir.c_str());
   JsonObject json = experiments::RunSummaryJson(summary);
   json.Add("output_dir", options.output_dir);
@@ -115,8 +125,15 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Runs the studies of a config (--config, --profile) into --output_dir; the last stdout line is a JSON summary.");
   absl::ParseCommandLine(argc, argv);
-  const absl::Status status = parsity::Run(argv[0]);
+  const parsity::distributed::MpiSession session;
+  const absl::Status status = parsity::Run(argv[0], session);
   if (!status.ok()) {
+    if (session.size() > 1) {
+      // The other ranks may be waiting for this one: end the job (finished trials are stored; rerun to resume).
+      std::fprintf(stderr, "study: rank %d of %d: %s\n", session.rank(), session.size(),
+                   std::string(status.message()).c_str());
+      session.Abort(1);
+    }
     std::fprintf(stderr, "study: %s\n", std::string(status.message()).c_str());
     return 1;
   }

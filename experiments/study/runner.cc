@@ -11,10 +11,12 @@
 #include <mutex>
 #include <numeric>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "experiments/study/config.h"
 #include "experiments/study/early_termination.h"
 #include "experiments/study/result_store.h"
@@ -25,12 +27,23 @@
 #include "tools/base/atomic_file.h"
 #include "tools/base/status_macros.h"
 #include "tools/base/thread_pool.h"
+#include "training/distributed/mpi_session.h"
 #include "training/nn/networks.h"
 
 namespace parsity::experiments {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Messages of a distributed sweep (runner.h), all int64 arrays between rank 0 and one other rank.
+constexpr int kReadyTag = 1;      // rank -> 0: {study, trial} just finished and stored, or {-1, -1} at the start.
+constexpr int kTaskTag = 2;       // 0 -> rank: {study, trial, incumbent steps or -1, incumbent trial}.
+constexpr int kStopTag = 3;       // 0 -> rank: no trial is left to start (empty).
+constexpr int kIncumbentTag = 4;  // 0 -> rank: {study, steps_to_result, trial}, a study's improved incumbent.
+
+using MaskPointer = std::shared_ptr<const optimizers::Mask>;
+using CanStillWinFunction = std::function<bool(int64_t earliest_completion_step)>;
+using MaskFunction = std::function<absl::StatusOr<MaskPointer>(const nn::Network&, absl::Span<const float>)>;
 
 std::string Duration(double seconds) {
   const int64_t total = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
@@ -92,6 +105,7 @@ class MaskCache {
 };
 
 struct Study {
+  int index = 0;  // In the processing order.
   int sparsity_index = 0;
   int batch_index = 0;
   double sparsity = 0;
@@ -118,15 +132,28 @@ class Runner {
     int trial = 0;
   };
 
-  absl::Status Plan();
+  // Builds the studies and their trials; the coordinator (the only process, or rank 0) also reads finished trials back
+  // and writes the resolved spec and the studies already done.
+  absl::Status Plan(bool coordinator);
   // Under mutex_: the next trial to run, opening studies as needed; false when no trial is left to start.
   bool NextTask(Task* task);
   void Open(Study* study);
   const Study* ReferenceFor(const Study& study) const;
   void Work();
   absl::Status RunTask(const Task& task);
+  // Trains trial `trial` of `study` (or skips it when its first check cannot win) and stores its files; the mask of a
+  // sparse trial comes from `mask_for`. std::nullopt when stopped because the run is aborting.
+  absl::StatusOr<std::optional<TrialSummary>> TrainAndStore(const Study& study, int trial,
+                                                            const CanStillWinFunction& can_still_win,
+                                                            const MaskFunction& mask_for);
   // Under mutex_: records a finished trial, writes study.json and the table when its study is done.
-  absl::Status Finish(const Task& task, const TrialSummary& summary, double trial_seconds);
+  absl::Status Finish(const Task& task, const TrialSummary& summary, double trial_seconds, int rank);
+  // Distributed sweeps (runner.h): every rank's check that all resolved the same trials; rank 0's scheduling loop;
+  // the other ranks' loop.
+  absl::Status CheckRanksAgree(MPI_Comm communicator, int rank, int size) const;
+  absl::Status Coordinate(MPI_Comm communicator, int size);
+  absl::Status FinishRemoteTrial(int study_index, int trial, int rank);
+  absl::Status Serve(MPI_Comm communicator);
   absl::Status WriteStudy(const Study& study);
   void Progress(const std::string& line) const;
 
@@ -148,9 +175,10 @@ class Runner {
   int studies_done_ = 0;
   absl::Status error_;
   std::atomic<bool> aborting_{false};
+  int ranks_ = 1;
 };
 
-absl::Status Runner::Plan() {
+absl::Status Runner::Plan(bool coordinator) {
   points_ = SobolPoints(spec_.search_size(), spec_.trials());
   for (const std::vector<double>& point : points_) parameters_.push_back(TrialMetaparameters(spec_, point));
   std::vector<int> sparsity_order(spec_.sparsities_size()), batch_order(spec_.batch_sizes_size());
@@ -165,6 +193,7 @@ absl::Status Runner::Plan() {
   for (int sparsity_index : sparsity_order) {
     for (int batch_index : batch_order) {
       auto study = std::make_unique<Study>();
+      study->index = static_cast<int>(studies_.size());
       study->sparsity_index = sparsity_index;
       study->batch_index = batch_index;
       study->sparsity = spec_.sparsities(sparsity_index);
@@ -174,6 +203,7 @@ absl::Status Runner::Plan() {
       for (int trial = 0; trial < spec_.trials(); ++trial) {
         study->trials.push_back(
             MakeTrialSpec(spec_, data, study->sparsity, study->batch_size, trial, parameters_[trial]));
+        if (!coordinator) continue;
         ASSIGN_OR_RETURN(study->done[trial],
                          ReadFinishedTrial(TrialDirectory(study->directory, trial), study->trials.back()));
         ++trials_total_;
@@ -191,6 +221,7 @@ absl::Status Runner::Plan() {
       studies_.push_back(std::move(study));
     }
   }
+  if (!coordinator) return absl::OkStatus();
   RETURN_IF_ERROR(WriteResolvedSpec(options_.output_dir, spec_, options_.source));
   for (const std::unique_ptr<Study>& study : studies_) {
     if (study->done_count == spec_.trials()) {
@@ -281,50 +312,58 @@ void Runner::Work() {
 
 absl::Status Runner::RunTask(const Task& task) {
   Study& study = *task.study;
-  const TrialSpec& trial = study.trials[task.trial];
-  const int64_t first_check = NextCheckStep(0, trial.check_interval(), trial.max_steps());
   const auto can_still_win = [&](int64_t earliest_completion_step) {
     if (aborting_) return false;
     return !options_.early_termination || CanStillWin(earliest_completion_step, task.trial, study.incumbent.Get());
   };
+  const auto mask_for = [&](const nn::Network& network, absl::Span<const float> parameters) {
+    const pruning::PruningConfig pruning_config = PruningConfigFor(study.trials[task.trial]);
+    return masks_.Get(study.sparsity_index, task.trial, [&] {
+      return pruning::ComputeMask(pruning_config, network, parameters, dataset_.train,
+                                  study.trials[task.trial].seed(), /*threads=*/1);
+    });
+  };
+  const absl::StatusOr<std::optional<TrialSummary>> summary = TrainAndStore(study, task.trial, can_still_win, mask_for);
+  if (study.sparsity > 0) masks_.Release(study.sparsity_index, task.trial);
+  RETURN_IF_ERROR(summary.status());
+  if (!summary->has_value()) return absl::OkStatus();
+  if ((*summary)->steps_to_result.has_value()) study.incumbent.Offer(*(*summary)->steps_to_result, task.trial);
+  std::lock_guard<std::mutex> lock(mutex_);
+  return Finish(task, **summary, (*summary)->wall_seconds, /*rank=*/0);
+}
+
+absl::StatusOr<std::optional<TrialSummary>> Runner::TrainAndStore(const Study& study, int trial_index,
+                                                                  const CanStillWinFunction& can_still_win,
+                                                                  const MaskFunction& mask_for) {
+  const TrialSpec& trial = study.trials[trial_index];
+  const int64_t first_check = NextCheckStep(0, trial.check_interval(), trial.max_steps());
   TrialRun run;
   std::optional<pruning::MaskReport> mask_report;
   if (!can_still_win(first_check)) {
     // Its first check could not beat the incumbent: skipped, recorded as stopped early at step 0.
-    if (aborting_) return absl::OkStatus();
+    if (aborting_) return std::nullopt;
     run.stopped_early = true;
     run.result.stopped_by_caller = true;
-    if (study.sparsity > 0) masks_.Release(study.sparsity_index, task.trial);
   } else {
     ASSIGN_OR_RETURN(std::unique_ptr<nn::Network> network, nn::CreateNetwork(trial.network()));
     std::vector<float> parameters(network->parameter_count());
     trainer::InitializeParameters(*network, trial.seed(), absl::MakeSpan(parameters));
-    std::shared_ptr<const optimizers::Mask> mask;
+    MaskPointer mask;
     if (study.sparsity > 0) {
-      const pruning::PruningConfig pruning_config = PruningConfigFor(trial);
-      absl::StatusOr<std::shared_ptr<const optimizers::Mask>> cached =
-          masks_.Get(study.sparsity_index, task.trial, [&] {
-            return pruning::ComputeMask(pruning_config, *network, parameters, dataset_.train, trial.seed(),
-                                        /*threads=*/1);
-          });
-      masks_.Release(study.sparsity_index, task.trial);
-      RETURN_IF_ERROR(cached.status());
-      mask = *std::move(cached);
+      ASSIGN_OR_RETURN(mask, mask_for(*network, parameters));
       mask->Apply(absl::MakeSpan(parameters));
+      const pruning::PruningConfig pruning_config = PruningConfigFor(trial);
       mask_report = pruning::ReportMask(*mask, network->layout(), pruning_config.sparsity, pruning_config.prune_biases);
     }
     ASSIGN_OR_RETURN(run, TrainTrial(trial, *network, dataset_, mask.get(), absl::MakeSpan(parameters), can_still_win));
-    if (aborting_) return absl::OkStatus();  // Stopped because another worker failed: not a result.
+    if (aborting_) return std::nullopt;  // Stopped because another worker failed: not a result.
   }
-  RETURN_IF_ERROR(WriteTrial(TrialDirectory(study.directory, task.trial), trial, parameters_[task.trial],
-                             points_[task.trial], run, mask_report));
-  const TrialSummary summary = SummarizeRun(trial, parameters_[task.trial], run);
-  if (summary.steps_to_result.has_value()) study.incumbent.Offer(*summary.steps_to_result, task.trial);
-  std::lock_guard<std::mutex> lock(mutex_);
-  return Finish(task, summary, run.result.wall_seconds);
+  RETURN_IF_ERROR(WriteTrial(TrialDirectory(study.directory, trial_index), trial, parameters_[trial_index],
+                             points_[trial_index], run, mask_report));
+  return SummarizeRun(trial, parameters_[trial_index], run);
 }
 
-absl::Status Runner::Finish(const Task& task, const TrialSummary& summary, double trial_seconds) {
+absl::Status Runner::Finish(const Task& task, const TrialSummary& summary, double trial_seconds, int rank) {
   Study& study = *task.study;
   study.done[task.trial] = summary;
   ++study.done_count;
@@ -343,10 +382,11 @@ absl::Status Runner::Finish(const Task& task, const TrialSummary& summary, doubl
   if (study.done_count == spec_.trials()) ++studies_done_;
   const int remaining = trials_to_run_ - trials_run_;
   Progress(absl::StrFormat(
-      "[%d/%d studies, %d/%d trials, %s, ETA ~%s] sparsity %g batch %d trial %d (%s): %s in %.1f s; best %s",
+      "[%d/%d studies, %d/%d trials, %s, ETA ~%s] sparsity %g batch %d trial %d (%s): %s in %.1f s%s; best %s",
       studies_done_, static_cast<int>(studies_.size()), trials_resumed_ + trials_run_, trials_total_, Duration(elapsed),
       Duration(trials_run_ > 0 ? elapsed * remaining / trials_run_ : 0), study.sparsity, study.batch_size, task.trial,
       MetaparametersText(summary.parameters), outcome, trial_seconds,
+      ranks_ > 1 ? absl::StrCat(" on rank ", rank) : "",
       best.has_value() ? absl::StrCat(best->steps_to_result, " steps (trial ", best->trial, ")") : "none yet"));
   if (study.done_count < spec_.trials()) return absl::OkStatus();
   RETURN_IF_ERROR(WriteStudy(study));
@@ -374,19 +414,217 @@ void Runner::Progress(const std::string& line) const {
   if (options_.progress) std::fprintf(stderr, "%s\n", line.c_str());
 }
 
+absl::Status Runner::CheckRanksAgree(MPI_Comm communicator, int rank, int size) const {
+  std::string fingerprints;
+  for (const std::unique_ptr<Study>& study : studies_) {
+    for (const TrialSpec& trial : study->trials) absl::StrAppend(&fingerprints, TrialFingerprint(trial));
+  }
+  int64_t length = static_cast<int64_t>(fingerprints.size());
+  MPI_Bcast(&length, 1, MPI_INT64_T, 0, communicator);
+  std::string rank_zero = fingerprints;
+  rank_zero.resize(length);
+  MPI_Bcast(rank_zero.data(), static_cast<int>(length), MPI_CHAR, 0, communicator);
+  const int differs = rank_zero != fingerprints ? 1 : 0;
+  std::vector<int> all(size);
+  MPI_Allgather(&differs, 1, MPI_INT, all.data(), 1, MPI_INT, communicator);
+  std::vector<int> differing;
+  for (int other = 0; other < size; ++other) {
+    if (all[other] != 0) differing.push_back(other);
+  }
+  if (differing.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the ", size, " MPI ranks resolved different trials: rank", differing.size() > 1 ? "s " : " ",
+      absl::StrJoin(differing, ", "), " differ", differing.size() > 1 ? "" : "s",
+      " from rank 0 (every rank needs the same --config, --profile, --data_dir and data set); this is rank ", rank));
+}
+
+absl::Status Runner::Coordinate(MPI_Comm communicator, int size) {
+  std::atomic<bool> local_done{false};
+  std::thread local([this, &local_done] {
+    Work();
+    local_done = true;
+  });
+  std::vector<bool> serving(size, true);
+  serving[0] = false;
+  int serving_count = size - 1;
+  std::vector<std::optional<Incumbent>> sent(studies_.size());  // The incumbents the other ranks were sent.
+  absl::Status status;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_.ok()) break;
+    }
+    int pending = 0;
+    MPI_Status probe;
+    MPI_Iprobe(MPI_ANY_SOURCE, kReadyTag, communicator, &pending, &probe);
+    if (pending != 0) {
+      const int rank = probe.MPI_SOURCE;
+      int64_t ready[2];
+      MPI_Recv(ready, 2, MPI_INT64_T, rank, kReadyTag, communicator, MPI_STATUS_IGNORE);
+      if (ready[0] >= 0) {
+        status = FinishRemoteTrial(static_cast<int>(ready[0]), static_cast<int>(ready[1]), rank);
+        if (!status.ok()) break;
+      }
+      Task task;
+      bool has_task;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        has_task = NextTask(&task);
+      }
+      if (has_task) {
+        // Trained on `rank`, which prunes for itself: this process's cache will not be asked for the mask.
+        if (task.study->sparsity > 0) masks_.Release(task.study->sparsity_index, task.trial);
+        const std::optional<Incumbent> incumbent = task.study->incumbent.Get();
+        int64_t message[4] = {task.study->index, task.trial, incumbent ? incumbent->steps_to_result : -1,
+                              incumbent ? incumbent->trial : -1};
+        MPI_Send(message, 4, MPI_INT64_T, rank, kTaskTag, communicator);
+      } else {
+        MPI_Send(nullptr, 0, MPI_INT64_T, rank, kStopTag, communicator);
+        serving[rank] = false;
+        --serving_count;
+      }
+      continue;
+    }
+    for (const std::unique_ptr<Study>& study : studies_) {
+      const std::optional<Incumbent> incumbent = study->incumbent.Get();
+      if (!incumbent.has_value() || !Improves(incumbent->steps_to_result, incumbent->trial, sent[study->index])) {
+        continue;
+      }
+      sent[study->index] = incumbent;
+      int64_t message[3] = {study->index, incumbent->steps_to_result, incumbent->trial};
+      for (int rank = 1; rank < size; ++rank) {
+        if (serving[rank]) MPI_Send(message, 3, MPI_INT64_T, rank, kIncumbentTag, communicator);
+      }
+    }
+    if (serving_count == 0 && local_done) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (!status.ok()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (error_.ok()) error_ = status;
+    aborting_ = true;
+  }
+  local.join();
+  std::lock_guard<std::mutex> lock(mutex_);
+  return error_;
+}
+
+absl::Status Runner::FinishRemoteTrial(int study_index, int trial, int rank) {
+  if (study_index < 0 || study_index >= static_cast<int>(studies_.size()) || trial < 0 || trial >= spec_.trials()) {
+    return absl::InternalError(absl::StrCat("rank ", rank, " reported an unknown trial ", trial, " of study ",
+                                            study_index));
+  }
+  Study& study = *studies_[study_index];
+  const std::string directory = TrialDirectory(study.directory, trial);
+  ASSIGN_OR_RETURN(const std::optional<TrialSummary> summary, ReadFinishedTrial(directory, study.trials[trial]));
+  if (!summary.has_value()) {
+    return absl::DataLossError(absl::StrCat("rank ", rank, " stored trial ", trial, " but ", directory,
+                                            "/metadata.json does not exist on rank 0: --output_dir must be on "
+                                            "storage that every rank sees"));
+  }
+  if (summary->steps_to_result.has_value()) study.incumbent.Offer(*summary->steps_to_result, trial);
+  std::lock_guard<std::mutex> lock(mutex_);
+  return Finish(Task{&study, trial}, *summary, summary->wall_seconds, rank);
+}
+
+absl::Status Runner::Serve(MPI_Comm communicator) {
+  std::vector<std::optional<Incumbent>> incumbents(studies_.size());
+  const auto take_incumbent = [&](int64_t study_index, int64_t steps_to_result, int64_t trial) {
+    std::optional<Incumbent>& incumbent = incumbents[study_index];
+    if (Improves(steps_to_result, static_cast<int>(trial), incumbent)) {
+      incumbent = Incumbent{steps_to_result, static_cast<int>(trial)};
+    }
+  };
+  const auto receive_incumbent = [&] {
+    int64_t message[3];
+    MPI_Recv(message, 3, MPI_INT64_T, 0, kIncumbentTag, communicator, MPI_STATUS_IGNORE);
+    take_incumbent(message[0], message[1], message[2]);
+  };
+  // Masks of the current sparsity by trial: studies come sparsity by sparsity, so older ones are not asked again.
+  std::map<int, MaskPointer> masks;
+  int masks_sparsity_index = -1;
+  int64_t ready[2] = {-1, -1};
+  for (;;) {
+    MPI_Send(ready, 2, MPI_INT64_T, 0, kReadyTag, communicator);
+    int64_t task[4];
+    for (;;) {
+      MPI_Status status;
+      MPI_Probe(0, MPI_ANY_TAG, communicator, &status);
+      if (status.MPI_TAG == kIncumbentTag) {
+        receive_incumbent();
+        continue;
+      }
+      if (status.MPI_TAG == kStopTag) {
+        MPI_Recv(nullptr, 0, MPI_INT64_T, 0, kStopTag, communicator, MPI_STATUS_IGNORE);
+        return absl::OkStatus();
+      }
+      MPI_Recv(task, 4, MPI_INT64_T, 0, kTaskTag, communicator, MPI_STATUS_IGNORE);
+      break;
+    }
+    const Study& study = *studies_[task[0]];
+    const int trial = static_cast<int>(task[1]);
+    if (task[2] >= 0) take_incumbent(task[0], task[2], task[3]);
+    const auto can_still_win = [&](int64_t earliest_completion_step) {
+      for (int pending = 1; pending != 0;) {
+        MPI_Iprobe(0, kIncumbentTag, communicator, &pending, MPI_STATUS_IGNORE);
+        if (pending != 0) receive_incumbent();
+      }
+      return !options_.early_termination || CanStillWin(earliest_completion_step, trial, incumbents[study.index]);
+    };
+    const auto mask_for = [&](const nn::Network& network,
+                              absl::Span<const float> parameters) -> absl::StatusOr<MaskPointer> {
+      if (study.sparsity_index != masks_sparsity_index) {
+        masks.clear();
+        masks_sparsity_index = study.sparsity_index;
+      }
+      MaskPointer& mask = masks[trial];
+      if (mask == nullptr) {
+        ASSIGN_OR_RETURN(optimizers::Mask computed,
+                         pruning::ComputeMask(PruningConfigFor(study.trials[trial]), network, parameters,
+                                              dataset_.train, study.trials[trial].seed(), /*threads=*/1));
+        mask = std::make_shared<const optimizers::Mask>(std::move(computed));
+      }
+      return mask;
+    };
+    RETURN_IF_ERROR(TrainAndStore(study, trial, can_still_win, mask_for).status());
+    ready[0] = task[0];
+    ready[1] = task[1];
+  }
+}
+
 absl::StatusOr<RunSummary> Runner::Run() {
+  const distributed::MpiSession* session = options_.session;
+  ranks_ = session != nullptr ? session->size() : 1;
+  const int rank = session != nullptr ? session->rank() : 0;
   if (options_.parallel_trials < 1) {
     return absl::InvalidArgumentError(absl::StrCat("parallel_trials: ", options_.parallel_trials, " must be >= 1"));
   }
+  if (ranks_ > 1 && options_.parallel_trials != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("parallel_trials: ", options_.parallel_trials, " with ", ranks_,
+                                                   " MPI ranks: under mpirun every rank trains one trial at a time; "
+                                                   "start one rank per core instead"));
+  }
   RETURN_IF_ERROR(ValidateStudySpecForData(spec_, dataset_.train.size(), options_.source));
-  RETURN_IF_ERROR(CreateDirectories(options_.output_dir));
-  RETURN_IF_ERROR(Plan());
+  if (rank == 0) RETURN_IF_ERROR(CreateDirectories(options_.output_dir));
+  RETURN_IF_ERROR(Plan(/*coordinator=*/rank == 0));
+  if (ranks_ > 1) RETURN_IF_ERROR(CheckRanksAgree(session->communicator(), rank, ranks_));
+  if (rank != 0) {
+    RETURN_IF_ERROR(Serve(session->communicator()));
+    RunSummary summary;
+    summary.coordinator = false;
+    summary.ranks = ranks_;
+    return summary;
+  }
   start_ = Clock::now();
   Progress(absl::StrCat(WorkloadName(spec_), ": ", studies_.size(), " studies of ", spec_.trials(), " trials; ",
                         trials_resumed_, " trials already finished in ", options_.output_dir, ", ", trials_to_run_,
-                        " to run on ", options_.parallel_trials, " workers",
+                        " to run on ",
+                        ranks_ > 1 ? absl::StrCat(ranks_, " MPI ranks")
+                                   : absl::StrCat(options_.parallel_trials, " workers"),
                         options_.early_termination ? " with early termination" : ""));
-  {
+  if (ranks_ > 1) {
+    RETURN_IF_ERROR(Coordinate(session->communicator(), ranks_));
+  } else {
     ThreadPool pool(options_.parallel_trials);
     pool.Run(options_.parallel_trials, [this](int) { Work(); });
   }
@@ -399,6 +637,7 @@ absl::StatusOr<RunSummary> Runner::Run() {
   summary.trials_resumed = trials_resumed_;
   summary.early_termination = options_.early_termination;
   summary.parallel_trials = options_.parallel_trials;
+  summary.ranks = ranks_;
   for (int sparsity_index = 0; sparsity_index < spec_.sparsities_size(); ++sparsity_index) {
     for (int batch_index = 0; batch_index < spec_.batch_sizes_size(); ++batch_index) {
       for (const std::unique_ptr<Study>& study : studies_) {
@@ -453,6 +692,7 @@ JsonObject RunSummaryJson(const RunSummary& summary) {
   json.Add("examples_trained", summary.examples_trained);
   json.Add("examples_saved_at_most", summary.examples_saved_at_most);
   json.Add("early_termination", summary.early_termination).Add("parallel_trials", summary.parallel_trials);
+  json.Add("ranks", summary.ranks);
   json.Add("wall_seconds", summary.wall_seconds);
   return json;
 }

@@ -22,6 +22,17 @@
 // termination or interruptions (early_termination.h); which trials were stopped early, and so the status counts and
 // examples trained, do.
 //
+// Distributed sweeps. Under `mpirun -np P` (options.session with P > 1 ranks) rank 0 schedules as above for the whole
+// job: its main thread hands trials to the other ranks one at a time as each asks for work (dynamic scheduling: a
+// slow trial does not idle the others) and trains one trial itself on a second thread; every other rank trains the
+// trials it is given, one at a time, and writes their files itself, so the output directory must be on storage all
+// ranks see. Rank 0 reads each finished trial back (ReadFinishedTrial: a rank that wrote another config's trial is
+// refused), updates its study's incumbent and sends every improvement to the other ranks, which take it at their
+// next check: an incumbent that arrives late only stops trials later, never wrongly, so early termination stays
+// exact across ranks. Before training, every rank checks that all ranks resolved the same trials (config, profile
+// and data set). A rank that fails ends the job (the binary aborts it); finished trials stay stored and the same
+// command resumes.
+//
 // Resume. A trial is finished iff its metadata.json exists; a run reads finished trials back (refusing, before any
 // training, ones whose TrialSpec differs from the current config's: another config, profile or data set), seeds
 // each study's incumbent with them, and runs only the others.
@@ -37,6 +48,7 @@
 #include "experiments/study/aggregation.h"
 #include "tools/base/json.h"
 #include "training/data/dataset.h"
+#include "training/distributed/mpi_session.h"
 
 namespace parsity::experiments {
 
@@ -46,6 +58,9 @@ struct RunOptions {
   bool early_termination = true;  // Stop trials that can no longer improve their study's result.
   bool progress = true;           // Progress lines on stderr.
   std::string source;             // The config's name, recorded in study_spec.textproto.
+  // The MPI job this process belongs to (distributed sweeps above), or null for a run of this process only. With
+  // more than one rank every rank calls RunStudies with the same arguments and parallel_trials must be 1.
+  const distributed::MpiSession* session = nullptr;
 };
 
 struct StudyOutcome {
@@ -65,12 +80,15 @@ struct RunSummary {
   int64_t examples_saved_at_most = 0;
   bool early_termination = true;
   int parallel_trials = 1;
+  int ranks = 1;            // MPI ranks that trained trials.
+  bool coordinator = true;  // False on MPI ranks other than 0, whose summary is empty: rank 0 reports.
   double wall_seconds = 0;  // Of this run.
 };
 
 // Runs (or resumes) every study of the valid, resolved `spec` (ValidateStudySpec) on `dataset`, writing the result
-// tree under options.output_dir, and returns the table. Errors: InvalidArgument for parallel_trials < 1 or batch
-// sizes larger than the training set (ValidateStudySpecForData); FailedPrecondition or DataLoss from stored trials
+// tree under options.output_dir, and returns the table. Errors: InvalidArgument for parallel_trials < 1 (or > 1 with
+// several MPI ranks) or batch sizes larger than the training set (ValidateStudySpecForData); FailedPrecondition when
+// MPI ranks resolved different trials, naming the ranks; FailedPrecondition or DataLoss from stored trials
 // that cannot be reused (ReadFinishedTrial), before any training; the first error of a trial (pruning, trainer
 // creation) or a write, after which the other workers stop (finished trials stay stored: rerun to resume).
 absl::StatusOr<RunSummary> RunStudies(const StudySpec& spec, const data::Dataset& dataset, const RunOptions& options);
@@ -78,7 +96,7 @@ absl::StatusOr<RunSummary> RunStudies(const StudySpec& spec, const data::Dataset
 // The binary's last stdout line:
 //   {"workload":"mnist/simple_cnn/sgd","goal_error":0.03,"steps_to_result":{"0":{"8":3400,"32":1000},"0.9":{...}},
 //    "trials":40,"trials_run":40,"trials_resumed":0,"stopped_early":22,"examples_trained":...,
-//    "examples_saved_at_most":...,"early_termination":true,"parallel_trials":2,"wall_seconds":812.5}
+//    "examples_saved_at_most":...,"early_termination":true,"parallel_trials":2,"ranks":1,"wall_seconds":812.5}
 // steps_to_result maps sparsity, then batch size, to the study's steps-to-result (null when no trial completed).
 JsonObject RunSummaryJson(const RunSummary& summary);
 
