@@ -1,8 +1,8 @@
 // The report of a results directory (result_store.h's layout), regenerated from the result files alone: the
 // steps-to-result table, a fit S(B) = S_min (1 + B_crit / B) per (workload, sparsity) with confidence intervals and
 // regimes (theory/scaling_model.h), the Lipschitz constant per sparsity when lipschitz.csv files exist, the theory's
-// prediction of each sparse curve from the dense one and the L ratio, and a verdict computed from the data on each
-// of the paper's three findings (PAPER.md). Used by //experiments:report and at the end of //experiments:study.
+// prediction of each sparse curve from the dense one and the L ratio (over the steps both trials measured), and a
+// verdict computed from the data on each of the paper's three findings (PAPER.md). Used by //experiments:report and at the end of //experiments:study.
 //
 //   ReportOptions options;
 //   options.plot_script = "tools/plots/plot_study.py";
@@ -43,7 +43,11 @@ struct ReportOptions {
 // Reads DIR (and options.compare_dir), writes the files above and returns the summary:
 //   {"dir":..,"studies":N,"table":[{"workload":..,"sparsity":..,"batch_size":..,"steps_to_result":..|null}],
 //    "fits":[{"workload":..,"sparsity":..,"points":..,"fit":ScalingFitJson|null,"regimes":[..],"note":..}],
-//    "lipschitz":[{"workload":..,"sparsity":..,"mean":..,"max":..,"measurements":..}],
+//    "lipschitz":[{"workload":..,"sparsity":..,"mean":..,"max":..,"measurements":..}],   (whole trials)
+//    "lipschitz_vs_dense":[{"workload":..,"sparsity":..,"up_to_step":..,"median":..,"dense_median":..,"ratio":..,
+//                           "mean":..,"dense_mean":..,"matched_steps":..,"larger_at":..}],
+//        each sparse network against the dense one over their common steps (steps up to the shorter trial's last
+//        measurement), medians because single-step estimates have spikes; the prediction uses this median ratio
 //    "predictions":[{"workload":..,"sparsity":..,"mean_abs_log_error":..,"max_abs_log_error":..,"count":..}],
 //    "verdicts":{"1":"holds: ..","2":..,"3":..},"report":"DIR/report.md","plots":[..]}
 // Errors: NotFound when DIR holds no study.json; DataLoss naming an unparsable file; Internal when the plot script
