@@ -36,6 +36,7 @@ md=$dir/report.md
 [[ -s $md ]] || fail "no report.md"
 for text in 'hand-written fixture --profile=fixture' \
     'B = 2, 8, 32, 128, 512, 1024: 3 trials, goal validation error 0.02, budget 100000 steps' \
+    '1 of 33 trials stopped or skipped once they could no longer win; 200000 training examples trained, and it spared at most 100000 more (each stopped trial'"'"'s remaining budget: an upper bound, 33% of what' \
     '| sparsity \ batch size | 2 | 8 | 32 | 128 | 512 | 1024 |' \
     '| 0 | 33000 | 9000 | 3000 | 1500 | 1125 | - |' \
     '| 0.9 | 66000 | 18000 | 6000 | 3000 | 2250 | none |' \
@@ -66,6 +67,7 @@ tail -1 "$tmp/out" | /usr/bin/python3 -c '
 import json, sys
 s = json.loads(sys.stdin.read())
 assert s["studies"] == 11, s["studies"]
+assert (s["examples_trained"], s["examples_saved_at_most"]) == (200000, 100000), s
 fits = {f["sparsity"]: f for f in s["fits"]}
 for sparsity, s_min in ((0, 1000), (0.9, 2000)):
     fit = fits[sparsity]["fit"]

@@ -68,6 +68,13 @@ std::string Slug(const std::string& workload) { return absl::StrReplaceAll(workl
 
 std::string Num(double value) { return absl::StrFormat("%.4g", value); }
 
+// 12345678 -> "12.3 million"; below a million, the plain number.
+std::string Count(int64_t value) {
+  if (value >= 1000000000) return absl::StrFormat("%.3g billion", value / 1e9);
+  if (value >= 1000000) return absl::StrFormat("%.3g million", value / 1e6);
+  return absl::StrCat(value);
+}
+
 std::vector<Curve> GroupCurves(const std::vector<StudyRecord>& records) {
   std::vector<Curve> curves;
   for (const StudyRecord& record : records) {
@@ -472,6 +479,27 @@ std::string Protocol(const std::vector<StudyRecord>& records, const std::string&
                     absl::StrJoin(sparsities, ", ", [](std::string* out, double s) { out->append(JsonNumber(s)); }),
                     ")\n");
   }
+  int trials = 0, stopped_early = 0;
+  int64_t examples_trained = 0, examples_saved_at_most = 0;
+  for (const StudyRecord& record : records) {
+    if (Workload(record) != workload) continue;
+    trials += record.trials();
+    stopped_early += record.stopped_early();
+    examples_trained += record.examples_trained();
+    examples_saved_at_most += record.examples_saved_at_most();
+  }
+  if (stopped_early > 0 || examples_saved_at_most > 0) {
+    const double spared_share = static_cast<double>(examples_saved_at_most) /
+                                static_cast<double>(std::max<int64_t>(1, examples_trained + examples_saved_at_most));
+    absl::StrAppend(
+        &md, "- Exact early termination (experiments/study/early_termination.h; results identical without it): ",
+        stopped_early, " of ", trials, " trials stopped or skipped once they could no longer win; ",
+        Count(examples_trained), " training examples trained, and it spared at most ", Count(examples_saved_at_most),
+        " more (each stopped trial's remaining budget: an upper bound, ", absl::StrFormat("%.0f%%", 100 * spared_share),
+        " of what a run without it could have trained)\n");
+  } else if (trials > 0) {
+    absl::StrAppend(&md, "- No trial was stopped early (", Count(examples_trained), " training examples trained)\n");
+  }
   return md;
 }
 
@@ -707,9 +735,16 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
                           .Add("count", curve.score->count));
     }
   }
+  int64_t examples_trained = 0, examples_saved_at_most = 0;
+  for (const StudyRecord& record : records) {
+    examples_trained += record.examples_trained();
+    examples_saved_at_most += record.examples_saved_at_most();
+  }
   JsonObject summary;
   summary.Add("dir", dir)
       .Add("studies", static_cast<int>(records.size()))
+      .Add("examples_trained", examples_trained)
+      .Add("examples_saved_at_most", examples_saved_at_most)
       .Add("table", table)
       .Add("fits", fits)
       .Add("lipschitz", lipschitz)
