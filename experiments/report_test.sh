@@ -45,6 +45,8 @@ for text in 'hand-written fixture --profile=fixture' \
     '2:PS 8:PS 32:DR 128:DR 512:MDP' \
     '| synth/tiny_net/sgd | 0.9 | 11 | 800 | 2.091 | 4 |' \
     '| synth/tiny_net/sgd | 0.9 vs 0 | 200 | 4 / 2 | 2 | 4 / 9.6 | 4 of 5 |' \
+    '| synth/tiny_net/sgd | 0 | 3 | 0.5 | 32 | 64 | 128 | 64 [' \
+    '| synth/tiny_net/sgd | 0.9 | 3 | 0.2 | 32 | 160 | 160 | 64 [' \
     '1. **Steps fall with batch size through three regimes**: holds -- ' \
     'steps fall monotonically from 33000 (B=2) to 1125 (B=512)' \
     '2. **Sparse networks need more steps at every batch size**: holds -- ' \
@@ -56,7 +58,7 @@ for text in 'hand-written fixture --profile=fixture' \
 done
 
 # PNGs.
-for kind in steps normalized lipschitz prediction; do
+for kind in steps normalized lipschitz noise prediction; do
   png=$dir/plots/synth_tiny_net_sgd_$kind.png
   [[ -s $png ]] || fail "no $png"
   [[ "$(head -c 8 "$png" | od -An -c | tr -d ' ')" == *PNG* ]] || fail "$png is not a PNG"
@@ -83,7 +85,10 @@ assert (c["up_to_step"], c["median"], c["dense_median"], c["ratio"], c["matched_
 p = s["predictions"][0]
 assert p["sparsity"] == 0.9 and p["count"] == 5 and p["mean_abs_log_error"] < 1e-12, p
 assert all(s["verdicts"][k].startswith("holds") for k in "123"), s["verdicts"]
-assert len(s["plots"]) == 4, s["plots"]
+assert len(s["plots"]) == 5, s["plots"]
+n = {e["sparsity"]: e for e in s["gradient_noise"]}
+assert (n[0]["median_simple_noise_scale"], n[0]["last_simple_noise_scale"]) == (64, 128), n
+assert (n[0.9]["median_simple_noise_scale"], n[0.9]["last_simple_noise_scale"]) == (160, 160), n
 ' || fail "summary JSON: $(tail -1 "$tmp/out")"
 
 # --compare_dir: its table in report.md, its curve in curves.csv.
@@ -91,6 +96,9 @@ assert len(s["plots"]) == 4, s["plots"]
   { cat "$tmp/err2"; fail "report --compare_dir failed"; }
 grep -qF "### Compared run: $tmp/other" "$dir/report.md" || fail "report.md lacks the compared table"
 grep -q '^compare,synth/tiny_net/sgd,0,2,33000,' "$dir/curves.csv" || fail "curves.csv lacks the compared curve"
+
+grep -q '^synth/tiny_net/sgd,0.9,100,-0.1,32,inf$' "$dir/gradient_noise.csv" ||
+  fail "gradient_noise.csv: $(cat "$dir/gradient_noise.csv")"
 
 # Without L: finding 3 is "not measured".
 rm "$dir"/synth/tiny_net/sgd/sparsity_*/lipschitz.csv

@@ -43,6 +43,8 @@ ABSL_FLAG(bool, early_termination, true, "stop trials that can no longer improve
 ABSL_FLAG(std::string, data_dir, "", "replaces the config's data_dir when set");
 ABSL_FLAG(int64_t, lipschitz_sample, 5000,
           "training examples of each full gradient of the theory's L measurements; 0 = all (the paper)");
+ABSL_FLAG(int64_t, noise_sample, 1000,
+          "training examples of each per-example gradient-noise estimate of the theory's measurements; 0 = all");
 
 namespace parsity {
 namespace {
@@ -98,6 +100,7 @@ absl::Status Run(const char* argv0, const distributed::MpiSession& session) {
   if (experiments::WantsTheoryMeasurements(spec)) {
     experiments::TheoryMeasurementOptions theory_options;
     theory_options.lipschitz_sample = absl::GetFlag(FLAGS_lipschitz_sample);
+    theory_options.noise_sample = absl::GetFlag(FLAGS_noise_sample);
     theory_options.threads = std::max(1, options.parallel_trials);
     ASSIGN_OR_RETURN(const JsonObject theory,
                      experiments::MeasureTheory(spec, *dataset, options.output_dir, theory_options));

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,6 +46,14 @@ struct LipschitzComparison {
   double ratio() const { return sparse_median / dense_median; }
 };
 
+// One row of a gradient_noise.csv (theory_measurements.h): the per-example estimates at one step.
+struct NoisePoint {
+  int64_t step = 0;
+  double gradient_norm_squared = 0;  // |G|^2, unbiased (may be <= 0).
+  double covariance_trace = 0;       // tr(Sigma).
+  double simple_noise_scale = 0;     // B_simple = tr(Sigma) / |G|^2 (+inf when |G|^2 <= 0).
+};
+
 // One (workload, sparsity) curve of a results directory.
 struct Curve {
   std::string workload;
@@ -56,6 +65,7 @@ struct Curve {
   std::optional<double> lipschitz_mean, lipschitz_max;
   std::vector<std::pair<int64_t, double>> lipschitz;  // (step, L).
   std::optional<LipschitzComparison> lipschitz_vs_dense;  // Sparse curves with L for both.
+  std::vector<NoisePoint> noise;                          // gradient_noise.csv, by step.
   std::optional<ScalingCurve> predicted;
   std::optional<theory::PredictionScore> score;
 };
@@ -140,6 +150,46 @@ absl::Status ReadLipschitz(const std::string& dir, Curve& curve) {
   }
   curve.lipschitz_mean = sum / curve.lipschitz.size();
   curve.lipschitz_max = max;
+  return absl::OkStatus();
+}
+
+// Reads DIR/<workload>/sparsity_<s>/gradient_noise.csv when present (columns found by the header's names).
+absl::Status ReadNoise(const std::string& dir, Curve& curve) {
+  const std::string path =
+      absl::StrCat(dir, "/", curve.workload, "/", SparsityDirectoryName(curve.sparsity), "/gradient_noise.csv");
+  if (!PathExists(path)) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipWhitespace());
+  if (lines.empty()) return absl::DataLossError(absl::StrCat(path, ": empty (expected a header line)"));
+  const std::vector<absl::string_view> header = absl::StrSplit(lines[0], ',');
+  const auto column = [&](absl::string_view name) -> absl::StatusOr<size_t> {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) return absl::DataLossError(absl::StrCat(path, ": the header has no column \"", name, "\""));
+    return static_cast<size_t>(it - header.begin());
+  };
+  ASSIGN_OR_RETURN(const size_t step_column, column("step"));
+  ASSIGN_OR_RETURN(const size_t norm_column, column("gradient_norm_squared"));
+  ASSIGN_OR_RETURN(const size_t trace_column, column("covariance_trace"));
+  ASSIGN_OR_RETURN(const size_t scale_column, column("simple_noise_scale"));
+  for (size_t line = 1; line < lines.size(); ++line) {
+    const std::vector<absl::string_view> fields = absl::StrSplit(lines[line], ',');
+    NoisePoint point;
+    const auto number = [&](size_t index, double* value) {
+      if (index >= fields.size()) return false;
+      // B_simple is +infinity when |G|^2 <= 0 (written as "inf" or "null" by the JSON number writer).
+      if (fields[index] == "inf" || fields[index] == "null") {
+        *value = std::numeric_limits<double>::infinity();
+        return true;
+      }
+      return absl::SimpleAtod(fields[index], value);
+    };
+    if (step_column >= fields.size() || !absl::SimpleAtoi(fields[step_column], &point.step) ||
+        !number(norm_column, &point.gradient_norm_squared) || !number(trace_column, &point.covariance_trace) ||
+        !number(scale_column, &point.simple_noise_scale)) {
+      return absl::DataLossError(absl::StrCat(path, ":", line + 1, ": cannot be parsed: \"", lines[line], "\""));
+    }
+    curve.noise.push_back(point);
+  }
   return absl::OkStatus();
 }
 
@@ -261,6 +311,26 @@ std::string FitsCsv(const std::vector<Curve>& curves) {
                     fit.critical_batch_size_at_bound ? "true" : "false", "\n");
   }
   return csv;
+}
+
+std::string NoiseCsv(const std::vector<Curve>& curves) {
+  std::string csv = "workload,sparsity,step,gradient_norm_squared,covariance_trace,simple_noise_scale\n";
+  for (const Curve& curve : curves) {
+    for (const NoisePoint& point : curve.noise) {
+      absl::StrAppend(&csv, curve.workload, ",", JsonNumber(curve.sparsity), ",", point.step, ",",
+                      JsonNumber(point.gradient_norm_squared), ",", JsonNumber(point.covariance_trace), ",",
+                      std::isfinite(point.simple_noise_scale) ? JsonNumber(point.simple_noise_scale) : "inf", "\n");
+    }
+  }
+  return csv;
+}
+
+// Median B_simple over a curve's noise measurements (the infinite ones, where |G|^2 <= 0, count as the largest).
+std::optional<double> MedianNoiseScale(const Curve& curve) {
+  if (curve.noise.empty()) return std::nullopt;
+  std::vector<double> scales;
+  for (const NoisePoint& point : curve.noise) scales.push_back(point.simple_noise_scale);
+  return Median(scales);
 }
 
 std::string LipschitzCsv(const std::vector<Curve>& curves) {
@@ -531,7 +601,10 @@ absl::StatusOr<std::vector<Curve>> LoadCurves(const std::string& dir, int bootst
   }
   std::vector<Curve> curves = GroupCurves(records);
   RETURN_IF_ERROR(FitCurves(curves, bootstrap_resamples));
-  for (Curve& curve : curves) RETURN_IF_ERROR(ReadLipschitz(dir, curve));
+  for (Curve& curve : curves) {
+    RETURN_IF_ERROR(ReadLipschitz(dir, curve));
+    RETURN_IF_ERROR(ReadNoise(dir, curve));
+  }
   RETURN_IF_ERROR(Predict(curves));
   if (records_out != nullptr) *records_out = std::move(records);
   return curves;
@@ -555,6 +628,7 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
   RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/curves.csv"), curves_csv));
   RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/fits.csv"), FitsCsv(curves)));
   RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/lipschitz.csv"), LipschitzCsv(curves)));
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/gradient_noise.csv"), NoiseCsv(curves)));
 
   // Plots.
   const std::vector<std::string> workloads = Workloads(curves);
@@ -571,7 +645,7 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
       return absl::InternalError(absl::StrCat(options.plot_script, " failed on ", dir, " (exit status ", code, ")"));
     }
     for (const std::string& workload : workloads) {
-      for (absl::string_view kind : {"steps", "normalized", "lipschitz", "prediction"}) {
+      for (absl::string_view kind : {"steps", "normalized", "lipschitz", "noise", "prediction"}) {
         const std::string png = absl::StrCat("plots/", Slug(workload), "_", kind, ".png");
         if (PathExists(absl::StrCat(dir, "/", png))) {
           plots[workload].push_back(png);
@@ -665,6 +739,38 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
                       Num(l.sparse_mean), " / ", Num(l.dense_mean), " | ", l.sparse_above, " of ", l.matched, " |\n");
     }
   }
+  bool any_noise = false;
+  for (const Curve& curve : curves) any_noise = any_noise || !curve.noise.empty();
+  absl::StrAppend(&md, "\n## Gradient noise along training\n\n");
+  if (!any_noise) {
+    absl::StrAppend(&md, "Not measured (no `<workload>/sparsity_<s>/gradient_noise.csv`).\n");
+  } else {
+    absl::StrAppend(
+        &md,
+        "Per-example estimates (theory/gradient_noise.h) at the points of the L estimates: |G|^2 the squared full "
+        "gradient, tr(Sigma) the per-example gradient variance (sigma^2 of the theory), B_simple = tr(Sigma) / |G|^2 "
+        "(McCandlish et al.), which predicts the critical batch size B_crit up to a factor of order one and grows as "
+        "training goes on and |G| falls. Medians over the measurements, against the fitted B_crit:\n\n"
+        "| workload | sparsity | measurements | median abs G^2 | median tr(Sigma) | median B_simple | last B_simple | "
+        "fitted B_crit [CI] |\n|---|---|---|---|---|---|---|---|\n");
+    for (const Curve& curve : curves) {
+      if (curve.noise.empty()) continue;
+      std::vector<double> norms, traces;
+      for (const NoisePoint& point : curve.noise) {
+        norms.push_back(point.gradient_norm_squared);
+        traces.push_back(point.covariance_trace);
+      }
+      const double last = curve.noise.back().simple_noise_scale;
+      absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " | ", curve.noise.size(), " | ",
+                      Num(Median(norms)), " | ", Num(Median(traces)), " | ", Num(*MedianNoiseScale(curve)), " | ",
+                      std::isfinite(last) ? Num(last) : "inf", " | ",
+                      curve.fit ? absl::StrCat(Num(curve.fit->critical_batch_size), " [",
+                                               Num(curve.fit->critical_batch_size_interval.lower), ", ",
+                                               Num(curve.fit->critical_batch_size_interval.upper), "]")
+                                : "no fit",
+                      " |\n");
+    }
+  }
   absl::StrAppend(&md,
                   "\n## Theory: predicted sparse steps = dense steps x L_sparse / L_dense (median L over the common "
                   "steps)\n\n");
@@ -691,7 +797,7 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
   RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/report.md"), md));
 
   // Summary.
-  JsonArray table, fits, lipschitz, lipschitz_comparisons, predictions;
+  JsonArray table, fits, lipschitz, lipschitz_comparisons, noise, predictions;
   for (const StudyRecord& record : records) {
     JsonObject row;
     row.Add("workload", Workload(record)).Add("sparsity", record.sparsity()).Add("batch_size", record.batch_size());
@@ -711,6 +817,25 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
                         .Add("mean", *curve.lipschitz_mean)
                         .Add("max", *curve.lipschitz_max)
                         .Add("measurements", static_cast<int>(curve.lipschitz.size())));
+    }
+    if (!curve.noise.empty()) {
+      const double last = curve.noise.back().simple_noise_scale;
+      JsonObject entry;
+      entry.Add("workload", curve.workload)
+          .Add("sparsity", curve.sparsity)
+          .Add("measurements", static_cast<int>(curve.noise.size()));
+      const double median = *MedianNoiseScale(curve);
+      if (std::isfinite(median)) {
+        entry.Add("median_simple_noise_scale", median);
+      } else {
+        entry.AddNull("median_simple_noise_scale");
+      }
+      if (std::isfinite(last)) {
+        entry.Add("last_simple_noise_scale", last);
+      } else {
+        entry.AddNull("last_simple_noise_scale");
+      }
+      noise.Add(entry);
     }
     if (curve.lipschitz_vs_dense) {
       const LipschitzComparison& l = *curve.lipschitz_vs_dense;
@@ -749,6 +874,7 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
       .Add("fits", fits)
       .Add("lipschitz", lipschitz)
       .Add("lipschitz_vs_dense", lipschitz_comparisons)
+      .Add("gradient_noise", noise)
       .Add("predictions", predictions)
       .Add("verdicts", JsonObject().Add("1", verdict1).Add("2", verdict2).Add("3", verdict3))
       .Add("report", absl::StrCat(dir, "/report.md"))

@@ -14,6 +14,7 @@
 #include "experiments/study/result_store.h"
 #include "experiments/study/trial.h"
 #include "pruning/pruning.h"
+#include "theory/gradient_noise.h"
 #include "theory/gradient_oracle.h"
 #include "theory/trajectory_lipschitz.h"
 #include "tools/base/atomic_file.h"
@@ -38,6 +39,7 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
 
   // The fixed subset of the full gradients.
   const int64_t train_size = dataset.train.size();
+  const int64_t noise_sample = options.noise_sample == 0 ? train_size : std::min(options.noise_sample, train_size);
   data::Examples subset;
   const data::Examples* examples = &dataset.train;
   if (options.lipschitz_sample > 0 && options.lipschitz_sample < train_size) {
@@ -50,11 +52,12 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
 
   JsonArray sparsities;
   for (const double sparsity : spec.sparsities()) {
-    const std::string path =
-        absl::StrCat(WorkloadDirectory(root, spec), "/", SparsityDirectoryName(sparsity), "/lipschitz.csv");
+    const std::string directory = absl::StrCat(WorkloadDirectory(root, spec), "/", SparsityDirectoryName(sparsity));
+    const std::string path = absl::StrCat(directory, "/lipschitz.csv");
+    const std::string noise_path = absl::StrCat(directory, "/gradient_noise.csv");
     JsonObject entry;
-    entry.Add("sparsity", sparsity).Add("file", path);
-    if (PathExists(path)) {
+    entry.Add("sparsity", sparsity).Add("file", path).Add("noise_file", noise_path);
+    if (PathExists(path) && PathExists(noise_path)) {
       sparsities.Add(entry.Add("status", "kept"));
       continue;
     }
@@ -85,18 +88,26 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
     const trainer::EvaluatorOptions evaluator_options{.threads = options.threads, .max_chunk = 256};
     ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> oracle,
                      theory::NetworkGradientOracle::Create(network.get(), examples, mask.get(), evaluator_options));
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<theory::NetworkGradientOracle> noise_oracle,
+        theory::NetworkGradientOracle::Create(network.get(), &dataset.train, mask.get(), evaluator_options));
     ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                      trainer::Trainer::Create(TrainerConfigFor(trial), network.get(), &dataset, mask.get()));
     if (options.progress) {
       std::fprintf(stderr,
                    "theory: sparsity %g, B=%lld, trial %d (%lld steps to result): L every %lld steps on %lld "
-                   "examples\n",
+                   "examples, the gradient noise on %lld\n",
                    sparsity, static_cast<long long>(batch_size), study->best_trial(),
                    static_cast<long long>(study->steps_to_result()), static_cast<long long>(interval),
-                   static_cast<long long>(examples->size()));
+                   static_cast<long long>(examples->size()), static_cast<long long>(noise_sample));
     }
     std::string csv = "step,lipschitz\n";
-    int measurements = 0;
+    std::string noise_csv = absl::StrCat(
+        "step,loss,gradient_norm_squared,covariance_trace,simple_noise_scale,sample_size,two_batch_gradient_norm_squared,"
+        "two_batch_covariance_trace,two_batch_simple_noise_scale\n");
+    std::mt19937_64 noise_engine(options.sample_seed + 1);
+    int measurements = 0, noise_measurements = 0;
+    const bool two_batch = spec.theory().noise_batch_sizes_size() == 2;
     absl::Status failure;
     const auto start = std::chrono::steady_clock::now();
     trainer::TrainerHooks hooks;
@@ -111,9 +122,37 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
       }
       absl::StrAppend(&csv, step, ",", JsonNumber(estimate->lipschitz), "\n");
       ++measurements;
+      // The noise at the same point as the L estimate's start, w_prev.
+      absl::StatusOr<theory::GradientNoiseEstimate> noise =
+          theory::EstimateGradientNoise(*noise_oracle, previous, {.sample_size = noise_sample, .seed = noise_engine()});
+      if (!noise.ok()) {
+        std::fprintf(stderr, "theory: warning: sparsity %g step %lld: gradient noise: %s\n", sparsity,
+                     static_cast<long long>(step), std::string(noise.status().message()).c_str());
+        return;
+      }
+      absl::StrAppend(&noise_csv, step, ",", JsonNumber(noise->loss), ",", JsonNumber(noise->gradient_norm_squared),
+                      ",", JsonNumber(noise->covariance_trace), ",", JsonNumber(noise->simple_noise_scale), ",",
+                      noise->sample_size);
+      if (two_batch) {
+        absl::StatusOr<theory::TwoBatchNoiseEstimate> two = theory::EstimateTwoBatchGradientNoise(
+            *noise_oracle, previous,
+            {.small_batch = spec.theory().noise_batch_sizes(0), .big_batch = spec.theory().noise_batch_sizes(1),
+             .pairs = 10, .seed = noise_engine()});
+        if (two.ok()) {
+          absl::StrAppend(&noise_csv, ",", JsonNumber(two->gradient_norm_squared), ",",
+                          JsonNumber(two->covariance_trace), ",", JsonNumber(two->simple_noise_scale));
+        } else {
+          absl::StrAppend(&noise_csv, ",,,");
+        }
+      } else {
+        absl::StrAppend(&noise_csv, ",,,");
+      }
+      absl::StrAppend(&noise_csv, "\n");
+      ++noise_measurements;
     };
     const trainer::TrialResult result = trainer->Train(absl::MakeSpan(parameters), hooks);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    RETURN_IF_ERROR(WriteFileAtomically(noise_path, noise_csv));
     RETURN_IF_ERROR(WriteFileAtomically(path, csv));
     if (options.progress) {
       std::fprintf(stderr, "theory: sparsity %g: %d estimates in %.1f s -> %s\n", sparsity, measurements, seconds,
@@ -121,6 +160,7 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
     }
     entry.Add("status", "measured")
         .Add("measurements", measurements)
+        .Add("noise_measurements", noise_measurements)
         .Add("steps", result.steps)
         .Add("seconds", seconds);
     sparsities.Add(entry);
@@ -129,6 +169,7 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
   summary.Add("remeasure_batch_size", batch_size)
       .Add("lipschitz_interval", interval)
       .Add("lipschitz_sample", examples->size())
+      .Add("noise_sample", noise_sample)
       .Add("sparsities", sparsities);
   return summary;
 }

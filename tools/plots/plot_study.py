@@ -3,11 +3,13 @@
 
     /usr/bin/python3 tools/plots/plot_study.py DIR
 
-Reads DIR/curves.csv, DIR/fits.csv, DIR/lipschitz.csv; writes, per workload (slug "mnist_simple_cnn_sgd"):
+Reads DIR/curves.csv, DIR/fits.csv, DIR/lipschitz.csv, DIR/gradient_noise.csv; writes, per workload (slug "mnist_simple_cnn_sgd"):
   DIR/plots/<slug>_steps.png       (a) steps-to-result vs batch size, log-log, one curve per sparsity, the fitted
                                        S_min (1 + B_crit / B) dashed, regime as marker shape; a compared run dotted
   DIR/plots/<slug>_normalized.png  (b) the same divided by each curve's smallest-batch value
   DIR/plots/<slug>_lipschitz.png   (c) L over training per sparsity (only if measured)
+  DIR/plots/<slug>_noise.png       (e) B_simple over training per sparsity, with each curve's fitted B_crit as a
+                                       horizontal line (only if the noise was measured)
   DIR/plots/<slug>_prediction.png  (d) predicted (dense x L ratio) vs observed steps (only if predicted)
 """
 import csv
@@ -112,6 +114,23 @@ def plot_lipschitz(workload, rows, out):
            "L (trajectory estimate)", os.path.join(out, "%s_lipschitz.png" % slug(workload)))
 
 
+def plot_noise(workload, rows, fits, out):
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    for i, (sparsity, rs) in enumerate(sorted(group(rows, lambda r: float(r["sparsity"])).items())):
+        rs = sorted((r for r in rs if r["simple_noise_scale"] not in ("inf", "", "null")
+                     and float(r["simple_noise_scale"]) > 0), key=lambda r: int(r["step"]))
+        color = "C%d" % (i % 10)
+        ax.plot([int(r["step"]) for r in rs], [float(r["simple_noise_scale"]) for r in rs], "-o", markersize=3,
+                color=color, label="B_simple, sparsity %g" % sparsity)
+        fit = fits.get(sparsity)
+        if fit and fit.get("critical_batch_size"):
+            ax.axhline(float(fit["critical_batch_size"]), color=color, linestyle="--", linewidth=1,
+                       label="fitted B_crit, sparsity %g" % sparsity)
+    ax.set_yscale("log")
+    finish(ax, "%s: gradient noise scale along training" % workload, "training step",
+           "B_simple = tr(Sigma) / |G|^2", os.path.join(out, "%s_noise.png" % slug(workload)))
+
+
 def plot_prediction(workload, rows, out):
     fig, ax = plt.subplots(figsize=(5.6, 5.0))
     lo, hi = float("inf"), 0.0
@@ -140,6 +159,7 @@ def main(argv):
     curves = read_csv(os.path.join(root, "curves.csv"))
     fits = read_csv(os.path.join(root, "fits.csv"))
     lipschitz = read_csv(os.path.join(root, "lipschitz.csv"))
+    noise = read_csv(os.path.join(root, "gradient_noise.csv"))
     if not curves:
         sys.stderr.write("plot_study.py: %s/curves.csv has no rows\n" % root)
         return 1
@@ -155,6 +175,8 @@ def main(argv):
             plot_prediction(workload, predicted, out)
     for workload, rows in group(lipschitz, lambda r: r["workload"]).items():
         plot_lipschitz(workload, rows, out)
+    for workload, rows in group(noise, lambda r: r["workload"]).items():
+        plot_noise(workload, rows, {float(f["sparsity"]): f for f in fits_by.get(workload, [])}, out)
     return 0
 
 
