@@ -100,6 +100,42 @@ grep -q '^compare,synth/tiny_net/sgd,0,2,33000,' "$dir/curves.csv" || fail "curv
 grep -q '^synth/tiny_net/sgd,0.9,100,-0.1,32,inf$' "$dir/gradient_noise.csv" ||
   fail "gradient_noise.csv: $(cat "$dir/gradient_noise.csv")"
 
+# --compare_dir in Shallue et al.'s public layout (no sparsity level, no goal: steps-to-result from
+# measurements.csv at this run's goal 0.02, strictly below it, over COMPLETE trials).
+pub=$tmp/public/synth/tiny_net/sgd
+mkdir -p "$pub/8/0" "$pub/8/1" "$pub/8/2" "$pub/8/3" "$pub/32/0" "$tmp/public/cifar_10/resnet_8/nesterov_momentum/2"
+for b in 8 32; do
+  echo "{\"batch_size\": $b, \"dataset\": \"synth\", \"model\": \"tiny_net\", \"optimizer\": \"sgd\",
+    \"early_stopping\": false, \"parameter_configs\": {\"learning_rate\": {\"max_value\": 10.0, \"min_value\": 0.0001,
+    \"scale\": \"LOG_SCALE\", \"type\": \"DOUBLE\"}}, \"train_steps\": 4000}" > "$pub/$b/study.json"
+done
+echo '{"batch_size": 2, "dataset": "cifar_10", "model": "resnet_8", "optimizer": "nesterov_momentum"}' \
+  > "$tmp/public/cifar_10/resnet_8/nesterov_momentum/2/study.json"
+trial() {  # DIR ID STATUS
+  echo "{\"_internal_trial_id\": $2, \"parameters\": {\"learning_rate\": 0.$2$2, \"label_smoothing\": 0.0},
+    \"status\": \"$3\", \"steps\": 4000, \"trial_id\": $2}" > "$1/$2/metadata.json"
+}
+header='step,train/classification_error,val/cross_entropy_error,val/classification_error'
+trial "$pub/8" 0 COMPLETE
+printf '%s\n0,0.9,2.3,0.9\n1000,0.1,0.3,0.1\n2000,0.01,0.1,0.019\n3000,0.01,0.1,0.01\n' "$header" > "$pub/8/0/measurements.csv"
+trial "$pub/8" 1 COMPLETE  # Reaches exactly 0.02 at 1500 (not below), below at 2500.
+printf '%s\n0,0.9,2.3,0.9\n1500,0.01,0.1,0.02\n2500,0.01,0.1,0.015\n' "$header" > "$pub/8/1/measurements.csv"
+trial "$pub/8" 2 INFEASIBLE
+trial "$pub/8" 3 INCOMPLETE
+trial "$pub/32" 0 COMPLETE
+printf '%s\n0,0.9,2.3,0.9\n4000,0.05,0.2,0.05\n' "$header" > "$pub/32/0/measurements.csv"
+"$report" "$dir" --compare_dir="$tmp/public" --bootstrap_resamples=0 --plots=false > "$tmp/out6" 2> "$tmp/err6" ||
+  { cat "$tmp/err6"; fail "report --compare_dir on the public layout failed"; }
+grep -q '^compare,synth/tiny_net/sgd,0,8,2000,' "$dir/curves.csv" || fail "public layout: curves.csv: $(cat "$dir/curves.csv")"
+grep -q '^compare,synth/tiny_net/sgd,0,32,' "$dir/curves.csv" && fail "public layout: B=32 reached the goal"
+grep -qF '| 0 | 2000 | none |' "$dir/report.md" || fail "public layout: report.md lacks the compared table"
+sed -i 's|val/classification_error|val/error|' "$pub/8/1/measurements.csv"
+if "$report" "$dir" --compare_dir="$tmp/public" --plots=false > /dev/null 2> "$tmp/err7"; then
+  fail "a measurements.csv without val/classification_error succeeded"
+fi
+grep -q '8/1/measurements.csv: the header lacks step or val/classification_error' "$tmp/err7" ||
+  fail "public layout error: $(cat "$tmp/err7")"
+
 # Without L: finding 3 is "not measured".
 rm "$dir"/synth/tiny_net/sgd/sparsity_*/lipschitz.csv
 "$report" "$dir" --bootstrap_resamples=0 --plots=false > "$tmp/out3" 2> "$tmp/err3" || fail "report without L failed"

@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "experiments/study/public_results.h"
 #include "experiments/study/records.pb.h"
 #include "experiments/study/result_store.h"
 #include "theory/scaling_model.h"
@@ -63,7 +64,7 @@ struct Curve {
   std::optional<ScalingFit> fit;
   std::string note;  // Why there is no fit.
   std::optional<double> lipschitz_mean, lipschitz_max;
-  std::vector<std::pair<int64_t, double>> lipschitz;  // (step, L).
+  std::vector<std::pair<int64_t, double>> lipschitz;      // (step, L).
   std::optional<LipschitzComparison> lipschitz_vs_dense;  // Sparse curves with L for both.
   std::vector<NoisePoint> noise;                          // gradient_noise.csv, by step.
   std::optional<ScalingCurve> predicted;
@@ -476,10 +477,10 @@ std::string VerdictThree(const std::vector<Curve>& curves, double tolerance) {
     const LipschitzComparison& l = *curve.lipschitz_vs_dense;
     const bool larger = l.ratio() > 1;
     all_larger = all_larger && larger;
-    std::string part = absl::StrCat(name, ": L ", larger ? "larger" : "NOT larger", " (median over steps <= ",
-                                    l.up_to_step, ": ", Num(l.sparse_median), " vs ", Num(l.dense_median), ", ratio ",
-                                    Num(l.ratio()), "; larger at ", l.sparse_above, " of ", l.matched,
-                                    " matched steps)");
+    std::string part =
+        absl::StrCat(name, ": L ", larger ? "larger" : "NOT larger", " (median over steps <= ", l.up_to_step, ": ",
+                     Num(l.sparse_median), " vs ", Num(l.dense_median), ", ratio ", Num(l.ratio()), "; larger at ",
+                     l.sparse_above, " of ", l.matched, " matched steps)");
     if (curve.score) {
       // Geometric mean of the observed step ratios at the shared batch sizes.
       double log_sum = 0;
@@ -506,8 +507,8 @@ std::string VerdictThree(const std::vector<Curve>& curves, double tolerance) {
   if (parts.empty()) return "not measured: only one sparsity level";
   if (!any) return absl::StrCat("not measured -- ", absl::StrJoin(parts, ". "));
   const char* verdict = all_larger && all_predict ? "holds"
-                        : all_larger ? "holds partly (L is larger; the L ratio misses the step ratio)"
-                                     : "does not hold";
+                        : all_larger              ? "holds partly (L is larger; the L ratio misses the step ratio)"
+                                                  : "does not hold";
   return absl::StrCat(verdict, " -- ", absl::StrJoin(parts, ". "));
 }
 
@@ -561,12 +562,12 @@ std::string Protocol(const std::vector<StudyRecord>& records, const std::string&
   if (stopped_early > 0 || examples_saved_at_most > 0) {
     const double spared_share = static_cast<double>(examples_saved_at_most) /
                                 static_cast<double>(std::max<int64_t>(1, examples_trained + examples_saved_at_most));
-    absl::StrAppend(
-        &md, "- Exact early termination (experiments/study/early_termination.h; results identical without it): ",
-        stopped_early, " of ", trials, " trials stopped or skipped once they could no longer win; ",
-        Count(examples_trained), " training examples trained, and it spared at most ", Count(examples_saved_at_most),
-        " more (each stopped trial's remaining budget: an upper bound, ", absl::StrFormat("%.0f%%", 100 * spared_share),
-        " of what a run without it could have trained)\n");
+    absl::StrAppend(&md,
+                    "- Exact early termination (experiments/study/early_termination.h; results identical without it): ",
+                    stopped_early, " of ", trials, " trials stopped or skipped once they could no longer win; ",
+                    Count(examples_trained), " training examples trained, and it spared at most ",
+                    Count(examples_saved_at_most), " more (each stopped trial's remaining budget: an upper bound, ",
+                    absl::StrFormat("%.0f%%", 100 * spared_share), " of what a run without it could have trained)\n");
   } else if (trials > 0) {
     absl::StrAppend(&md, "- No trial was stopped early (", Count(examples_trained), " training examples trained)\n");
   }
@@ -617,7 +618,21 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
   ASSIGN_OR_RETURN(std::vector<Curve> curves, LoadCurves(dir, options.bootstrap_resamples, &records));
   std::vector<Curve> compare;
   if (!options.compare_dir.empty()) {
-    ASSIGN_OR_RETURN(compare, LoadCurves(options.compare_dir, options.bootstrap_resamples, nullptr));
+    ASSIGN_OR_RETURN(std::vector<StudyRecord> compare_records, ReadStudyRecords(options.compare_dir));
+    if (compare_records.empty()) {
+      // Not parsity's layout: Shallue et al.'s public data, at this run's goals.
+      std::map<std::string, double> goals;
+      for (const StudyRecord& record : records) goals[Workload(record)] = record.goal_error();
+      ASSIGN_OR_RETURN(compare_records, ReadPublicStudyRecords(options.compare_dir, goals));
+    }
+    if (compare_records.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          options.compare_dir, ": no study.json of a workload of ", dir,
+          " (parsity's layout <dataset>/<network>/<optimizer>/sparsity_<s>/<batch_size>/, or Shallue et al.'s "
+          "<dataset>/<model>/<optimizer>/<batch_size>/)"));
+    }
+    compare = GroupCurves(compare_records);
+    RETURN_IF_ERROR(FitCurves(compare, options.bootstrap_resamples));
   }
 
   // CSVs.

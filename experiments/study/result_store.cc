@@ -17,8 +17,6 @@
 #include "training/trainer/trial_record.h"
 
 namespace parsity::experiments {
-namespace {
-
 absl::Status ParseJson(const std::string& json, google::protobuf::Message* message, const std::string& path) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
@@ -28,6 +26,8 @@ absl::Status ParseJson(const std::string& json, google::protobuf::Message* messa
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 std::optional<trainer::TrialStatus> StatusFromName(absl::string_view name) {
   for (trainer::TrialStatus status :

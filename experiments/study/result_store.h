@@ -30,9 +30,14 @@
 #include "experiments/study/aggregation.h"
 #include "experiments/study/records.pb.h"
 #include "experiments/study/trial.h"
+#include "google/protobuf/message.h"
 #include "pruning/mask_report.h"
 
 namespace parsity::experiments {
+
+// Parses the JSON text of the file `path` into `message`, ignoring keys the message does not have. Errors: DataLoss
+// naming `path`.
+absl::Status ParseJson(const std::string& json, google::protobuf::Message* message, const std::string& path);
 
 // "sparsity_0", "sparsity_0.5", "sparsity_0.9".
 std::string SparsityDirectoryName(double sparsity);

@@ -319,8 +319,8 @@ absl::Status Runner::RunTask(const Task& task) {
   const auto mask_for = [&](const nn::Network& network, absl::Span<const float> parameters) {
     const pruning::PruningConfig pruning_config = PruningConfigFor(study.trials[task.trial]);
     return masks_.Get(study.sparsity_index, task.trial, [&] {
-      return pruning::ComputeMask(pruning_config, network, parameters, dataset_.train,
-                                  study.trials[task.trial].seed(), /*threads=*/1);
+      return pruning::ComputeMask(pruning_config, network, parameters, dataset_.train, study.trials[task.trial].seed(),
+                                  /*threads=*/1);
     });
   };
   const absl::StatusOr<std::optional<TrialSummary>> summary = TrainAndStore(study, task.trial, can_still_win, mask_for);
@@ -385,8 +385,7 @@ absl::Status Runner::Finish(const Task& task, const TrialSummary& summary, doubl
       "[%d/%d studies, %d/%d trials, %s, ETA ~%s] sparsity %g batch %d trial %d (%s): %s in %.1f s%s; best %s",
       studies_done_, static_cast<int>(studies_.size()), trials_resumed_ + trials_run_, trials_total_, Duration(elapsed),
       Duration(trials_run_ > 0 ? elapsed * remaining / trials_run_ : 0), study.sparsity, study.batch_size, task.trial,
-      MetaparametersText(summary.parameters), outcome, trial_seconds,
-      ranks_ > 1 ? absl::StrCat(" on rank ", rank) : "",
+      MetaparametersText(summary.parameters), outcome, trial_seconds, ranks_ > 1 ? absl::StrCat(" on rank ", rank) : "",
       best.has_value() ? absl::StrCat(best->steps_to_result, " steps (trial ", best->trial, ")") : "none yet"));
   if (study.done_count < spec_.trials()) return absl::OkStatus();
   RETURN_IF_ERROR(WriteStudy(study));
@@ -511,8 +510,8 @@ absl::Status Runner::Coordinate(MPI_Comm communicator, int size) {
 
 absl::Status Runner::FinishRemoteTrial(int study_index, int trial, int rank) {
   if (study_index < 0 || study_index >= static_cast<int>(studies_.size()) || trial < 0 || trial >= spec_.trials()) {
-    return absl::InternalError(absl::StrCat("rank ", rank, " reported an unknown trial ", trial, " of study ",
-                                            study_index));
+    return absl::InternalError(
+        absl::StrCat("rank ", rank, " reported an unknown trial ", trial, " of study ", study_index));
   }
   Study& study = *studies_[study_index];
   const std::string directory = TrialDirectory(study.directory, trial);
@@ -616,12 +615,11 @@ absl::StatusOr<RunSummary> Runner::Run() {
     return summary;
   }
   start_ = Clock::now();
-  Progress(absl::StrCat(WorkloadName(spec_), ": ", studies_.size(), " studies of ", spec_.trials(), " trials; ",
-                        trials_resumed_, " trials already finished in ", options_.output_dir, ", ", trials_to_run_,
-                        " to run on ",
-                        ranks_ > 1 ? absl::StrCat(ranks_, " MPI ranks")
-                                   : absl::StrCat(options_.parallel_trials, " workers"),
-                        options_.early_termination ? " with early termination" : ""));
+  Progress(absl::StrCat(
+      WorkloadName(spec_), ": ", studies_.size(), " studies of ", spec_.trials(), " trials; ", trials_resumed_,
+      " trials already finished in ", options_.output_dir, ", ", trials_to_run_, " to run on ",
+      ranks_ > 1 ? absl::StrCat(ranks_, " MPI ranks") : absl::StrCat(options_.parallel_trials, " workers"),
+      options_.early_termination ? " with early termination" : ""));
   if (ranks_ > 1) {
     RETURN_IF_ERROR(Coordinate(session->communicator(), ranks_));
   } else {

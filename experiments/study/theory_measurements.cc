@@ -102,9 +102,9 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
                    static_cast<long long>(examples->size()), static_cast<long long>(noise_sample));
     }
     std::string csv = "step,lipschitz\n";
-    std::string noise_csv = absl::StrCat(
-        "step,loss,gradient_norm_squared,covariance_trace,simple_noise_scale,sample_size,two_batch_gradient_norm_squared,"
-        "two_batch_covariance_trace,two_batch_simple_noise_scale\n");
+    std::string noise_csv =
+        "step,loss,gradient_norm_squared,covariance_trace,simple_noise_scale,sample_size,"
+        "two_batch_gradient_norm_squared,two_batch_covariance_trace,two_batch_simple_noise_scale\n";
     std::mt19937_64 noise_engine(options.sample_seed + 1);
     int measurements = 0, noise_measurements = 0;
     const bool two_batch = spec.theory().noise_batch_sizes_size() == 2;
@@ -134,10 +134,12 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
                       ",", JsonNumber(noise->covariance_trace), ",", JsonNumber(noise->simple_noise_scale), ",",
                       noise->sample_size);
       if (two_batch) {
-        absl::StatusOr<theory::TwoBatchNoiseEstimate> two = theory::EstimateTwoBatchGradientNoise(
-            *noise_oracle, previous,
-            {.small_batch = spec.theory().noise_batch_sizes(0), .big_batch = spec.theory().noise_batch_sizes(1),
-             .pairs = 10, .seed = noise_engine()});
+        absl::StatusOr<theory::TwoBatchNoiseEstimate> two =
+            theory::EstimateTwoBatchGradientNoise(*noise_oracle, previous,
+                                                  {.small_batch = spec.theory().noise_batch_sizes(0),
+                                                   .big_batch = spec.theory().noise_batch_sizes(1),
+                                                   .pairs = 10,
+                                                   .seed = noise_engine()});
         if (two.ok()) {
           absl::StrAppend(&noise_csv, ",", JsonNumber(two->gradient_norm_squared), ",",
                           JsonNumber(two->covariance_trace), ",", JsonNumber(two->simple_noise_scale));
