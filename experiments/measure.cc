@@ -14,6 +14,19 @@
 // and of the Hessian are over --lipschitz_sample training examples (0: all of them, as the paper; a fixed random
 // subset otherwise), the noise over --noise_sample examples drawn anew at each measurement (default 1,000: per-example
 // gradients cost one pass each). Estimator randomness (the subsets, the Hessian's start) comes from --measure_seed.
+//
+// The same binary runs under an MPI launcher (experiments/README.md, "Data-parallel training"):
+//
+//   mpirun -np 4 bazel-bin/experiments/measure --batch_size=1024 ... --lipschitz_sample=0 --hessian
+//
+// Training is data-parallel as in //experiments:train (every rank computes a quarter of each global batch; the
+// gradient sums are all-reduced, only the mask's kept entries when pruned). The full gradients of L and the Hessian
+// are split the same way (experiments/sharded_gradient_oracle.h: rank r takes examples [rN/P, (r+1)N/P) of the
+// sample, one all-reduce adds the sums), so each L and Hessian costs every rank 1/P of the work. The noise, made of
+// per-example gradients, is measured by rank 0 alone while the others wait. Results equal one process's up to float
+// summation order. Only rank 0 prints; the summary gains "ranks", "bytes_communicated_per_step" (training's gradient
+// payload per step and rank, 0 for one process) and "measure_bytes_communicated" (the sharded full gradients' payload
+// over the run); any rank's error ends the whole job.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -34,9 +47,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "pruning/mask_report.h"
+#include "experiments/data_fingerprints.h"
 #include "experiments/flag_checks.h"
+#include "experiments/sharded_gradient_oracle.h"
+#include "pruning/mask_report.h"
 #include "pruning/pruning.h"
 #include "theory/gradient_noise.h"
 #include "theory/gradient_oracle.h"
@@ -47,6 +63,8 @@
 #include "training/data/dataset.h"
 #include "training/data/examples.h"
 #include "training/data/shuffle.h"
+#include "training/distributed/mpi_gradient_reducer.h"
+#include "training/distributed/mpi_session.h"
 #include "training/nn/networks.h"
 #include "training/optimizers/optimizer_factory.h"
 #include "training/optimizers/schedule.h"
@@ -64,7 +82,7 @@ ABSL_FLAG(double, end_factor, 0.01, "linear_decay: final rate as a fraction of t
 ABSL_FLAG(int64_t, batch_size, 128, "examples per step");
 ABSL_FLAG(int64_t, steps, 2000, "updates to train (all of them: there is no goal error)");
 ABSL_FLAG(uint64_t, seed, 0, "trial seed: initialization (and pruning mask)");
-ABSL_FLAG(int32_t, threads, 1, "threads inside a training step and a full-gradient evaluation");
+ABSL_FLAG(int32_t, threads, 1, "threads inside a training step and a full-gradient evaluation (per rank)");
 ABSL_FLAG(std::string, pruning, "none", "pruning at initialization: none, snip, magnitude or random");
 ABSL_FLAG(double, sparsity, 0.0, "fraction of prunable parameters removed, in [0, 1)");
 ABSL_FLAG(int64_t, snip_batches, 0, "SNIP's sample in batches of 100; 0 = the whole training set");
@@ -197,7 +215,19 @@ JsonArray ToJsonArray(const std::vector<double>& values) {
   return array;
 }
 
-absl::Status Run() {
+// The settings that decide which collective calls a rank makes and when: ranks that disagree about them would wait
+// for each other forever, so they are compared before the first step.
+std::string CollectiveSettings(const trainer::TrainerConfig& config, const MeasureFlags& measure) {
+  return absl::StrCat("batch_size=", config.batch_size, " steps=", config.max_steps,
+                      " lipschitz_interval=", measure.lipschitz_interval,
+                      " lipschitz_sample=", measure.lipschitz_sample, " hessian=", measure.hessian,
+                      " hessian_iterations=", measure.hessian_options.max_iterations,
+                      " hessian_tolerance=", absl::StrFormat("%.17g", measure.hessian_options.tolerance),
+                      " measure_seed=", measure.measure_seed);
+}
+
+absl::Status Run(const distributed::MpiSession& session) {
+  const bool root = session.rank() == 0;
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, TrainerConfigFromFlags());
   ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, PruningConfigFromFlags());
   ASSIGN_OR_RETURN(MeasureFlags measure, MeasureFlagsFromFlags());
@@ -230,10 +260,9 @@ absl::Status Run() {
                                                                      dataset.train, seed, config.evaluator.threads));
   mask.Apply(absl::MakeSpan(parameters));
   const pruning::MaskReport mask_report = pruning::ReportMask(mask, network->layout(), pruning_config.sparsity, true);
-  if (pruning_config.scheme != "none")
+  if (root && pruning_config.scheme != "none") {
     std::fprintf(stderr, "pruning: %s\n", pruning::MaskReportText(mask_report).c_str());
-  ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
-                   trainer::Trainer::Create(config, network.get(), &dataset, &mask));
+  }
 
   // The estimators' examples: a fixed subset (or all) for the full gradients, the whole training set for the noise.
   std::mt19937_64 measure_engine(measure.measure_seed);
@@ -245,19 +274,63 @@ absl::Status Run() {
     lipschitz_subset = data::GatherExamples(dataset.train, indices);
     lipschitz_examples = &lipschitz_subset;
   }
+
+  // Data-parallel: one reducer across the ranks for training, as in train.cc; with a mask that prunes anything, only
+  // its kept entries travel.
+  std::unique_ptr<distributed::MpiGradientReducer> reducer;
+  if (session.size() > 1) {
+    ASSIGN_OR_RETURN(reducer,
+                     distributed::MpiGradientReducer::Create(session.communicator(), network->parameter_count(),
+                                                             mask.pruned_count() > 0 ? &mask : nullptr));
+    // Different flags or files on different nodes would hang or measure silently apart: check them, and the pruned
+    // initialization, before the first step. The settings first: they also decide the estimators' sample.
+    const std::string settings = CollectiveSettings(config, measure);
+    RETURN_IF_ERROR(reducer->CheckBytesIdentical(
+        settings.data(), settings.size(),
+        "settings (--batch_size, --steps, --lipschitz_interval, --lipschitz_sample, --hessian, "
+        "--hessian_iterations, --hessian_tolerance, --measure_seed)"));
+    // The estimators' sample too: the sharded oracle adds up shards of every rank's own copy of it.
+    const std::vector<uint64_t> fingerprints =
+        experiments::ExamplesFingerprints({&dataset.train, &dataset.validation, lipschitz_examples});
+    RETURN_IF_ERROR(reducer->CheckBytesIdentical(fingerprints.data(), fingerprints.size() * sizeof(uint64_t),
+                                                 "data sets (--dataset, --data_dir)"));
+    RETURN_IF_ERROR(reducer->CheckParametersIdentical(parameters));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
+                   trainer::Trainer::Create(config, network.get(), &dataset, &mask, reducer.get()));
+
   const trainer::EvaluatorOptions evaluator_options{.threads = config.evaluator.threads, .max_chunk = 256};
-  ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> full_oracle,
+  ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> local_full_oracle,
                    theory::NetworkGradientOracle::Create(network.get(), lipschitz_examples, &mask, evaluator_options));
+  // Under P ranks the full gradients of L and the Hessian are split over the ranks (collective calls: every rank
+  // measures at the same steps with the same arguments). The noise is rank 0's alone: its per-example gradients
+  // would each need an all-reduce of the whole gradient if split by the oracle, which is slower than one rank.
+  std::unique_ptr<experiments::ShardedGradientOracle> sharded_full_oracle;
+  theory::GradientOracle* full_oracle = local_full_oracle.get();
+  if (session.size() > 1) {
+    ASSIGN_OR_RETURN(sharded_full_oracle,
+                     experiments::ShardedGradientOracle::Create(session.communicator(), local_full_oracle.get()));
+    full_oracle = sharded_full_oracle.get();
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> noise_oracle,
                    theory::NetworkGradientOracle::Create(network.get(), &dataset.train, &mask, evaluator_options));
-  std::fprintf(stderr,
-               "measuring %s on %s, %lld parameters (sparsity %.3f), batch %lld, %lld steps: L every %lld steps on "
-               "%lld examples%s, noise every %lld steps on %lld examples\n",
-               network->name().c_str(), dataset.name.c_str(), static_cast<long long>(network->parameter_count()),
-               mask.sparsity(), static_cast<long long>(config.batch_size), static_cast<long long>(config.max_steps),
-               static_cast<long long>(measure.lipschitz_interval), static_cast<long long>(lipschitz_examples->size()),
-               measure.hessian ? " (and the Hessian)" : "", static_cast<long long>(measure.noise_interval),
-               static_cast<long long>(measure.noise_sample == 0 ? train_size : measure.noise_sample));
+  if (root) {
+    std::fprintf(stderr,
+                 "measuring %s on %s, %lld parameters (sparsity %.3f), batch %lld, %lld steps: L every %lld steps on "
+                 "%lld examples%s, noise every %lld steps on %lld examples%s\n",
+                 network->name().c_str(), dataset.name.c_str(), static_cast<long long>(network->parameter_count()),
+                 mask.sparsity(), static_cast<long long>(config.batch_size), static_cast<long long>(config.max_steps),
+                 static_cast<long long>(measure.lipschitz_interval), static_cast<long long>(lipschitz_examples->size()),
+                 measure.hessian ? " (and the Hessian)" : "", static_cast<long long>(measure.noise_interval),
+                 static_cast<long long>(measure.noise_sample == 0 ? train_size : measure.noise_sample),
+                 reducer == nullptr
+                     ? ""
+                     : absl::StrFormat("; over %d ranks, %lld bytes all-reduced per training step, L%s split over "
+                                       "the ranks, the noise on rank 0",
+                                       session.size(), static_cast<long long>(reducer->payload_bytes_per_step()),
+                                       measure.hessian ? " and the Hessian" : "")
+                           .c_str());
+  }
 
   Mean lipschitz_mean, hessian_mean, norm_mean, trace_mean, scale_mean;
   int64_t measurements = 0, failures = 0;
@@ -275,9 +348,10 @@ absl::Status Run() {
     JsonObject line;
     line.Add("step", step);
     const auto fail = [&](absl::string_view what, const absl::Status& status) {
+      ++failures;
+      if (!root) return;
       std::fprintf(stderr, "warning: step %lld: %s: %s\n", static_cast<long long>(step), std::string(what).c_str(),
                    std::string(status.message()).c_str());
-      ++failures;
     };
     std::optional<theory::TrajectoryLipschitzEstimate> lipschitz;
     std::optional<theory::HessianEigenvalueEstimate> hessian;
@@ -304,7 +378,7 @@ absl::Status Run() {
         }
       }
     }
-    if (noise_due) {
+    if (noise_due && root) {
       absl::StatusOr<theory::GradientNoiseEstimate> estimate = theory::EstimateGradientNoise(
           *noise_oracle, previous, {.sample_size = measure.noise_sample, .seed = noise_seed});
       if (estimate.ok()) {
@@ -343,6 +417,7 @@ absl::Status Run() {
     measure_seconds += seconds;
     line.Add("measure_seconds", seconds).Add("seconds", SecondsSince(start));
     ++measurements;
+    if (!root) return;
     std::cout << line.ToString() << std::endl;
     std::fprintf(stderr,
                  "step %7lld  L %-10.4g  lambda_max %-10.4g  |G|^2 %-10.4g  tr(Sigma) %-10.4g  B_simple %-10.4g"
@@ -352,6 +427,7 @@ absl::Status Run() {
                  noise ? noise->covariance_trace : NAN, noise ? noise->simple_noise_scale : NAN, seconds);
   };
   const trainer::TrialResult result = trainer->Train(absl::MakeSpan(parameters), hooks);
+  if (!root) return absl::OkStatus();
 
   JsonObject summary;
   summary.Add("dataset", dataset.name).Add("network", network->name()).Add("optimizer", config.optimizer.name);
@@ -371,6 +447,14 @@ absl::Status Run() {
   scale_mean.AddTo("simple_noise_scale", &summary);
   summary.Add("measure_seconds", measure_seconds).Add("wall_seconds", SecondsSince(start));
   summary.Add("threads", config.evaluator.threads);
+  // Data parallelism: the processes, the training gradient payload each sent per step (0 for one process), and the
+  // payload of the sharded L and Hessian gradients over the whole run (4 bytes per parameter, or per kept entry, per
+  // full gradient).
+  summary.Add("ranks", session.size());
+  summary.Add("bytes_communicated_per_step",
+              reducer != nullptr && result.steps > 0 ? reducer->bytes_communicated() / result.steps : int64_t{0});
+  summary.Add("measure_bytes_communicated",
+              sharded_full_oracle != nullptr ? sharded_full_oracle->bytes_communicated() : int64_t{0});
   std::cout << summary.ToString() << std::endl;
   return absl::OkStatus();
 }
@@ -383,10 +467,18 @@ int main(int argc, char** argv) {
       "Trains one trial and measures the trajectory Lipschitz constant, the Hessian's top eigenvalue and the gradient "
       "noise along it: one JSON line per measurement, a JSON summary last.");
   absl::ParseCommandLine(argc, argv);
-  const absl::Status status = parsity::Run();
+  // One process unless an MPI launcher started this one (mpirun, srun); the session outlives Run's reducers.
+  const parsity::distributed::MpiSession session;
+  const absl::Status status = parsity::Run(session);
   if (!status.ok()) {
-    std::fprintf(stderr, "measure: %s\n", std::string(status.message()).c_str());
-    return 1;
+    if (session.size() == 1) {
+      std::fprintf(stderr, "measure: %s\n", std::string(status.message()).c_str());
+      return 1;
+    }
+    // The other ranks may be waiting in a collective call: end them all (MPI_Abort), naming this rank.
+    std::fprintf(stderr, "measure: rank %d of %d: %s\n", session.rank(), session.size(),
+                 std::string(status.message()).c_str());
+    session.Abort(1);
   }
   return 0;
 }

@@ -23,16 +23,17 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "experiments/data_fingerprints.h"
+#include "experiments/flag_checks.h"
+#include "pruning/mask_report.h"
+#include "pruning/pruning.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/json.h"
 #include "tools/base/status_macros.h"
-#include "pruning/mask_report.h"
-#include "experiments/flag_checks.h"
-#include "pruning/pruning.h"
 #include "training/data/dataset.h"
 #include "training/distributed/mpi_gradient_reducer.h"
 #include "training/distributed/mpi_session.h"
@@ -110,18 +111,6 @@ absl::StatusOr<pruning::PruningConfig> PruningConfigFromFlags() {
   return config;
 }
 
-// Fingerprints of the data every rank must share: each rank draws the same global batches from its own copy.
-std::vector<uint64_t> DataFingerprints(const data::Dataset& dataset) {
-  std::vector<uint64_t> fingerprints;
-  for (const data::Examples* examples : {&dataset.train, &dataset.validation}) {
-    fingerprints.push_back(
-        distributed::Fingerprint64(examples->pixels.data(), examples->pixels.size() * sizeof(float)));
-    fingerprints.push_back(
-        distributed::Fingerprint64(examples->labels.data(), examples->labels.size() * sizeof(int32_t)));
-  }
-  return fingerprints;
-}
-
 absl::Status Run(const distributed::MpiSession& session) {
   const bool root = session.rank() == 0;
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, ConfigFromFlags());
@@ -138,8 +127,8 @@ absl::Status Run(const distributed::MpiSession& session) {
   std::vector<float> parameters(network->parameter_count());
   trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));
   // Each trial prunes its own initialization, then trains from those same (masked) weights.
-  ASSIGN_OR_RETURN(const optimizers::Mask mask,
-                   pruning::ComputeMask(pruning_config, *network, parameters, dataset.train, seed, config.evaluator.threads));
+  ASSIGN_OR_RETURN(const optimizers::Mask mask, pruning::ComputeMask(pruning_config, *network, parameters,
+                                                                     dataset.train, seed, config.evaluator.threads));
   mask.Apply(absl::MakeSpan(parameters));
   const pruning::MaskReport mask_report =
       pruning::ReportMask(mask, network->layout(), pruning_config.sparsity, pruning_config.prune_biases);
@@ -150,11 +139,10 @@ absl::Status Run(const distributed::MpiSession& session) {
   std::unique_ptr<distributed::MpiGradientReducer> reducer;
   if (session.size() > 1) {
     const bool sparse = absl::GetFlag(FLAGS_sparse_allreduce) && mask.pruned_count() > 0;
-    ASSIGN_OR_RETURN(reducer, distributed::MpiGradientReducer::Create(session.communicator(),
-                                                                      network->parameter_count(),
-                                                                      sparse ? &mask : nullptr));
+    ASSIGN_OR_RETURN(reducer, distributed::MpiGradientReducer::Create(
+                                  session.communicator(), network->parameter_count(), sparse ? &mask : nullptr));
     // Different files on different nodes would train silently apart: check the data and the pruned initialization.
-    const std::vector<uint64_t> fingerprints = DataFingerprints(dataset);
+    const std::vector<uint64_t> fingerprints = experiments::ExamplesFingerprints({&dataset.train, &dataset.validation});
     RETURN_IF_ERROR(reducer->CheckBytesIdentical(fingerprints.data(), fingerprints.size() * sizeof(uint64_t),
                                                  "data sets (--dataset, --data_dir)"));
     RETURN_IF_ERROR(reducer->CheckParametersIdentical(parameters));
@@ -166,11 +154,10 @@ absl::Status Run(const distributed::MpiSession& session) {
                  network->name().c_str(), dataset.name.c_str(), static_cast<size_t>(dataset.train.size()),
                  static_cast<size_t>(dataset.validation.size()), static_cast<long long>(network->parameter_count()),
                  static_cast<long long>(config.batch_size),
-                 reducer == nullptr
-                     ? ""
-                     : absl::StrFormat(" over %d ranks, %lld bytes all-reduced per step", session.size(),
-                                       static_cast<long long>(reducer->payload_bytes_per_step()))
-                           .c_str());
+                 reducer == nullptr ? ""
+                                    : absl::StrFormat(" over %d ranks, %lld bytes all-reduced per step", session.size(),
+                                                      static_cast<long long>(reducer->payload_bytes_per_step()))
+                                          .c_str());
   }
 
   const std::string measurements_csv = root ? absl::GetFlag(FLAGS_measurements_csv) : "";
