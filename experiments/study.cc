@@ -140,5 +140,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "study: %s\n", std::string(status.message()).c_str());
     return 1;
   }
+  // Ranks other than 0 finish with the sweep, rank 0 after the theory measurements and the report: wait idle.
+  session.WaitForAllRanks();
   return 0;
 }

@@ -1,7 +1,9 @@
 #include "training/distributed/mpi_session.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "tools/base/check.h"
 
@@ -39,6 +41,17 @@ MpiSession::~MpiSession() {
 MPI_Comm MpiSession::communicator() const {
   PARSITY_CHECK(mpi_active_);
   return MPI_COMM_WORLD;
+}
+
+void MpiSession::WaitForAllRanks(int poll_milliseconds) const {
+  if (!mpi_active_ || size_ == 1) return;
+  MPI_Request request;
+  MPI_Ibarrier(MPI_COMM_WORLD, &request);
+  for (int done = 0;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done != 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_milliseconds));
+  }
 }
 
 void MpiSession::Abort(int exit_code) const {

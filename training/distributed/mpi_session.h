@@ -39,6 +39,11 @@ class MpiSession {
   // MPI_COMM_WORLD. REQUIRES: mpi_active().
   MPI_Comm communicator() const;
 
+  // Waits until every rank has called it (a barrier) without spinning: MPI_Ibarrier, then MPI_Test every
+  // `poll_milliseconds`. For ranks that finish long before the others (a study's ranks while rank 0 measures and
+  // reports): MPI_Barrier and MPI_Finalize poll the network and would keep a core busy. No-op without MPI.
+  void WaitForAllRanks(int poll_milliseconds = 20) const;
+
   // Ends every process of the job with `exit_code`: MPI_Abort(MPI_COMM_WORLD) when MPI is active (mpirun and srun
   // then stop the other ranks and exit non-zero), std::exit otherwise. Print the reason to stderr first.
   [[noreturn]] void Abort(int exit_code) const;

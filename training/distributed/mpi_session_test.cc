@@ -34,6 +34,15 @@ TEST(MpiSessionTest, WithoutALauncherIsOneProcessAndLeavesMpiAlone) {
   EXPECT_EQ(initialized, 0);
 }
 
+TEST(MpiSessionTest, WaitForAllRanksWithoutMpiReturnsAndLeavesMpiAlone) {
+  UnsetLauncherVariables();
+  const MpiSession session;
+  session.WaitForAllRanks();  // Would fail inside MPI_Ibarrier if it touched an uninitialized MPI.
+  int initialized = 1;
+  MPI_Initialized(&initialized);
+  EXPECT_EQ(initialized, 0);
+}
+
 TEST(MpiSessionDeathTest, AbortWithoutMpiExitsWithTheCode) {
   UnsetLauncherVariables();
   const MpiSession session;
