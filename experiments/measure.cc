@@ -22,11 +22,13 @@
 // Training is data-parallel as in //experiments:train (every rank computes a quarter of each global batch; the
 // gradient sums are all-reduced, only the mask's kept entries when pruned). The full gradients of L and the Hessian
 // are split the same way (experiments/sharded_gradient_oracle.h: rank r takes examples [rN/P, (r+1)N/P) of the
-// sample, one all-reduce adds the sums), so each L and Hessian costs every rank 1/P of the work. The noise, made of
-// per-example gradients, is measured by rank 0 alone while the others wait. Results equal one process's up to float
-// summation order. Only rank 0 prints; the summary gains "ranks", "bytes_communicated_per_step" (training's gradient
-// payload per step and rank, 0 for one process) and "measure_bytes_communicated" (the sharded full gradients' payload
-// over the run); any rank's error ends the whole job.
+// sample, one all-reduce adds the sums), so each L and Hessian costs every rank 1/P of the work. So does the noise:
+// the mean gradient of its sample through the same sharded oracle, its per-example gradients split by position in
+// the sample, one all-reduce of a double adding the squared deviations (theory/gradient_noise.h,
+// GradientNoiseOptions::parts). Results equal one process's up to float summation order. Only rank 0 prints; the
+// summary gains "ranks", "bytes_communicated_per_step" (training's gradient payload per step and rank, 0 for one
+// process) and "measure_bytes_communicated" (the sharded full gradients' payload over the run); any rank's error ends
+// the whole job.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -303,8 +305,9 @@ absl::Status Run(const distributed::MpiSession& session) {
   ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> local_full_oracle,
                    theory::NetworkGradientOracle::Create(network.get(), lipschitz_examples, &mask, evaluator_options));
   // Under P ranks the full gradients of L and the Hessian are split over the ranks (collective calls: every rank
-  // measures at the same steps with the same arguments). The noise is rank 0's alone: its per-example gradients
-  // would each need an all-reduce of the whole gradient if split by the oracle, which is slower than one rank.
+  // measures at the same steps with the same arguments), and so is the noise: its sample's mean gradient through a
+  // sharded oracle, its per-example gradients by positions of the sample, one all-reduce adding the ranks' sums of
+  // squared deviations (theory::GradientNoiseOptions::parts).
   std::unique_ptr<experiments::ShardedGradientOracle> sharded_full_oracle;
   theory::GradientOracle* full_oracle = local_full_oracle.get();
   if (session.size() > 1) {
@@ -314,6 +317,22 @@ absl::Status Run(const distributed::MpiSession& session) {
   }
   ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> noise_oracle,
                    theory::NetworkGradientOracle::Create(network.get(), &dataset.train, &mask, evaluator_options));
+  std::unique_ptr<experiments::ShardedGradientOracle> sharded_noise_oracle;
+  theory::GradientNoiseOptions noise_options{.sample_size = measure.noise_sample};
+  theory::GradientOracle* noise_mean_oracle = noise_oracle.get();
+  if (session.size() > 1) {
+    ASSIGN_OR_RETURN(sharded_noise_oracle,
+                     experiments::ShardedGradientOracle::Create(session.communicator(), noise_oracle.get()));
+    noise_mean_oracle = sharded_noise_oracle.get();
+    noise_options.part = session.rank();
+    noise_options.parts = session.size();
+    noise_options.per_example_oracle = noise_oracle.get();
+    noise_options.sum_parts = [communicator = session.communicator()](double own) {
+      double total = 0;
+      MPI_Allreduce(&own, &total, 1, MPI_DOUBLE, MPI_SUM, communicator);
+      return total;
+    };
+  }
   if (root) {
     std::fprintf(stderr,
                  "measuring %s on %s, %lld parameters (sparsity %.3f), batch %lld, %lld steps: L every %lld steps on "
@@ -326,7 +345,7 @@ absl::Status Run(const distributed::MpiSession& session) {
                  reducer == nullptr
                      ? ""
                      : absl::StrFormat("; over %d ranks, %lld bytes all-reduced per training step, L%s split over "
-                                       "the ranks, the noise on rank 0",
+                                       "the ranks, and the noise",
                                        session.size(), static_cast<long long>(reducer->payload_bytes_per_step()),
                                        measure.hessian ? " and the Hessian" : "")
                            .c_str());
@@ -378,9 +397,11 @@ absl::Status Run(const distributed::MpiSession& session) {
         }
       }
     }
-    if (noise_due && root) {
-      absl::StatusOr<theory::GradientNoiseEstimate> estimate = theory::EstimateGradientNoise(
-          *noise_oracle, previous, {.sample_size = measure.noise_sample, .seed = noise_seed});
+    if (noise_due) {
+      theory::GradientNoiseOptions options = noise_options;
+      options.seed = noise_seed;
+      absl::StatusOr<theory::GradientNoiseEstimate> estimate =
+          theory::EstimateGradientNoise(*noise_mean_oracle, previous, options);
       if (estimate.ok()) {
         noise = *std::move(estimate);
       } else {

@@ -65,6 +65,20 @@ absl::StatusOr<GradientNoiseEstimate> EstimateGradientNoise(GradientOracle& orac
                                                    " must be 0 (all) or in [2, ", population,
                                                    "], the examples available (at least 2 needed)"));
   }
+  if (options.parts < 1 || options.part < 0 || options.part >= options.parts) {
+    return absl::InvalidArgumentError(absl::StrCat(kWhat, ": part ", options.part, " of ", options.parts,
+                                                   " parts: need parts >= 1 and 0 <= part < parts"));
+  }
+  if (options.parts > 1 && (options.per_example_oracle == nullptr || !options.sum_parts)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kWhat, ": ", options.parts, " parts need per_example_oracle and sum_parts"));
+  }
+  GradientOracle& per_example = options.per_example_oracle != nullptr ? *options.per_example_oracle : oracle;
+  if (per_example.dimension() != oracle.dimension() || per_example.example_count() != population) {
+    return absl::InvalidArgumentError(absl::StrCat(kWhat, ": per_example_oracle has ", per_example.dimension(),
+                                                   " parameters and ", per_example.example_count(),
+                                                   " examples, the oracle ", oracle.dimension(), " and ", population));
+  }
   std::vector<int64_t> sample;
   if (n == population) {
     sample.resize(population);
@@ -84,8 +98,9 @@ absl::StatusOr<GradientNoiseEstimate> EstimateGradientNoise(GradientOracle& orac
   if (!AllFinite(mean)) return absl::FailedPreconditionError(absl::StrCat(kWhat, ": the gradient is not finite"));
   // Two passes (the mean first) avoid the cancellation of sum |g_i|^2 - n |Gbar|^2 when |G|^2 >> tr / n.
   double deviation_sum = 0;
-  for (const int64_t index : sample) {
-    oracle.BatchGradient(w, absl::MakeConstSpan(&index, 1), absl::MakeSpan(gradient));
+  const int64_t begin = options.part * n / options.parts, end = (options.part + 1) * n / options.parts;
+  for (int64_t position = begin; position < end; ++position) {
+    per_example.BatchGradient(w, absl::MakeConstSpan(&sample[position], 1), absl::MakeSpan(gradient));
     double deviation = 0;
     for (int64_t j = 0; j < dimension; ++j) {
       const double difference = static_cast<double>(gradient[j]) - mean[j];
@@ -93,6 +108,8 @@ absl::StatusOr<GradientNoiseEstimate> EstimateGradientNoise(GradientOracle& orac
     }
     deviation_sum += deviation;
   }
+  // A part's non-finite sum makes the total non-finite, so every process returns the same error.
+  if (options.parts > 1) deviation_sum = options.sum_parts(deviation_sum);
   if (!std::isfinite(deviation_sum)) {
     return absl::FailedPreconditionError(absl::StrCat(kWhat, ": a per-example gradient is not finite"));
   }

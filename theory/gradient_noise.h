@@ -37,6 +37,7 @@
 #define PARSITY_THEORY_GRADIENT_NOISE_H_
 
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -48,6 +49,18 @@ struct GradientNoiseOptions {
   // Examples n in the sample: 2 <= n <= N, or 0 for all N examples (exact, no sampling).
   int64_t sample_size = 1000;
   uint64_t seed = 0;  // Of the sample.
+
+  // Sharing the per-example pass among `parts` processes (experiments/measure.cc under MPI), every one calling with
+  // the same w and options except `part`: the mean Gbar comes from `oracle`, which must then be a collective oracle
+  // giving every process the same result (experiments/sharded_gradient_oracle.h); this process computes the
+  // per-example gradients of the sample positions [part n / parts, (part + 1) n / parts) with `per_example_oracle`
+  // (its own, over the same examples and mask); and `sum_parts` adds one number over the processes (an all-reduce).
+  // Every process returns the same estimate, which equals the one-process estimate up to the order of the float
+  // additions. Defaults: one process does everything with `oracle`.
+  int part = 0;
+  int parts = 1;
+  GradientOracle* per_example_oracle = nullptr;
+  std::function<double(double)> sum_parts = nullptr;
 };
 
 struct GradientNoiseEstimate {
@@ -62,7 +75,9 @@ struct GradientNoiseEstimate {
 
 // The per-example estimator (see the header comment). Errors: InvalidArgument when w does not have
 // oracle.dimension() entries or is not finite, or the sample is too small or too large (sample_size 1, negative, or
-// above N; N < 2 with sample_size 0); FailedPrecondition when a gradient is not finite.
+// above N; N < 2 with sample_size 0), or the sharing options are inconsistent (parts < 1, part outside [0, parts),
+// parts > 1 without per_example_oracle and sum_parts, a per_example_oracle of another dimension or example count);
+// FailedPrecondition when a gradient is not finite.
 absl::StatusOr<GradientNoiseEstimate> EstimateGradientNoise(GradientOracle& oracle, absl::Span<const float> w,
                                                             const GradientNoiseOptions& options = {});
 

@@ -180,6 +180,52 @@ TEST(TwoBatchGradientNoiseTest, AgreesWithThePerExampleEstimatorOnANetwork) {
   EXPECT_LT(4 * two_batch.covariance_trace_standard_error, 0.2 * exact.covariance_trace);
 }
 
+// Three processes sharing the per-example pass (GradientNoiseOptions::part/parts), simulated in turn: each part's
+// own sum first (sum_parts the identity), then each part again with sum_parts adding the other parts' sums, as an
+// all-reduce would. Every part must return the one-process estimate.
+TEST(GradientNoiseTest, SharingThePerExamplePassAmongPartsGivesTheOneProcessEstimate) {
+  const testing::LeastSquaresModel model = Model();
+  testing::LeastSquaresOracle oracle(model, /*examples=*/500, /*seed=*/1);
+  testing::LeastSquaresOracle per_example(model, /*examples=*/500, /*seed=*/1);
+  const std::vector<float> w = Point(model);
+  const GradientNoiseOptions whole{.sample_size = 101, .seed = 7};
+  ASSERT_OK_AND_ASSIGN(const GradientNoiseEstimate one_process, EstimateGradientNoise(oracle, w, whole));
+  constexpr int kParts = 3;
+  std::vector<double> part_sums(kParts);
+  for (int part = 0; part < kParts; ++part) {
+    GradientNoiseOptions options = whole;
+    options.part = part;
+    options.parts = kParts;
+    options.per_example_oracle = &per_example;
+    options.sum_parts = [&](double own) {
+      part_sums[part] = own;
+      return own;
+    };
+    ASSERT_THAT(EstimateGradientNoise(oracle, w, options).status(), ::parsity::testing::IsOk());
+  }
+  // 101 positions in parts of 33, 34, 34: none empty, none counted twice.
+  EXPECT_GT(part_sums[0], 0);
+  EXPECT_NEAR(part_sums[0] + part_sums[1] + part_sums[2], one_process.covariance_trace * 100,
+              1e-12 * one_process.covariance_trace * 100);
+  for (int part = 0; part < kParts; ++part) {
+    GradientNoiseOptions options = whole;
+    options.part = part;
+    options.parts = kParts;
+    options.per_example_oracle = &per_example;
+    options.sum_parts = [&](double own) {
+      double total = own;
+      for (int other = 0; other < kParts; ++other) total += other == part ? 0 : part_sums[other];
+      return total;
+    };
+    ASSERT_OK_AND_ASSIGN(const GradientNoiseEstimate shared, EstimateGradientNoise(oracle, w, options));
+    EXPECT_NEAR(shared.covariance_trace, one_process.covariance_trace, 1e-12 * one_process.covariance_trace);
+    EXPECT_NEAR(shared.gradient_norm_squared, one_process.gradient_norm_squared,
+                1e-12 * std::abs(one_process.covariance_trace));
+    EXPECT_EQ(shared.sample_gradient_norm_squared, one_process.sample_gradient_norm_squared);
+    EXPECT_EQ(shared.sample_size, 101);
+  }
+}
+
 TEST(GradientNoiseTest, RejectsBadInputs) {
   const testing::LeastSquaresModel model = Model();
   testing::LeastSquaresOracle oracle(model, 100, /*seed=*/1);
@@ -196,6 +242,14 @@ TEST(GradientNoiseTest, RejectsBadInputs) {
   std::vector<float> not_finite = w;
   not_finite[2] = NAN;
   EXPECT_THAT(EstimateGradientNoise(oracle, not_finite), StatusIs(absl::StatusCode::kInvalidArgument));
+
+  EXPECT_THAT(EstimateGradientNoise(oracle, w, {.sample_size = 50, .part = 2, .parts = 2}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("part 2 of 2")));
+  EXPECT_THAT(EstimateGradientNoise(oracle, w, {.sample_size = 50, .part = 0, .parts = 2}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("need per_example_oracle and sum_parts")));
+  testing::LeastSquaresOracle other_size(model, 99, /*seed=*/1);
+  EXPECT_THAT(EstimateGradientNoise(oracle, w, {.sample_size = 50, .per_example_oracle = &other_size}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("per_example_oracle has")));
 
   EXPECT_THAT(EstimateTwoBatchGradientNoise(oracle, w, {.small_batch = 8, .big_batch = 8}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("small_batch")));
