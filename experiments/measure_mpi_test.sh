@@ -128,19 +128,6 @@ for kind in dense sparse; do
   done
 done
 
-# expect_job_fails LABEL PATTERN -- MPIRUN_ARGS...: mpirun exits non-zero and its output matches the glob PATTERN.
-# Both ranks fail alike, and whichever calls MPI_Abort first may end the other before it prints: [01] takes either.
-expect_job_fails() {
-  local label=$1 pattern=$2
-  shift 3
-  local output code
-  output=$(mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none "$@" </dev/null 2>&1)
-  code=$?
-  if [[ $code -eq 0 ]]; then fail "$label: mpirun exited 0"; return; fi
-  # shellcheck disable=SC2053  # PATTERN is a glob on purpose.
-  if [[ "$output" != *$pattern* ]]; then fail "$label: output lacks '$pattern':"; echo "$output"; return; fi
-  echo "ok: $label: mpirun exited $code and said: $(grep -m 1 -o "measure: rank.*" <<<"$output")"
-}
 short=(--network=lenet_300_100 --batch_size=100 --steps=20 --lipschitz_interval=10 --noise_interval=0
   --lipschitz_sample=200)
 expect_job_fails "rank 1 has another --measure_seed" \

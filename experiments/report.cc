@@ -8,7 +8,6 @@
 #include "experiments/study/report.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "experiments/working_directory.h"
 #include "tools/base/status_macros.h"
 
 ABSL_FLAG(std::string, compare_dir, "", "another results directory overlaid (dotted) on the steps plot");
@@ -28,28 +28,25 @@ ABSL_FLAG(int32_t, bootstrap_resamples, 1000, "bootstrap resamples of each fit's
 namespace parsity {
 namespace {
 
-std::string Resolve(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  const char* working_directory = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (working_directory == nullptr || working_directory[0] == '\0') return path;
-  return absl::StrCat(working_directory, "/", path);
-}
+using experiments::ResolveAgainstWorkingDirectory;
 
 absl::Status Run(const std::vector<char*>& positional, const char* argv0) {
   if (positional.size() != 2) {
     return absl::InvalidArgumentError("usage: report DIR [--compare_dir=D]: exactly one results directory expected");
   }
   experiments::ReportOptions options;
-  options.compare_dir = Resolve(absl::GetFlag(FLAGS_compare_dir));
+  options.compare_dir = ResolveAgainstWorkingDirectory(absl::GetFlag(FLAGS_compare_dir));
   options.bootstrap_resamples = absl::GetFlag(FLAGS_bootstrap_resamples);
   if (absl::GetFlag(FLAGS_plots)) {
-    options.plot_script = absl::GetFlag(FLAGS_plot_script).empty() ? experiments::FindPlotScript(argv0)
-                                                                   : Resolve(absl::GetFlag(FLAGS_plot_script));
+    options.plot_script = absl::GetFlag(FLAGS_plot_script).empty()
+                              ? experiments::FindPlotScript(argv0)
+                              : ResolveAgainstWorkingDirectory(absl::GetFlag(FLAGS_plot_script));
     if (options.plot_script.empty()) {
       return absl::NotFoundError("tools/plots/plot_study.py not found in the runfiles; pass --plot_script");
     }
   }
-  ASSIGN_OR_RETURN(const JsonObject summary, experiments::WriteReport(Resolve(positional[1]), options));
+  ASSIGN_OR_RETURN(const JsonObject summary,
+                   experiments::WriteReport(ResolveAgainstWorkingDirectory(positional[1]), options));
   std::cout << summary.ToString() << std::endl;
   return absl::OkStatus();
 }

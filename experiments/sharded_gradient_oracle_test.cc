@@ -25,7 +25,6 @@
 #include "tools/base/status_matchers.h"
 #include "training/data/examples.h"
 #include "training/distributed/mpi_gradient_reducer.h"
-#include "training/distributed/mpi_session.h"
 #include "training/nn/networks.h"
 #include "training/optimizers/mask.h"
 #include "training/trainer/gradient_evaluator.h"
@@ -286,16 +285,3 @@ TEST(ShardedGradientOracleCreateTest, RejectsAnEmptyCall) {
 
 }  // namespace
 }  // namespace parsity::experiments
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  const parsity::distributed::MpiSession session;
-  if (!session.mpi_active()) {
-    std::fprintf(stderr, "run this test under mpirun (sharded_gradient_oracle_test.sh does)\n");
-    return 2;
-  }
-  int result = RUN_ALL_TESTS();
-  // The worst result of any rank, on every rank.
-  MPI_Allreduce(MPI_IN_PLACE, &result, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  return result;
-}

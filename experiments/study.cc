@@ -14,7 +14,6 @@
 // theory, writes the report and prints. A rank that fails ends the whole job; the same command resumes.
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -28,6 +27,7 @@
 #include "experiments/study/report.h"
 #include "experiments/study/runner.h"
 #include "experiments/study/theory_measurements.h"
+#include "experiments/working_directory.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/status_macros.h"
 #include "training/data/dataset.h"
@@ -49,18 +49,12 @@ ABSL_FLAG(int64_t, noise_sample, 1000,
 namespace parsity {
 namespace {
 
-// `path` resolved against the directory `bazel run` was started from.
-std::string Resolve(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  const char* working_directory = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (working_directory == nullptr || working_directory[0] == '\0') return path;
-  return absl::StrCat(working_directory, "/", path);
-}
+using experiments::ResolveAgainstWorkingDirectory;
 
-// The config file: `path` resolved as above, or, when no such file exists there, relative to the current directory
-// (the runfiles tree, where the alias targets' configs live under `bazel run`).
+// The config file: `path` resolved against the working directory of `bazel run`, or, when no such file exists there,
+// relative to the current directory (the runfiles tree, where the alias targets' configs live under `bazel run`).
 std::string ResolveConfig(const std::string& path) {
-  const std::string resolved = Resolve(path);
+  const std::string resolved = ResolveAgainstWorkingDirectory(path);
   return PathExists(resolved) || !PathExists(path) ? resolved : path;
 }
 
@@ -70,12 +64,12 @@ absl::Status Run(const char* argv0, const distributed::MpiSession& session) {
   const std::string profile = absl::GetFlag(FLAGS_profile);
   ASSIGN_OR_RETURN(experiments::StudySpec spec, experiments::LoadStudySpec(ResolveConfig(config), profile, config));
   if (!absl::GetFlag(FLAGS_data_dir).empty()) spec.set_data_dir(absl::GetFlag(FLAGS_data_dir));
-  spec.set_data_dir(Resolve(spec.data_dir()));
+  spec.set_data_dir(ResolveAgainstWorkingDirectory(spec.data_dir()));
 
   experiments::RunOptions options;
   const std::string output_dir = absl::GetFlag(FLAGS_output_dir);
-  options.output_dir =
-      Resolve(output_dir.empty() ? absl::StrCat("studies/", profile.empty() ? "base" : profile) : output_dir);
+  options.output_dir = ResolveAgainstWorkingDirectory(
+      output_dir.empty() ? absl::StrCat("studies/", profile.empty() ? "base" : profile) : output_dir);
   options.parallel_trials = absl::GetFlag(FLAGS_parallel_trials);
   if (options.parallel_trials == 0) {
     options.parallel_trials = session.size() > 1 ? 1 : std::max(1u, std::thread::hardware_concurrency());

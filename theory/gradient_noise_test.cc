@@ -1,8 +1,10 @@
 #include "theory/gradient_noise.h"
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "Eigen/Core"
@@ -191,16 +193,20 @@ TEST(GradientNoiseTest, SharingThePerExamplePassAmongPartsGivesTheOneProcessEsti
   const GradientNoiseOptions whole{.sample_size = 101, .seed = 7};
   ASSERT_OK_AND_ASSIGN(const GradientNoiseEstimate one_process, EstimateGradientNoise(oracle, w, whole));
   constexpr int kParts = 3;
-  std::vector<double> part_sums(kParts);
-  for (int part = 0; part < kParts; ++part) {
+  const auto part_options = [&](int part, std::function<double(double)> sum_parts) {
     GradientNoiseOptions options = whole;
     options.part = part;
     options.parts = kParts;
     options.per_example_oracle = &per_example;
-    options.sum_parts = [&](double own) {
+    options.sum_parts = std::move(sum_parts);
+    return options;
+  };
+  std::vector<double> part_sums(kParts);
+  for (int part = 0; part < kParts; ++part) {
+    const GradientNoiseOptions options = part_options(part, [&](double own) {
       part_sums[part] = own;
       return own;
-    };
+    });
     ASSERT_THAT(EstimateGradientNoise(oracle, w, options).status(), ::parsity::testing::IsOk());
   }
   // 101 positions in parts of 33, 34, 34: none empty, none counted twice.
@@ -208,15 +214,11 @@ TEST(GradientNoiseTest, SharingThePerExamplePassAmongPartsGivesTheOneProcessEsti
   EXPECT_NEAR(part_sums[0] + part_sums[1] + part_sums[2], one_process.covariance_trace * 100,
               1e-12 * one_process.covariance_trace * 100);
   for (int part = 0; part < kParts; ++part) {
-    GradientNoiseOptions options = whole;
-    options.part = part;
-    options.parts = kParts;
-    options.per_example_oracle = &per_example;
-    options.sum_parts = [&](double own) {
+    const GradientNoiseOptions options = part_options(part, [&](double own) {
       double total = own;
       for (int other = 0; other < kParts; ++other) total += other == part ? 0 : part_sums[other];
       return total;
-    };
+    });
     ASSERT_OK_AND_ASSIGN(const GradientNoiseEstimate shared, EstimateGradientNoise(oracle, w, options));
     EXPECT_NEAR(shared.covariance_trace, one_process.covariance_trace, 1e-12 * one_process.covariance_trace);
     EXPECT_NEAR(shared.gradient_norm_squared, one_process.gradient_norm_squared,

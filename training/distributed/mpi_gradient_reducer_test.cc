@@ -18,7 +18,6 @@
 #include "gtest/gtest.h"
 #include "tools/base/check.h"
 #include "tools/base/status_matchers.h"
-#include "training/distributed/mpi_session.h"
 #include "training/optimizers/mask.h"
 
 namespace parsity::distributed {
@@ -275,16 +274,3 @@ TEST(MpiGradientReducerTest, CreateValidatesItsArguments) {
 
 }  // namespace
 }  // namespace parsity::distributed
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  const parsity::distributed::MpiSession session;
-  if (!session.mpi_active()) {
-    std::fprintf(stderr, "run this test under mpirun (mpi_gradient_reducer_test.sh does)\n");
-    return 2;
-  }
-  int result = RUN_ALL_TESTS();
-  // The worst result of any rank, on every rank.
-  MPI_Allreduce(MPI_IN_PLACE, &result, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  return result;
-}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by the tests that start MPI jobs. Defines `mpi_run NP COMMAND [ARGS...]`: mpirun with the settings a test
-# machine needs, and nothing that changes what the ranks compute.
+# machine needs, and nothing that changes what the ranks compute; `mpirun_for_tests ARGS...`, the same with mpirun's
+# own arguments (its MPMD form `-np 1 A : -np 1 B`); and `expect_job_fails` (below).
 #  - Open MPI refuses to run as root unless told twice (CI containers run as root).
 #  - --oversubscribe: the tests start up to 4 ranks on 2-core machines.
 #  - --bind-to none: with bindings, ranks of two concurrent tests could be pinned to the same core.
@@ -16,8 +17,26 @@ unset TEST_PREMATURE_EXIT_FILE
 if [[ $(id -u) -eq 0 ]]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
+mpirun_for_tests() {
+  mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none "$@" </dev/null
+}
 mpi_run() {
   local ranks=$1
   shift
-  mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none -np "$ranks" "$@" </dev/null
+  mpirun_for_tests -np "$ranks" "$@"
+}
+
+# expect_job_fails LABEL PATTERN -- MPIRUN_ARGS...: the job fails (mpirun exits non-zero) and its output matches the
+# glob PATTERN. Calls the test's own `fail MESSAGE` otherwise. When every rank fails alike, whichever calls MPI_Abort
+# first may end the others before they print: let PATTERN accept any rank (e.g. "rank [01] of 2").
+expect_job_fails() {
+  local label=$1 pattern=$2
+  shift 3
+  local output code
+  output=$(mpirun_for_tests "$@" 2>&1)
+  code=$?
+  if [[ $code -eq 0 ]]; then fail "$label: mpirun exited 0"; return; fi
+  # shellcheck disable=SC2053  # PATTERN is a glob on purpose.
+  if [[ "$output" != *$pattern* ]]; then fail "$label: output lacks '$pattern':"; echo "$output"; return; fi
+  echo "ok: $label: mpirun exited $code and said: $pattern"
 }
