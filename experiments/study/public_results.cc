@@ -12,10 +12,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "experiments/study/result_store.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/csv.h"
 #include "tools/base/status_macros.h"
 
 namespace parsity::experiments {
@@ -33,23 +33,20 @@ std::string ParsityName(const std::string& name) {
 // The first step of `path` (a measurements.csv) whose val/classification_error is below `goal`, if any.
 absl::StatusOr<std::optional<int64_t>> FirstStepBelow(const std::string& path, double goal) {
   if (!PathExists(path)) return absl::DataLossError(absl::StrCat(path, ": missing (a COMPLETE trial needs it)"));
-  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
-  const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipWhitespace());
-  if (lines.empty()) return absl::DataLossError(absl::StrCat(path, ": empty"));
-  const std::vector<absl::string_view> header = absl::StrSplit(lines[0], ',');
-  const auto step_column = std::find(header.begin(), header.end(), "step");
-  const auto error_column = std::find(header.begin(), header.end(), "val/classification_error");
-  if (step_column == header.end() || error_column == header.end()) {
+  ASSIGN_OR_RETURN(const CsvTable table, ReadCsv(path));
+  if (table.header.empty()) return absl::DataLossError(absl::StrCat(path, ": empty"));
+  const std::optional<size_t> step_index = table.Column("step");
+  const std::optional<size_t> error_index = table.Column("val/classification_error");
+  if (!step_index || !error_index) {
     return absl::DataLossError(absl::StrCat(path, ": the header lacks step or val/classification_error"));
   }
-  const size_t step_index = step_column - header.begin(), error_index = error_column - header.begin();
   std::optional<int64_t> first;
-  for (size_t line = 1; line < lines.size(); ++line) {
-    const std::vector<absl::string_view> fields = absl::StrSplit(lines[line], ',');
+  for (size_t row = 0; row < table.rows.size(); ++row) {
+    const std::vector<std::string>& fields = table.rows[row];
     double step = 0, error = 0;
-    if (std::max(step_index, error_index) >= fields.size() || !absl::SimpleAtod(fields[step_index], &step) ||
-        !absl::SimpleAtod(fields[error_index], &error)) {
-      return absl::DataLossError(absl::StrCat(path, ":", line + 1, ": cannot be parsed: \"", lines[line], "\""));
+    if (std::max(*step_index, *error_index) >= fields.size() || !absl::SimpleAtod(fields[*step_index], &step) ||
+        !absl::SimpleAtod(fields[*error_index], &error)) {
+      return absl::DataLossError(absl::StrCat(table.Where(row), ": cannot be parsed: \"", table.lines[row], "\""));
     }
     // Evaluations are not always in step order in every file: take the smallest qualifying step.
     if (error < goal && (!first.has_value() || step < *first)) first = static_cast<int64_t>(step);

@@ -17,7 +17,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "experiments/study/public_results.h"
@@ -25,6 +24,7 @@
 #include "experiments/study/result_store.h"
 #include "theory/scaling_model.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/csv.h"
 #include "tools/base/json.h"
 #include "tools/base/status_macros.h"
 
@@ -128,18 +128,15 @@ absl::Status ReadLipschitz(const std::string& dir, Curve& curve) {
   const std::string path =
       absl::StrCat(dir, "/", curve.workload, "/", SparsityDirectoryName(curve.sparsity), "/lipschitz.csv");
   if (!PathExists(path)) return absl::OkStatus();
-  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
-    ++line_number;
-    if (line_number == 1) continue;  // Header.
-    const std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
+  ASSIGN_OR_RETURN(const CsvTable table, ReadCsv(path));
+  for (size_t row = 0; row < table.rows.size(); ++row) {
+    const std::vector<std::string>& fields = table.rows[row];
     int64_t step = 0;
     double lipschitz = 0;
     if (fields.size() < 2 || !absl::SimpleAtoi(fields[0], &step) || !absl::SimpleAtod(fields[1], &lipschitz) ||
         !std::isfinite(lipschitz) || lipschitz <= 0) {
       return absl::DataLossError(
-          absl::StrCat(path, ":", line_number, ": expected step,L with L > 0, got \"", line, "\""));
+          absl::StrCat(table.Where(row), ": expected step,L with L > 0, got \"", table.lines[row], "\""));
     }
     curve.lipschitz.emplace_back(step, lipschitz);
   }
@@ -159,21 +156,19 @@ absl::Status ReadNoise(const std::string& dir, Curve& curve) {
   const std::string path =
       absl::StrCat(dir, "/", curve.workload, "/", SparsityDirectoryName(curve.sparsity), "/gradient_noise.csv");
   if (!PathExists(path)) return absl::OkStatus();
-  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
-  const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipWhitespace());
-  if (lines.empty()) return absl::DataLossError(absl::StrCat(path, ": empty (expected a header line)"));
-  const std::vector<absl::string_view> header = absl::StrSplit(lines[0], ',');
+  ASSIGN_OR_RETURN(const CsvTable table, ReadCsv(path));
+  if (table.header.empty()) return absl::DataLossError(absl::StrCat(path, ": empty (expected a header line)"));
   const auto column = [&](absl::string_view name) -> absl::StatusOr<size_t> {
-    const auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) return absl::DataLossError(absl::StrCat(path, ": the header has no column \"", name, "\""));
-    return static_cast<size_t>(it - header.begin());
+    const std::optional<size_t> index = table.Column(name);
+    if (!index) return absl::DataLossError(absl::StrCat(path, ": the header has no column \"", name, "\""));
+    return *index;
   };
   ASSIGN_OR_RETURN(const size_t step_column, column("step"));
   ASSIGN_OR_RETURN(const size_t norm_column, column("gradient_norm_squared"));
   ASSIGN_OR_RETURN(const size_t trace_column, column("covariance_trace"));
   ASSIGN_OR_RETURN(const size_t scale_column, column("simple_noise_scale"));
-  for (size_t line = 1; line < lines.size(); ++line) {
-    const std::vector<absl::string_view> fields = absl::StrSplit(lines[line], ',');
+  for (size_t row = 0; row < table.rows.size(); ++row) {
+    const std::vector<std::string>& fields = table.rows[row];
     NoisePoint point;
     const auto number = [&](size_t index, double* value) {
       if (index >= fields.size()) return false;
@@ -187,7 +182,7 @@ absl::Status ReadNoise(const std::string& dir, Curve& curve) {
     if (step_column >= fields.size() || !absl::SimpleAtoi(fields[step_column], &point.step) ||
         !number(norm_column, &point.gradient_norm_squared) || !number(trace_column, &point.covariance_trace) ||
         !number(scale_column, &point.simple_noise_scale)) {
-      return absl::DataLossError(absl::StrCat(path, ":", line + 1, ": cannot be parsed: \"", lines[line], "\""));
+      return absl::DataLossError(absl::StrCat(table.Where(row), ": cannot be parsed: \"", table.lines[row], "\""));
     }
     curve.noise.push_back(point);
   }
