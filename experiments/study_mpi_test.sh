@@ -10,6 +10,7 @@
 #     one-process run with early termination on also shows that the shortcut changes no result across ranks.
 set -uo pipefail
 source "${TEST_SRCDIR}/${TEST_WORKSPACE}/training/distributed/mpi_test_lib.sh"
+source "${TEST_SRCDIR}/${TEST_WORKSPACE}/experiments/tiny_study_lib.sh"
 study=$1
 write_tiny_mnist=$2
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
@@ -24,20 +25,7 @@ same_results() {  # LABEL DIR
   fi
 }
 
-"$write_tiny_mnist" "$tmp/data" 600 100 || { echo "cannot write the data set"; exit 1; }
-cat > "$tmp/tiny.textproto" <<EOF
-dataset: "mnist"
-data_dir: "$tmp/data"
-network: "lenet_300_100"
-optimizer { name: "sgd" }
-search { parameter: LEARNING_RATE  min: 0.001  max: 3  scale: LOG }
-trials: 8
-max_steps: 600
-check_interval: 10
-goal_error: 0.04
-batch_sizes: [8, 16, 32]
-sparsities: [0, 0.8]
-EOF
+write_tiny_study "$write_tiny_mnist" "$tmp" 8 || { echo "cannot write the data set"; exit 1; }
 total=48
 
 # 1. One process, then 2 ranks.

@@ -5,29 +5,15 @@
 #     steps_to_result.csv results (the columns that do not depend on how trials ran) as an uninterrupted run, and
 #     redoes only the trials that had not finished.
 set -uo pipefail
+source "${TEST_SRCDIR}/${TEST_WORKSPACE}/experiments/tiny_study_lib.sh"
 study=$1
 write_tiny_mnist=$2
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
-"$write_tiny_mnist" "$tmp/data" 600 100 || { echo "cannot write the data set"; exit 1; }
-
-# The runner_test study, somewhat longer so that the kill lands midway.
-cat > "$tmp/tiny.textproto" <<EOF
-dataset: "mnist"
-data_dir: "$tmp/data"
-network: "lenet_300_100"
-optimizer { name: "sgd" }
-search { parameter: LEARNING_RATE  min: 0.001  max: 3  scale: LOG }
-trials: 8
-max_steps: 600
-check_interval: 10
-goal_error: 0.04
-batch_sizes: [8, 16, 32]
-sparsities: [0, 0.8]
-profiles { name: "quick"  overrides { trials: 2 } }
-EOF
+write_tiny_study "$write_tiny_mnist" "$tmp" 8 'profiles { name: "quick"  overrides { trials: 2 } }' ||
+  { echo "cannot write the data set"; exit 1; }
 
 # 1. Config errors.
 expect_error() {

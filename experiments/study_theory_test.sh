@@ -4,26 +4,14 @@
 # points, writes <workload>/sparsity_<s>/lipschitz.csv and gradient_noise.csv, and its report (last stdout line, report.md) has L per sparsity and the
 # theory's prediction error; a second run keeps the files (resume).
 set -euo pipefail
+source "${TEST_SRCDIR}/${TEST_WORKSPACE}/experiments/tiny_study_lib.sh"
 study=$1
 write_tiny_mnist=$2
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$write_tiny_mnist" "$tmp/data" 600 100 || fail "cannot write the data set"
-cat > "$tmp/tiny.textproto" <<EOF
-dataset: "mnist"
-data_dir: "$tmp/data"
-network: "lenet_300_100"
-optimizer { name: "sgd" }
-search { parameter: LEARNING_RATE  min: 0.001  max: 3  scale: LOG }
-trials: 3
-max_steps: 600
-check_interval: 10
-goal_error: 0.04
-batch_sizes: [8, 16, 32]
-sparsities: [0, 0.8]
-theory { lipschitz_interval: 5  remeasure_batch_size: 16 }
-EOF
+write_tiny_study "$write_tiny_mnist" "$tmp" 3 'theory { lipschitz_interval: 5  remeasure_batch_size: 16 }' ||
+  fail "cannot write the data set"
 out=$tmp/out
 "$study" --config="$tmp/tiny.textproto" --output_dir="$out" --parallel_trials=2 > "$tmp/run.out" 2> "$tmp/run.err" ||
   { cat "$tmp/run.err"; fail "the run failed"; }
