@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -24,7 +23,9 @@
 #include "tools/base/check.h"
 #include "tools/base/status_matchers.h"
 #include "training/data/examples.h"
+#include "training/data/synthetic_examples.h"
 #include "training/distributed/mpi_gradient_reducer.h"
+#include "training/distributed/synthetic_trial_data.h"
 #include "training/nn/networks.h"
 #include "training/optimizers/mask.h"
 #include "training/trainer/gradient_evaluator.h"
@@ -50,39 +51,16 @@ int Size() {
   return size;
 }
 
-// `count` MNIST-shaped examples, the same on every rank: uniform pixels in [0, 1), uniform labels.
-data::Examples SyntheticExamples(int64_t count, uint64_t seed) {
-  std::mt19937_64 engine(seed);
-  data::Examples examples;
-  examples.shape = {.height = 28, .width = 28, .channels = 1};
-  examples.num_classes = 10;
-  examples.pixels.resize(count * examples.shape.Size());
-  for (float& pixel : examples.pixels) pixel = static_cast<float>(engine() >> 40) * 0x1p-24f;
-  examples.labels.resize(count);
-  for (int32_t& label : examples.labels) label = static_cast<int32_t>(engine() % 10);
-  return examples;
-}
-
-// Each entry kept with probability `keep` (the same mask on every rank).
-optimizers::Mask RandomMask(int64_t size, double keep, uint64_t seed) {
-  std::mt19937_64 engine(seed);
-  std::vector<float> values(size);
-  for (float& value : values) value = (engine() >> 11) * 0x1p-53 < keep ? 1.0f : 0.0f;
-  absl::StatusOr<optimizers::Mask> mask = optimizers::Mask::Create(std::move(values));
-  PARSITY_CHECK_OK(mask.status());
-  return *std::move(mask);
-}
-
 class ShardedGradientOracleTest : public ::testing::TestWithParam<bool /*masked*/> {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<nn::Network>> network = nn::CreateNetwork("lenet_300_100");
     PARSITY_CHECK_OK(network.status());
     network_ = *std::move(network);
-    examples_ = SyntheticExamples(kExamples, /*seed=*/3);
+    examples_ = data::MakePatchExamples(kExamples, /*seed=*/3);
     parameters_.resize(network_->parameter_count());
     trainer::InitializeParameters(*network_, /*seed=*/5, absl::MakeSpan(parameters_));
-    mask_ = RandomMask(network_->parameter_count(), 0.1, /*seed=*/9);
+    mask_ = distributed::MakeRandomMask(network_->parameter_count(), /*sparsity=*/0.9, /*seed=*/9).value();
     if (masked()) mask_.Apply(absl::MakeSpan(parameters_));
     // Chunks of 16 examples inside the wrapped oracle, so that its own sums are chunked too.
     absl::StatusOr<std::unique_ptr<theory::NetworkGradientOracle>> local = theory::NetworkGradientOracle::Create(
@@ -251,7 +229,7 @@ TEST(ShardedGradientOracleCreateTest, RejectsExampleCountsThatDifferAcrossRanks)
   absl::StatusOr<std::unique_ptr<nn::Network>> network = nn::CreateNetwork("lenet_300_100");
   PARSITY_CHECK_OK(network.status());
   // Rank 1 holds one example fewer, as if its --lipschitz_sample differed.
-  const data::Examples examples = SyntheticExamples(Rank() == 1 ? 9 : 10, /*seed=*/3);
+  const data::Examples examples = data::MakePatchExamples(Rank() == 1 ? 9 : 10, /*seed=*/3);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<theory::NetworkGradientOracle> local,
                        theory::NetworkGradientOracle::Create(network->get(), &examples, nullptr, {}));
   EXPECT_THAT(ShardedGradientOracle::Create(MPI_COMM_WORLD, local.get()).status(),
@@ -264,8 +242,9 @@ TEST(ShardedGradientOracleCreateTest, RejectsMasksThatDifferAcrossRanks) {
   if (Size() < 2) GTEST_SKIP() << "needs two ranks";
   absl::StatusOr<std::unique_ptr<nn::Network>> network = nn::CreateNetwork("lenet_300_100");
   PARSITY_CHECK_OK(network.status());
-  const data::Examples examples = SyntheticExamples(10, /*seed=*/3);
-  const optimizers::Mask mask = RandomMask((*network)->parameter_count(), 0.1, Rank() == 1 ? 8 : 7);
+  const data::Examples examples = data::MakePatchExamples(10, /*seed=*/3);
+  const optimizers::Mask mask =
+      distributed::MakeRandomMask((*network)->parameter_count(), /*sparsity=*/0.9, Rank() == 1 ? 8 : 7).value();
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<theory::NetworkGradientOracle> local,
                        theory::NetworkGradientOracle::Create(network->get(), &examples, &mask, {}));
   EXPECT_THAT(ShardedGradientOracle::Create(MPI_COMM_WORLD, local.get()).status(),
@@ -276,7 +255,7 @@ TEST(ShardedGradientOracleCreateTest, RejectsMasksThatDifferAcrossRanks) {
 TEST(ShardedGradientOracleCreateTest, RejectsAnEmptyCall) {
   absl::StatusOr<std::unique_ptr<nn::Network>> network = nn::CreateNetwork("lenet_300_100");
   PARSITY_CHECK_OK(network.status());
-  const data::Examples examples = SyntheticExamples(10, /*seed=*/3);
+  const data::Examples examples = data::MakePatchExamples(10, /*seed=*/3);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<theory::NetworkGradientOracle> local,
                        theory::NetworkGradientOracle::Create(network->get(), &examples, nullptr, {}));
   EXPECT_THAT(ShardedGradientOracle::Create(MPI_COMM_WORLD, local.get(), {.max_examples_per_call = 0}).status(),
