@@ -14,12 +14,6 @@ source "${TEST_SRCDIR}/${TEST_WORKSPACE}/training/distributed/mpi_test_lib.sh"
 measure=$1
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-field() { grep -o "\"$2\":[^,}]*" <<<"$1" | head -1 | cut -d: -f2-; }
-expect_field() {
-  local value
-  value=$(field "$2" "$3")
-  if [[ "$value" == "$4" ]]; then echo "ok: $1: $3 = $4"; else fail "$1: $3 = $value, expected $4"; fi
-}
 
 # --hessian_tolerance=1e-12: every power iteration runs all 3 products, so that the two runs cannot stop after
 # different numbers of iterations when a relative change falls near the tolerance.

@@ -12,12 +12,6 @@ source "${TEST_SRCDIR}/${TEST_WORKSPACE}/training/distributed/mpi_test_lib.sh"
 train=$1
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-field() { grep -o "\"$2\":[^,}]*" <<<"$1" | head -1 | cut -d: -f2-; }
-expect_field() {
-  local value
-  value=$(field "$2" "$3")
-  if [[ "$value" == "$4" ]]; then echo "ok: $1: $3 = $4"; else fail "$1: $3 = $value, expected $4"; fi
-}
 common=(--network=lenet_300_100 --batch_size=100 --max_steps=200 --check_interval=10 --goal_error=0.15)
 dense=("${common[@]}" --learning_rate=0.02)
 sparse=("${common[@]}" --learning_rate=0.1 --pruning=snip --snip_batches=5 --sparsity=0.9)

@@ -24,16 +24,6 @@ dense=(--learning_rate=0.001 --check_interval=10 --goal_error=0.05)
 sparse=(--learning_rate=0.01 --check_interval=10 --goal_error=0.3 --sparsity=0.9)
 lenet_parameters=266610
 
-# field JSON NAME: the value of NAME (a number, null, true/false or an array) in one-line JSON.
-field() { grep -o "\"$2\":\(\[[^]]*\]\|[^,}]*\)" <<<"$1" | head -1 | cut -d: -f2-; }
-
-# expect_field LABEL JSON NAME VALUE
-expect_field() {
-  local value
-  value=$(field "$2" "$3")
-  if [[ "$value" == "$4" ]]; then echo "ok: $1: $3 = $4"; else fail "$1: $3 = $value, expected $4"; fi
-}
-
 # expect_same_trajectory LABEL JSON REFERENCE_JSON: same steps_to_goal and validation errors at every check.
 expect_same_trajectory() {
   expect_field "$1" "$2" steps_to_goal "$(field "$3" steps_to_goal)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by the tests that start MPI jobs. Defines `mpi_run NP COMMAND [ARGS...]`: mpirun with the settings a test
 # machine needs, and nothing that changes what the ranks compute; `mpirun_for_tests ARGS...`, the same with mpirun's
-# own arguments (its MPMD form `-np 1 A : -np 1 B`); and `expect_job_fails` (below).
+# own arguments (its MPMD form `-np 1 A : -np 1 B`); `expect_job_fails`, `field` and `expect_field` (below).
 #  - Open MPI refuses to run as root unless told twice (CI containers run as root).
 #  - --oversubscribe: the tests start up to 4 ranks on 2-core machines.
 #  - --bind-to none: with bindings, ranks of two concurrent tests could be pinned to the same core.
@@ -39,4 +39,15 @@ expect_job_fails() {
   # shellcheck disable=SC2053  # PATTERN is a glob on purpose.
   if [[ "$output" != *$pattern* ]]; then fail "$label: output lacks '$pattern':"; echo "$output"; return; fi
   echo "ok: $label: mpirun exited $code and said: $pattern"
+}
+
+# field JSON NAME: the value of NAME (a number, null, true/false, a string with its quotes, or an array) in one-line
+# JSON, as the binaries print their summaries.
+field() { grep -o "\"$2\":\(\[[^]]*\]\|[^,}]*\)" <<<"$1" | head -1 | cut -d: -f2-; }
+
+# expect_field LABEL JSON NAME VALUE: prints "ok: ..." or calls the test's own `fail MESSAGE`.
+expect_field() {
+  local value
+  value=$(field "$2" "$3")
+  if [[ "$value" == "$4" ]]; then echo "ok: $1: $3 = $4"; else fail "$1: $3 = $value, expected $4"; fi
 }
