@@ -258,7 +258,7 @@ absl::Status Run(const distributed::MpiSession& session) {
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   std::vector<float> parameters(network->parameter_count());
   trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));
-  ASSIGN_OR_RETURN(const optimizers::Mask mask, pruning::ComputeMask(pruning_config, *network, parameters,
+  ASSIGN_OR_RETURN(const nn::Mask mask, pruning::ComputeMask(pruning_config, *network, parameters,
                                                                      dataset.train, seed, config.evaluator.threads));
   mask.Apply(absl::MakeSpan(parameters));
   const pruning::MaskReport mask_report = pruning::ReportMask(mask, network->layout(), pruning_config.sparsity, true);

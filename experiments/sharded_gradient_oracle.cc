@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<ShardedGradientOracle>> ShardedGradientOracle::Cr
   }
   // Only the kept entries travel when the mask prunes anything; the reducer also checks that the ranks agree on the
   // dimension and the mask.
-  const optimizers::Mask* mask = local->mask();
+  const nn::Mask* mask = local->mask();
   const bool sparse = mask != nullptr && mask->pruned_count() > 0;
   absl::StatusOr<std::unique_ptr<distributed::MpiGradientReducer>> reducer =
       distributed::MpiGradientReducer::Create(communicator, local->dimension(), sparse ? mask : nullptr);

@@ -27,7 +27,7 @@
 #include "training/distributed/mpi_gradient_reducer.h"
 #include "training/distributed/synthetic_trial_data.h"
 #include "training/nn/networks.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/trainer/gradient_evaluator.h"
 #include "training/trainer/trainer.h"
 
@@ -121,7 +121,7 @@ class ShardedGradientOracleTest : public ::testing::TestWithParam<bool /*masked*
   std::unique_ptr<nn::Network> network_;
   data::Examples examples_;
   std::vector<float> parameters_;
-  optimizers::Mask mask_ = optimizers::Mask::AllKept(1);
+  nn::Mask mask_ = nn::Mask::AllKept(1);
   std::unique_ptr<theory::NetworkGradientOracle> local_;
 };
 
@@ -243,7 +243,7 @@ TEST(ShardedGradientOracleCreateTest, RejectsMasksThatDifferAcrossRanks) {
   absl::StatusOr<std::unique_ptr<nn::Network>> network = nn::CreateNetwork("lenet_300_100");
   PARSITY_CHECK_OK(network.status());
   const data::Examples examples = data::MakePatchExamples(10, /*seed=*/3);
-  const optimizers::Mask mask =
+  const nn::Mask mask =
       distributed::MakeRandomMask((*network)->parameter_count(), /*sparsity=*/0.9, Rank() == 1 ? 8 : 7).value();
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<theory::NetworkGradientOracle> local,
                        theory::NetworkGradientOracle::Create(network->get(), &examples, &mask, {}));

@@ -127,7 +127,7 @@ absl::Status Run(const distributed::MpiSession& session) {
   std::vector<float> parameters(network->parameter_count());
   trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));
   // Each trial prunes its own initialization, then trains from those same (masked) weights.
-  ASSIGN_OR_RETURN(const optimizers::Mask mask, pruning::ComputeMask(pruning_config, *network, parameters,
+  ASSIGN_OR_RETURN(const nn::Mask mask, pruning::ComputeMask(pruning_config, *network, parameters,
                                                                      dataset.train, seed, config.evaluator.threads));
   mask.Apply(absl::MakeSpan(parameters));
   const pruning::MaskReport mask_report =

@@ -2,7 +2,7 @@
 // simplest baseline against SNIP. Biases start at 0, so their score is 0 and they are pruned first.
 //
 //   std::vector<double> scores = MagnitudeScores(initial_parameters);
-//   ASSIGN_OR_RETURN(optimizers::Mask mask, SelectTopScores(scores, network.layout(), 0.9, {}));   // selection.h
+//   ASSIGN_OR_RETURN(nn::Mask mask, SelectTopScores(scores, network.layout(), 0.9, {}));   // selection.h
 //   mask.Apply(initial_parameters);
 #ifndef PARSITY_PRUNING_MAGNITUDE_H_
 #define PARSITY_PRUNING_MAGNITUDE_H_

@@ -19,7 +19,7 @@ double Fraction(int64_t part, int64_t whole) {
 
 }  // namespace
 
-MaskReport ReportMask(const optimizers::Mask& mask, const nn::ParameterLayout& layout, double sparsity_target,
+MaskReport ReportMask(const nn::Mask& mask, const nn::ParameterLayout& layout, double sparsity_target,
                       bool prune_biases) {
   PARSITY_CHECK(mask.size() == layout.size());
   MaskReport report;

@@ -14,7 +14,7 @@
 
 #include "tools/base/json.h"
 #include "training/nn/parameter_buffer.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::pruning {
 
@@ -44,7 +44,7 @@ struct MaskReport {
 
 // Counts `mask` view by view. `prune_biases` says which views were prunable (as in SelectionOptions).
 // REQUIRES: mask.size() == layout.size() (checked; aborts otherwise).
-MaskReport ReportMask(const optimizers::Mask& mask, const nn::ParameterLayout& layout, double sparsity_target,
+MaskReport ReportMask(const nn::Mask& mask, const nn::ParameterLayout& layout, double sparsity_target,
                       bool prune_biases);
 
 // {"sparsity_target":0.9,"sparsity_realized":0.89999...,"sparsity_all":...,"prunable_kept":6235,"prunable":62346,

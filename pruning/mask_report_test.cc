@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
 #include "training/nn/networks.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::pruning {
 namespace {
@@ -28,8 +28,8 @@ nn::ParameterLayout SmallLayout() {
 }
 
 // a/weights all pruned, a/biases half, b/weights 3 of 4, b/biases all kept.
-optimizers::Mask SmallMask() {
-  absl::StatusOr<optimizers::Mask> mask = optimizers::Mask::Create({0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 1, 1, 1});
+nn::Mask SmallMask() {
+  absl::StatusOr<nn::Mask> mask = nn::Mask::Create({0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 1, 1, 1});
   EXPECT_TRUE(mask.ok());
   return *std::move(mask);
 }
@@ -90,7 +90,7 @@ TEST(MaskReportTest, RendersTextLineByLine) {
 TEST(MaskReportTest, DenseSimpleCnnHasNoWarnings) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<nn::Network> network, nn::CreateNetwork("simple_cnn"));
   const MaskReport report =
-      ReportMask(optimizers::Mask::AllKept(network->parameter_count()), network->layout(), 0.0, true);
+      ReportMask(nn::Mask::AllKept(network->parameter_count()), network->layout(), 0.0, true);
   EXPECT_EQ(report.sparsity_realized, 0.0);
   EXPECT_EQ(report.kept, 62346);
   EXPECT_EQ(report.views.size(), 6);

@@ -61,7 +61,7 @@ absl::Status ValidatePruningConfig(const PruningConfig& config) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<optimizers::Mask> ComputeMask(const PruningConfig& config, const nn::Network& network,
+absl::StatusOr<nn::Mask> ComputeMask(const PruningConfig& config, const nn::Network& network,
                                              absl::Span<const float> initial_parameters, const data::Examples& train,
                                              uint64_t seed, int threads) {
   RETURN_IF_ERROR(ValidatePruningConfig(config));
@@ -75,7 +75,7 @@ absl::StatusOr<optimizers::Mask> ComputeMask(const PruningConfig& config, const 
   if (config.scheme == "snip") {
     RETURN_IF_ERROR(ValidateSnipArguments(network, initial_parameters, train, snip_options));
   }
-  if (config.scheme == "none" || config.sparsity == 0.0) return optimizers::Mask::AllKept(network.parameter_count());
+  if (config.scheme == "none" || config.sparsity == 0.0) return nn::Mask::AllKept(network.parameter_count());
 
   std::vector<double> scores;
   if (config.scheme == "snip") {

@@ -3,7 +3,7 @@
 // stays fixed for all of training. Design note: pruning/README.md.
 //
 //   InitializeParameters(*network, /*seed=*/trial, parameters);                        // training/trainer/trainer.h
-//   ASSIGN_OR_RETURN(optimizers::Mask mask, ComputeMask(config, *network, parameters, dataset.train, trial, 2));
+//   ASSIGN_OR_RETURN(nn::Mask mask, ComputeMask(config, *network, parameters, dataset.train, trial, 2));
 //   mask.Apply(parameters);   // then Trainer::Create(..., &mask) and Train(parameters)
 //
 // Schemes (scores, then the shared selection rule of pruning/selection.h):
@@ -25,7 +25,7 @@
 #include "absl/types/span.h"
 #include "training/data/examples.h"
 #include "training/nn/network.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::pruning {
 
@@ -56,7 +56,7 @@ absl::Status ValidatePruningConfig(const PruningConfig& config);
 // Errors (InvalidArgument): ValidatePruningConfig's; initial_parameters.size() != network.parameter_count();
 // threads < 1; for "snip", those of ConnectionSensitivity (snip.h), e.g. snip_batches more than `train` holds
 // (snip_batches * 100 > train.size()) or examples that do not fit the network.
-absl::StatusOr<optimizers::Mask> ComputeMask(const PruningConfig& config, const nn::Network& network,
+absl::StatusOr<nn::Mask> ComputeMask(const PruningConfig& config, const nn::Network& network,
                                              absl::Span<const float> initial_parameters, const data::Examples& train,
                                              uint64_t seed, int threads);
 

@@ -26,7 +26,7 @@ TEST(PruningMnistTest, SnipNinetyPercentSimpleCnnTrainsToFivePercentError) {
   config.scheme = "snip";
   config.sparsity = 0.9;
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask mask,
+  ASSERT_OK_AND_ASSIGN(const nn::Mask mask,
                        ComputeMask(config, *network, parameters, mnist.train, /*seed=*/0, /*threads=*/2));
   const double snip_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const MaskReport report = ReportMask(mask, network->layout(), config.sparsity, config.prune_biases);

@@ -21,7 +21,7 @@
 #include "pruning/selection.h"
 #include "tools/base/status_matchers.h"
 #include "training/nn/networks.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/trainer/trainer.h"
 
 namespace parsity::pruning {
@@ -63,7 +63,7 @@ class PruningFixture {
     return parameters;
   }
   // Initializes from `seed` and prunes with the same seed, as a trial does.
-  static absl::StatusOr<optimizers::Mask> TrialMask(const PruningConfig& config, uint64_t seed) {
+  static absl::StatusOr<nn::Mask> TrialMask(const PruningConfig& config, uint64_t seed) {
     return ComputeMask(config, network(), Initialization(seed), dataset().train, seed, /*threads=*/1);
   }
 };
@@ -86,7 +86,7 @@ class PruningConformanceTest : public ::testing::TestWithParam<Case>, public Pru
 
 TEST_P(PruningConformanceTest, KeptCountsEqualTheTargetExactly) {
   const PruningConfig config = Config();
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask mask, TrialMask(config, 1));
+  ASSERT_OK_AND_ASSIGN(const nn::Mask mask, TrialMask(config, 1));
   ASSERT_EQ(mask.size(), network().parameter_count());
   int64_t prunable = 0, prunable_kept = 0, expected_kept = 0;
   for (const nn::ParameterView& view : network().views()) {
@@ -125,8 +125,8 @@ TEST_P(PruningConformanceTest, KeptCountsEqualTheTargetExactly) {
 }
 
 TEST_P(PruningConformanceTest, SameSeedGivesTheSameMask) {
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask first, TrialMask(Config(), 3));
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask second, TrialMask(Config(), 3));
+  ASSERT_OK_AND_ASSIGN(const nn::Mask first, TrialMask(Config(), 3));
+  ASSERT_OK_AND_ASSIGN(const nn::Mask second, TrialMask(Config(), 3));
   EXPECT_EQ(std::vector<float>(first.values().begin(), first.values().end()),
             std::vector<float>(second.values().begin(), second.values().end()));
 }
@@ -135,8 +135,8 @@ TEST_P(PruningConformanceTest, SameSeedGivesTheSameMask) {
 // hence another mask; at sparsity 0 every mask keeps everything.
 TEST_P(PruningConformanceTest, OtherSeedGivesAnotherMask) {
   const PruningConfig config = Config();
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask first, TrialMask(config, 3));
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask second, TrialMask(config, 4));
+  ASSERT_OK_AND_ASSIGN(const nn::Mask first, TrialMask(config, 3));
+  ASSERT_OK_AND_ASSIGN(const nn::Mask second, TrialMask(config, 4));
   const std::vector<float> a(first.values().begin(), first.values().end());
   const std::vector<float> b(second.values().begin(), second.values().end());
   if (config.sparsity == 0.0) {
@@ -169,7 +169,7 @@ TEST_P(PrunedEntriesStayZeroTest, ThroughOneHundredTrainingSteps) {
   config.snip_batches = scheme.snip_batches;
   config.sparsity = 0.9;
   std::vector<float> parameters = Initialization(5);
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask mask,
+  ASSERT_OK_AND_ASSIGN(const nn::Mask mask,
                        ComputeMask(config, network(), parameters, dataset().train, 5, /*threads=*/1));
   mask.Apply(absl::MakeSpan(parameters));
   const std::vector<float> initial = parameters;
@@ -214,7 +214,7 @@ class PruningTest : public ::testing::Test, public PruningFixture {};
 TEST_F(PruningTest, SchemeNoneKeepsEverythingAndReadsNoData) {
   PruningConfig config;
   EXPECT_EQ(config.scheme, "none");
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask mask,
+  ASSERT_OK_AND_ASSIGN(const nn::Mask mask,
                        ComputeMask(config, network(), Initialization(0), data::Examples{}, 0, 1));
   EXPECT_EQ(mask.kept_count(), network().parameter_count());
 }

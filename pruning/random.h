@@ -4,7 +4,7 @@
 //
 //   std::mt19937_64 engine(seed);
 //   std::vector<double> scores = RandomScores(network.parameter_count(), engine);
-//   ASSIGN_OR_RETURN(optimizers::Mask mask, SelectTopScores(scores, network.layout(), 0.9, {}));   // selection.h
+//   ASSIGN_OR_RETURN(nn::Mask mask, SelectTopScores(scores, network.layout(), 0.9, {}));   // selection.h
 //
 // Reproducibility: std::uniform_real_distribution is implementation-defined, so the scores are made here from the
 // engine's raw output, which the C++ standard fixes: the same seed gives the same mask with every compiler and

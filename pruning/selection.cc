@@ -64,14 +64,14 @@ int64_t PrunableCount(const nn::ParameterLayout& layout, bool prune_biases) {
   return count;
 }
 
-absl::StatusOr<optimizers::Mask> SelectTopScores(absl::Span<const double> scores, const nn::ParameterLayout& layout,
+absl::StatusOr<nn::Mask> SelectTopScores(absl::Span<const double> scores, const nn::ParameterLayout& layout,
                                                  double sparsity, const SelectionOptions& options) {
   if (absl::Status status = ValidateSparsity(sparsity); !status.ok()) return status;
   if (static_cast<int64_t>(scores.size()) != layout.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("scores have ", scores.size(), " entries, the parameter buffer ", layout.size()));
   }
-  if (sparsity == 0.0) return optimizers::Mask::AllKept(layout.size());
+  if (sparsity == 0.0) return nn::Mask::AllKept(layout.size());
   for (const nn::ParameterView& view : layout.views()) {
     if (!IsPrunable(view, options.prune_biases)) continue;
     for (int64_t i = view.offset; i < view.offset + view.size; ++i) {
@@ -103,7 +103,7 @@ absl::StatusOr<optimizers::Mask> SelectTopScores(absl::Span<const double> scores
     if (IsPrunable(view, options.prune_biases)) continue;
     std::fill(mask.begin() + view.offset, mask.begin() + view.offset + view.size, 1.0f);
   }
-  return optimizers::Mask::Create(std::move(mask));
+  return nn::Mask::Create(std::move(mask));
 }
 
 }  // namespace parsity::pruning

@@ -2,7 +2,7 @@
 // (SNIP, magnitude, random) shares this rule, so they differ only in their scores. Design note: pruning/README.md.
 //
 //   std::vector<double> scores = MagnitudeScores(parameters);                 // pruning/magnitude.h
-//   ASSIGN_OR_RETURN(optimizers::Mask mask, SelectTopScores(scores, network.layout(), 0.9, {}));
+//   ASSIGN_OR_RETURN(nn::Mask mask, SelectTopScores(scores, network.layout(), 0.9, {}));
 //   mask.Apply(parameters);                                                   // then train with &mask
 //
 // The rule. A parameter view is PRUNABLE when it holds weights, or biases and `prune_biases` is set (the paper's code
@@ -26,7 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "training/nn/parameter_buffer.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::pruning {
 
@@ -61,7 +61,7 @@ int64_t PrunableCount(const nn::ParameterLayout& layout, bool prune_biases);
 // non-prunable views are ignored. Runs in O(n log n) time.
 // Errors (InvalidArgument): ValidateSparsity's; scores.size() != layout.size() (naming both); a NaN score in a
 // prunable view (naming its index and view), since it has no rank.
-absl::StatusOr<optimizers::Mask> SelectTopScores(absl::Span<const double> scores, const nn::ParameterLayout& layout,
+absl::StatusOr<nn::Mask> SelectTopScores(absl::Span<const double> scores, const nn::ParameterLayout& layout,
                                                  double sparsity, const SelectionOptions& options);
 
 }  // namespace parsity::pruning

@@ -31,7 +31,7 @@ nn::ParameterLayout SmallLayout() {
   return layout;
 }
 
-std::vector<float> Values(const optimizers::Mask& mask) {
+std::vector<float> Values(const nn::Mask& mask) {
   return std::vector<float>(mask.values().begin(), mask.values().end());
 }
 
@@ -80,7 +80,7 @@ TEST(SelectionTest, KeepsTheTopScoresGlobally) {
   //                                a/weights                  a/biases   b/weights              b/biases
   const std::vector<double> scores = {0.1, 0.9, 0.3, 0.8, 0.0, 0.2, 0.05, 0.4, 0.7, 0.6, 0.01, 0.5, 0.02, 0.03};
   // 14 prunable, sparsity 0.5 keeps 7: 0.9 0.8 0.7 0.6 0.5 0.4 0.3.
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask mask,
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask,
                        SelectTopScores(scores, layout, 0.5, Options(PruningScope::kGlobal, true)));
   EXPECT_THAT(Values(mask), ElementsAre(0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0));
   EXPECT_EQ(mask.kept_count(), 7);
@@ -90,7 +90,7 @@ TEST(SelectionTest, WeightsOnlyKeepsBiasesAndCountsOnlyWeights) {
   const nn::ParameterLayout layout = SmallLayout();
   const std::vector<double> scores = {0.1, 0.9, 0.3, 0.8, 0.0, 0.2, 0.05, 0.4, 0.7, 0.6, 0.01, 0.5, 0.02, 0.03};
   // 10 prunable weights, sparsity 0.5 keeps 5 of them (0.9 0.8 0.7 0.6 0.5); the 4 biases are kept, 0.4 among them.
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask mask,
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask,
                        SelectTopScores(scores, layout, 0.5, Options(PruningScope::kGlobal, false)));
   EXPECT_THAT(Values(mask), ElementsAre(0, 1, 0, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1));
   EXPECT_EQ(mask.kept_count(), 9);
@@ -100,7 +100,7 @@ TEST(SelectionTest, PerLayerKeepsTheSameFractionOfEveryTensor) {
   const nn::ParameterLayout layout = SmallLayout();
   const std::vector<double> scores = {0.1, 0.9, 0.3, 0.8, 0.0, 0.2, 0.05, 0.4, 0.7, 0.6, 0.01, 0.5, 0.02, 0.03};
   // Sparsity 0.5: a/weights keeps 3 of 6, a/biases 1 of 2, b/weights 2 of 4, b/biases 1 of 2.
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask mask,
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask,
                        SelectTopScores(scores, layout, 0.5, Options(PruningScope::kPerLayer, true)));
   EXPECT_THAT(Values(mask), ElementsAre(0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1));
   EXPECT_EQ(mask.kept_count(), 7);
@@ -109,17 +109,17 @@ TEST(SelectionTest, PerLayerKeepsTheSameFractionOfEveryTensor) {
 TEST(SelectionTest, TiesGoToTheLowerIndex) {
   const nn::ParameterLayout layout = SmallLayout();
   const std::vector<double> equal(14, 0.25);
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask global,
+  ASSERT_OK_AND_ASSIGN(nn::Mask global,
                        SelectTopScores(equal, layout, 0.5, Options(PruningScope::kGlobal, true)));
   EXPECT_THAT(Values(global), ElementsAre(1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0));
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask per_layer,
+  ASSERT_OK_AND_ASSIGN(nn::Mask per_layer,
                        SelectTopScores(equal, layout, 0.5, Options(PruningScope::kPerLayer, true)));
   EXPECT_THAT(Values(per_layer), ElementsAre(1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0, 0, 1, 0));
   // -0.0 ties with +0.0: the lower index wins whatever the sign bit.
   std::vector<double> zeros(14, -1.0);
   zeros[2] = -0.0;
   zeros[3] = 0.0;
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask signed_zero,
+  ASSERT_OK_AND_ASSIGN(nn::Mask signed_zero,
                        SelectTopScores(zeros, layout, 13.0 / 14.0, Options(PruningScope::kGlobal, true)));
   EXPECT_EQ(signed_zero.kept_count(), 1);
   EXPECT_TRUE(signed_zero.is_kept(2));
@@ -137,7 +137,7 @@ TEST(SelectionTest, MatchesTheSortingReferenceWithManyTies) {
         SCOPED_TRACE(::testing::Message()
                      << PruningScopeName(scope) << " biases " << prune_biases << " sparsity " << sparsity);
         const SelectionOptions options = Options(scope, prune_biases);
-        ASSERT_OK_AND_ASSIGN(optimizers::Mask mask, SelectTopScores(scores, layout, sparsity, options));
+        ASSERT_OK_AND_ASSIGN(nn::Mask mask, SelectTopScores(scores, layout, sparsity, options));
         EXPECT_EQ(Values(mask), ReferenceSelection(scores, layout, sparsity, options));
       }
     }
@@ -150,16 +150,16 @@ TEST(SelectionTest, SimpleCnnCountsByHand) {
   EXPECT_EQ(PrunableCount(network->layout(), true), 62346);
   EXPECT_EQ(PrunableCount(network->layout(), false), 62240);
   // Global, weights and biases: round(62346 * 0.1) = 6235.
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask both,
+  ASSERT_OK_AND_ASSIGN(nn::Mask both,
                        SelectTopScores(scores, network->layout(), 0.9, Options(PruningScope::kGlobal, true)));
   EXPECT_EQ(both.kept_count(), 6235);
   // Global, weights only: round(62240 * 0.1) = 6224 weights + 106 biases.
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask weights,
+  ASSERT_OK_AND_ASSIGN(nn::Mask weights,
                        SelectTopScores(scores, network->layout(), 0.9, Options(PruningScope::kGlobal, false)));
   EXPECT_EQ(weights.kept_count(), 6224 + 106);
   // Per layer, weights and biases: conv1 800 -> 80, 32 -> 3 (3.2); conv2 51200 -> 5120, 64 -> 6 (6.4);
   // fc 10240 -> 1024, 10 -> 1.
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask per_layer,
+  ASSERT_OK_AND_ASSIGN(nn::Mask per_layer,
                        SelectTopScores(scores, network->layout(), 0.9, Options(PruningScope::kPerLayer, true)));
   EXPECT_EQ(per_layer.kept_count(), 80 + 3 + 5120 + 6 + 1024 + 1);
 }
@@ -167,7 +167,7 @@ TEST(SelectionTest, SimpleCnnCountsByHand) {
 TEST(SelectionTest, SparsityZeroKeepsEverythingWhateverTheScores) {
   const nn::ParameterLayout layout = SmallLayout();
   const std::vector<double> nans(14, std::numeric_limits<double>::quiet_NaN());
-  ASSERT_OK_AND_ASSIGN(optimizers::Mask mask, SelectTopScores(nans, layout, 0.0, Options(PruningScope::kGlobal, true)));
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, SelectTopScores(nans, layout, 0.0, Options(PruningScope::kGlobal, true)));
   EXPECT_EQ(mask.kept_count(), 14);
 }
 

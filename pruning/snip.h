@@ -2,7 +2,7 @@
 // at initialization, summed over a sample of the training set. Design note: pruning/README.md.
 //
 //   ASSIGN_OR_RETURN(std::vector<double> g, ConnectionSensitivity(network, parameters, dataset.train, {.threads = 2}));
-//   ASSIGN_OR_RETURN(optimizers::Mask mask, SelectTopScores(SnipSaliency(g), network.layout(), 0.9, {}));
+//   ASSIGN_OR_RETURN(nn::Mask mask, SelectTopScores(SnipSaliency(g), network.layout(), 0.9, {}));
 //   mask.Apply(parameters);
 //
 // The math. Put a multiplicative mask c (all ones) on every parameter, so the network computes with c ⊙ w. For one

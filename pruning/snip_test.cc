@@ -233,7 +233,7 @@ TEST(ConnectionSensitivityTest, ZeroBiasesHaveZeroSaliencyAndArePrunedFirst) {
   // Whenever fewer entries are kept than weights have a nonzero saliency, no bias survives.
   for (const double sparsity : {0.5, 0.9, 0.99}) {
     ASSERT_LT(KeptCount(network->parameter_count(), sparsity), nonzero_weights);
-    ASSERT_OK_AND_ASSIGN(optimizers::Mask mask, SelectTopScores(saliency, network->layout(), sparsity, {}));
+    ASSERT_OK_AND_ASSIGN(nn::Mask mask, SelectTopScores(saliency, network->layout(), sparsity, {}));
     for (const nn::ParameterView& view : network->views()) {
       if (view.kind != nn::ParameterKind::kBiases) continue;
       for (int64_t j = view.offset; j < view.offset + view.size; ++j) {

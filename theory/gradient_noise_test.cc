@@ -15,7 +15,7 @@
 #include "tools/base/status_matchers.h"
 #include "training/data/examples.h"
 #include "training/nn/network.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::theory {
 namespace {
@@ -47,8 +47,8 @@ std::vector<float> Point(const testing::LeastSquaresModel& model) {
 
 TEST(GradientNoiseTest, WholeSampleGivesTheExactValuesOverTheExamples) {
   const testing::LeastSquaresModel model = Model();
-  const optimizers::Mask mask = optimizers::Mask::Create({1, 1, 0, 1, 0, 1, 1, 1}).value();
-  for (const optimizers::Mask* m : {static_cast<const optimizers::Mask*>(nullptr), &mask}) {
+  const nn::Mask mask = nn::Mask::Create({1, 1, 0, 1, 0, 1, 1, 1}).value();
+  for (const nn::Mask* m : {static_cast<const nn::Mask*>(nullptr), &mask}) {
     testing::LeastSquaresOracle oracle(model, /*examples=*/2000, /*seed=*/1, m);
     const std::vector<float> w = Point(model);
     ASSERT_OK_AND_ASSIGN(const GradientNoiseEstimate estimate, EstimateGradientNoise(oracle, w, {.sample_size = 0}));
@@ -167,7 +167,7 @@ TEST(TwoBatchGradientNoiseTest, AgreesWithThePerExampleEstimatorOnANetwork) {
   std::vector<float> w(network->parameter_count());
   std::mt19937_64 engine(10);
   network->Initialize(engine, absl::MakeSpan(w));
-  const optimizers::Mask mask = testing::RandomHalfMask(network->parameter_count(), /*seed=*/11);
+  const nn::Mask mask = testing::RandomHalfMask(network->parameter_count(), /*seed=*/11);
   mask.Apply(absl::MakeSpan(w));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<NetworkGradientOracle> oracle,
                        NetworkGradientOracle::Create(network.get(), &examples, &mask, {}));

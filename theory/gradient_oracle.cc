@@ -10,7 +10,7 @@ namespace parsity::theory {
 namespace {
 
 template <typename T>
-void ZeroPruned(const optimizers::Mask* mask, absl::Span<T> buffer) {
+void ZeroPruned(const nn::Mask* mask, absl::Span<T> buffer) {
   if (mask == nullptr) return;
   PARSITY_CHECK(static_cast<int64_t>(buffer.size()) == mask->size());
   const absl::Span<const float> keep = mask->values();
@@ -21,7 +21,7 @@ void ZeroPruned(const optimizers::Mask* mask, absl::Span<T> buffer) {
 
 }  // namespace
 
-GradientOracle::GradientOracle(int64_t dimension, int64_t example_count, const optimizers::Mask* mask)
+GradientOracle::GradientOracle(int64_t dimension, int64_t example_count, const nn::Mask* mask)
     : dimension_(dimension), example_count_(example_count), mask_(mask) {
   PARSITY_CHECK(dimension >= 1 && example_count >= 1);
   PARSITY_CHECK(mask == nullptr || mask->size() == dimension);
@@ -55,7 +55,7 @@ void GradientOracle::ApplyMask(absl::Span<double> buffer) const {
 }
 
 absl::StatusOr<std::unique_ptr<NetworkGradientOracle>> NetworkGradientOracle::Create(
-    const nn::Network* network, const data::Examples* examples, const optimizers::Mask* mask,
+    const nn::Network* network, const data::Examples* examples, const nn::Mask* mask,
     trainer::EvaluatorOptions options) {
   PARSITY_CHECK(network != nullptr && examples != nullptr);
   if (examples->size() == 0) return absl::InvalidArgumentError("gradient oracle: no examples");
@@ -84,7 +84,7 @@ absl::StatusOr<std::unique_ptr<NetworkGradientOracle>> NetworkGradientOracle::Cr
 }
 
 NetworkGradientOracle::NetworkGradientOracle(const nn::Network* network, const data::Examples* examples,
-                                             const optimizers::Mask* mask, trainer::EvaluatorOptions options)
+                                             const nn::Mask* mask, trainer::EvaluatorOptions options)
     : GradientOracle(network->parameter_count(), examples->size(), mask),
       examples_(examples),
       evaluator_(network, options) {

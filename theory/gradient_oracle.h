@@ -22,7 +22,7 @@
 #include "absl/types/span.h"
 #include "training/data/examples.h"
 #include "training/nn/network.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/trainer/gradient_evaluator.h"
 
 namespace parsity::theory {
@@ -40,7 +40,7 @@ class GradientOracle {
   // N: examples in the finite sum (1 for an objective that is not a sum, e.g. a fixed quadratic).
   int64_t example_count() const { return example_count_; }
   // The mask (D entries of 0/1), or nullptr when nothing is pruned.
-  const optimizers::Mask* mask() const { return mask_; }
+  const nn::Mask* mask() const { return mask_; }
 
   // Writes m ⊙ grad f(w), the full mean gradient over all N examples, into `gradient` (overwriting it) and
   // returns f(w). REQUIRES: w.size() == gradient.size() == dimension() (checked; aborts).
@@ -58,7 +58,7 @@ class GradientOracle {
  protected:
   // REQUIRES: dimension >= 1, example_count >= 1, mask null or of `dimension` entries (checked; aborts). `mask`
   // must outlive the oracle.
-  GradientOracle(int64_t dimension, int64_t example_count, const optimizers::Mask* mask);
+  GradientOracle(int64_t dimension, int64_t example_count, const nn::Mask* mask);
 
   // The unmasked versions of Gradient and BatchGradient; arguments already checked. Overwrite `gradient`.
   virtual double ComputeGradient(absl::Span<const float> w, absl::Span<float> gradient) = 0;
@@ -68,7 +68,7 @@ class GradientOracle {
  private:
   int64_t dimension_;
   int64_t example_count_;
-  const optimizers::Mask* mask_;
+  const nn::Mask* mask_;
 };
 
 // A network of the training engine (training/nn/network.h) on a set of examples: f_i is the softmax cross-entropy
@@ -81,7 +81,7 @@ class NetworkGradientOracle final : public GradientOracle {
   // parameters, or when options.threads or options.max_chunk < 1.
   static absl::StatusOr<std::unique_ptr<NetworkGradientOracle>> Create(const nn::Network* network,
                                                                        const data::Examples* examples,
-                                                                       const optimizers::Mask* mask,
+                                                                       const nn::Mask* mask,
                                                                        trainer::EvaluatorOptions options);
 
   const data::Examples& examples() const { return *examples_; }
@@ -92,7 +92,7 @@ class NetworkGradientOracle final : public GradientOracle {
                               absl::Span<float> gradient) override;
 
  private:
-  NetworkGradientOracle(const nn::Network* network, const data::Examples* examples, const optimizers::Mask* mask,
+  NetworkGradientOracle(const nn::Network* network, const data::Examples* examples, const nn::Mask* mask,
                         trainer::EvaluatorOptions options);
 
   const data::Examples* examples_;

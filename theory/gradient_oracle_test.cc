@@ -10,7 +10,7 @@
 #include "theory/test_problems.h"
 #include "tools/base/status_matchers.h"
 #include "training/data/examples.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/trainer/gradient_evaluator.h"
 
 namespace parsity::theory {
@@ -49,7 +49,7 @@ TEST_F(NetworkGradientOracleTest, GradientIsTheEvaluatorsMeanGradientOverAllExam
 }
 
 TEST_F(NetworkGradientOracleTest, MaskZeroesPrunedEntriesAndKeepsTheOthers) {
-  const optimizers::Mask mask = testing::RandomHalfMask(network_->parameter_count(), /*seed=*/11);
+  const nn::Mask mask = testing::RandomHalfMask(network_->parameter_count(), /*seed=*/11);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<NetworkGradientOracle> dense,
                        NetworkGradientOracle::Create(network_.get(), &examples_, nullptr, {}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<NetworkGradientOracle> masked,
@@ -97,7 +97,7 @@ TEST_F(NetworkGradientOracleTest, CreateRejectsWhatDoesNotFit) {
   wrong_shape.shape = {4, 9, 1};
   EXPECT_THAT(NetworkGradientOracle::Create(network_.get(), &wrong_shape, nullptr, {}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("4x9x1")));
-  const optimizers::Mask short_mask = optimizers::Mask::AllKept(10);
+  const nn::Mask short_mask = nn::Mask::AllKept(10);
   EXPECT_THAT(NetworkGradientOracle::Create(network_.get(), &examples_, &short_mask, {}),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(NetworkGradientOracle::Create(network_.get(), &examples_, nullptr, {.threads = 0}),
@@ -105,7 +105,7 @@ TEST_F(NetworkGradientOracleTest, CreateRejectsWhatDoesNotFit) {
 }
 
 TEST(QuadraticOracleTest, GradientIsTheMatrixTimesThePointMasked) {
-  const optimizers::Mask mask = testing::RandomHalfMask(20, /*seed=*/2);
+  const nn::Mask mask = testing::RandomHalfMask(20, /*seed=*/2);
   testing::QuadraticOracle oracle(testing::SymmetricMatrixWithSpectrum(std::vector<double>(20, 1.0), 1), &mask);
   std::vector<float> w(20), gradient(20);
   for (int i = 0; i < 20; ++i) w[i] = static_cast<float>(i) - 9.5f;

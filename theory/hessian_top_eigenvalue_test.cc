@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "theory/test_problems.h"
 #include "tools/base/status_matchers.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::theory {
 namespace {
@@ -78,7 +78,7 @@ TEST(HessianTopEigenvalueTest, ReturnsANegativeEigenvalueWhenItHasTheLargestMagn
 }
 
 TEST(HessianTopEigenvalueTest, MaskedEstimateIsTheTopEigenvalueOfTheKeptSubmatrix) {
-  const optimizers::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/5);
+  const nn::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/5);
   const Eigen::MatrixXd a = testing::SymmetricMatrixWithSpectrum(Spectrum(20.0, 2.0), /*seed=*/6);
   std::vector<int> kept;
   for (int i = 0; i < kDimension; ++i) {
@@ -158,7 +158,7 @@ TEST(HessianTopEigenvalueTest, ZeroHessianGivesZero) {
 }
 
 TEST(HessianVectorProductTest, IsTheMatrixTimesTheAppliedDirectionOnAQuadratic) {
-  const optimizers::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/10);
+  const nn::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/10);
   testing::QuadraticOracle oracle(testing::SymmetricMatrixWithSpectrum(Spectrum(10.0, 5.0), /*seed=*/11), &mask);
   const std::vector<float> w = RandomPoint(12);
   std::vector<double> v(kDimension, 1.0), product(kDimension);
@@ -198,7 +198,7 @@ TEST(HessianTopEigenvalueTest, RejectsBadInputs) {
   short_start.start.assign(3, 1.0f);
   EXPECT_THAT(EstimateHessianTopEigenvalue(oracle, w, short_start),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("start")));
-  const optimizers::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/3);
+  const nn::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/3);
   testing::QuadraticOracle masked(oracle.matrix(), &mask);
   HessianOptions pruned_start;
   pruned_start.start.assign(kDimension, 0.0f);

@@ -17,7 +17,7 @@ Eigen::VectorXd ToVector(absl::Span<const float> w) {
   return vector;
 }
 
-void MaskVector(const optimizers::Mask* mask, Eigen::VectorXd* vector) {
+void MaskVector(const nn::Mask* mask, Eigen::VectorXd* vector) {
   if (mask == nullptr) return;
   for (Eigen::Index i = 0; i < vector->size(); ++i) {
     if (!mask->is_kept(i)) (*vector)[i] = 0;
@@ -51,7 +51,7 @@ Eigen::MatrixXd SymmetricMatrixWithSpectrum(const std::vector<double>& eigenvalu
   return (a + a.transpose()) / 2;  // Exactly symmetric.
 }
 
-QuadraticOracle::QuadraticOracle(Eigen::MatrixXd a, const optimizers::Mask* mask)
+QuadraticOracle::QuadraticOracle(Eigen::MatrixXd a, const nn::Mask* mask)
     : GradientOracle(a.rows(), /*example_count=*/1, mask), a_(std::move(a)) {
   PARSITY_CHECK(a_.rows() == a_.cols());
 }
@@ -68,7 +68,7 @@ double QuadraticOracle::ComputeBatchGradient(absl::Span<const float> w, absl::Sp
   return ComputeGradient(w, gradient);
 }
 
-double LeastSquaresModel::PopulationGradientNormSquared(absl::Span<const float> w, const optimizers::Mask* mask) const {
+double LeastSquaresModel::PopulationGradientNormSquared(absl::Span<const float> w, const nn::Mask* mask) const {
   double sum = 0;
   for (size_t j = 0; j < variances.size(); ++j) {
     if (mask != nullptr && !mask->is_kept(j)) continue;
@@ -78,7 +78,7 @@ double LeastSquaresModel::PopulationGradientNormSquared(absl::Span<const float> 
   return sum;
 }
 
-double LeastSquaresModel::PopulationCovarianceTrace(absl::Span<const float> w, const optimizers::Mask* mask) const {
+double LeastSquaresModel::PopulationCovarianceTrace(absl::Span<const float> w, const nn::Mask* mask) const {
   double u_c_u = 0;
   for (size_t j = 0; j < variances.size(); ++j) u_c_u += variances[j] * std::pow(w[j] - w_star[j], 2);
   double kept_variance = 0;
@@ -100,7 +100,7 @@ double LeastSquaresModel::PopulationGradientVariance(absl::Span<const float> w) 
 }
 
 LeastSquaresOracle::LeastSquaresOracle(const LeastSquaresModel& model, int64_t examples, uint64_t seed,
-                                       const optimizers::Mask* mask)
+                                       const nn::Mask* mask)
     : GradientOracle(static_cast<int64_t>(model.variances.size()), examples, mask) {
   PARSITY_CHECK(model.w_star.size() == model.variances.size());
   const auto d = static_cast<Eigen::Index>(model.variances.size());
@@ -188,12 +188,12 @@ data::Examples TinyNetworkExamples(int64_t count, uint64_t seed) {
   return examples;
 }
 
-optimizers::Mask RandomHalfMask(int64_t size, uint64_t seed) {
+nn::Mask RandomHalfMask(int64_t size, uint64_t seed) {
   std::mt19937_64 engine(seed);
   std::vector<float> values(size);
   for (float& value : values) value = static_cast<float>(engine() >> 63);
   values[0] = 1.0f;
-  absl::StatusOr<optimizers::Mask> mask = optimizers::Mask::Create(std::move(values));
+  absl::StatusOr<nn::Mask> mask = nn::Mask::Create(std::move(values));
   PARSITY_CHECK_OK(mask.status());
   return *std::move(mask);
 }

@@ -17,7 +17,7 @@
 #include "theory/gradient_oracle.h"
 #include "training/data/examples.h"
 #include "training/nn/network.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::theory::testing {
 
@@ -31,7 +31,7 @@ Eigen::MatrixXd SymmetricMatrixWithSpectrum(const std::vector<double>& eigenvalu
 // to float, so each entry is within half a float ulp of the exact value. REQUIRES: A square and symmetric.
 class QuadraticOracle final : public GradientOracle {
  public:
-  explicit QuadraticOracle(Eigen::MatrixXd a, const optimizers::Mask* mask = nullptr);
+  explicit QuadraticOracle(Eigen::MatrixXd a, const nn::Mask* mask = nullptr);
   const Eigen::MatrixXd& matrix() const { return a_; }
 
  protected:
@@ -53,8 +53,8 @@ struct LeastSquaresModel {
   // Population values at w (u = w - w_star) of the per-example gradient g = x (x^T w - y) = x x^T u - x noise_std e:
   //   G = E g = C u,   Sigma = Cov g = (u^T C u + noise_std^2) C + C u u^T C   (Gaussian fourth moments),
   // restricted to the kept coordinates of `mask` (null: all): |P G|^2 and tr(P Sigma P).
-  double PopulationGradientNormSquared(absl::Span<const float> w, const optimizers::Mask* mask = nullptr) const;
-  double PopulationCovarianceTrace(absl::Span<const float> w, const optimizers::Mask* mask = nullptr) const;
+  double PopulationGradientNormSquared(absl::Span<const float> w, const nn::Mask* mask = nullptr) const;
+  double PopulationCovarianceTrace(absl::Span<const float> w, const nn::Mask* mask = nullptr) const;
   // G^T Sigma G = (u^T C u + noise_std^2) u^T C^3 u + (u^T C^2 u)^2, unmasked: the variance of G^T g, so that
   // |G_bar|^2 - |G|^2 ≈ 2 G^T (G_bar - G) has standard deviation 2 sqrt(G^T Sigma G / n) for a mean of n examples.
   double PopulationGradientVariance(absl::Span<const float> w) const;
@@ -65,7 +65,7 @@ struct LeastSquaresModel {
 class LeastSquaresOracle final : public GradientOracle {
  public:
   LeastSquaresOracle(const LeastSquaresModel& model, int64_t examples, uint64_t seed,
-                     const optimizers::Mask* mask = nullptr);
+                     const nn::Mask* mask = nullptr);
 
   // The exact (double) masked gradient of example i at w.
   Eigen::VectorXd ExampleGradient(absl::Span<const float> w, int64_t i) const;
@@ -96,7 +96,7 @@ std::unique_ptr<nn::Network> TinyNetwork();
 data::Examples TinyNetworkExamples(int64_t count, uint64_t seed);
 
 // A mask of `size` entries keeping each with probability 1/2 (from `seed`), at least one kept.
-optimizers::Mask RandomHalfMask(int64_t size, uint64_t seed);
+nn::Mask RandomHalfMask(int64_t size, uint64_t seed);
 
 }  // namespace parsity::theory::testing
 

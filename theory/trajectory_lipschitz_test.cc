@@ -15,7 +15,7 @@
 #include "tools/base/status_matchers.h"
 #include "training/data/examples.h"
 #include "training/nn/network.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::theory {
 namespace {
@@ -88,7 +88,7 @@ TEST(TrajectoryLipschitzTest, StepAlongAnEigenvectorGivesItsCurvature) {
 }
 
 TEST(TrajectoryLipschitzTest, MaskedCoordinatesOfTheStepContributeNothing) {
-  const optimizers::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/5);
+  const nn::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/5);
   const Eigen::MatrixXd a = testing::SymmetricMatrixWithSpectrum(Spectrum(), /*seed=*/6);
   testing::QuadraticOracle masked(a, &mask);
   testing::QuadraticOracle dense(a);
@@ -124,7 +124,7 @@ TEST(TrajectoryLipschitzTest, MaskedCoordinatesOfTheStepContributeNothing) {
 }
 
 TEST(TrajectoryLipschitzTest, RejectsBadInputs) {
-  const optimizers::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/5);
+  const nn::Mask mask = testing::RandomHalfMask(kDimension, /*seed=*/5);
   testing::QuadraticOracle oracle(testing::SymmetricMatrixWithSpectrum(Spectrum(), /*seed=*/1), &mask);
   const std::vector<float> previous = Gaussian(2, 1.0);
   std::vector<float> current = Gaussian(3, 1.0);
@@ -165,7 +165,7 @@ class NetworkTrajectoryTest : public ::testing::Test {
     network_->Initialize(engine, absl::MakeSpan(previous_));
   }
 
-  std::unique_ptr<NetworkGradientOracle> Oracle(const optimizers::Mask* mask) {
+  std::unique_ptr<NetworkGradientOracle> Oracle(const nn::Mask* mask) {
     absl::StatusOr<std::unique_ptr<NetworkGradientOracle>> oracle =
         NetworkGradientOracle::Create(network_.get(), &examples_, mask, {});
     PARSITY_CHECK_OK(oracle.status());
@@ -231,7 +231,7 @@ TEST_F(NetworkTrajectoryTest, ShortStepLipschitzIsAtMostTheHessianSpectralNorm) 
 }
 
 TEST_F(NetworkTrajectoryTest, MaskChangesTheEstimateAndPrunedCoordinatesAreIgnored) {
-  const optimizers::Mask mask = testing::RandomHalfMask(network_->parameter_count(), /*seed=*/23);
+  const nn::Mask mask = testing::RandomHalfMask(network_->parameter_count(), /*seed=*/23);
   mask.Apply(absl::MakeSpan(previous_));
   std::unique_ptr<NetworkGradientOracle> dense = Oracle(nullptr);
   std::unique_ptr<NetworkGradientOracle> masked = Oracle(&mask);

@@ -41,7 +41,7 @@ constexpr int kTaskTag = 2;       // 0 -> rank: {study, trial, incumbent steps o
 constexpr int kStopTag = 3;       // 0 -> rank: no trial is left to start (empty).
 constexpr int kIncumbentTag = 4;  // 0 -> rank: {study, steps_to_result, trial}, a study's improved incumbent.
 
-using MaskPointer = std::shared_ptr<const optimizers::Mask>;
+using MaskPointer = std::shared_ptr<const nn::Mask>;
 using CanStillWinFunction = std::function<bool(int64_t earliest_completion_step)>;
 using MaskFunction = std::function<absl::StatusOr<MaskPointer>(const nn::Network&, absl::Span<const float>)>;
 
@@ -62,8 +62,8 @@ class MaskCache {
   }
 
   // The mask of the key, computed by `compute` on first use. Concurrent callers of one key wait for one computation.
-  absl::StatusOr<std::shared_ptr<const optimizers::Mask>> Get(
-      int sparsity_index, int trial, const std::function<absl::StatusOr<optimizers::Mask>()>& compute) {
+  absl::StatusOr<std::shared_ptr<const nn::Mask>> Get(
+      int sparsity_index, int trial, const std::function<absl::StatusOr<nn::Mask>()>& compute) {
     std::shared_ptr<Entry> entry;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -73,10 +73,10 @@ class MaskCache {
     }
     std::lock_guard<std::mutex> lock(entry->mutex);
     if (!entry->computed) {
-      absl::StatusOr<optimizers::Mask> mask = compute();
+      absl::StatusOr<nn::Mask> mask = compute();
       entry->computed = true;
       if (mask.ok()) {
-        entry->mask = std::make_shared<const optimizers::Mask>(*std::move(mask));
+        entry->mask = std::make_shared<const nn::Mask>(*std::move(mask));
       } else {
         entry->status = mask.status();
       }
@@ -97,7 +97,7 @@ class MaskCache {
     std::mutex mutex;
     bool computed = false;
     absl::Status status;
-    std::shared_ptr<const optimizers::Mask> mask;
+    std::shared_ptr<const nn::Mask> mask;
     int uses = 0;
   };
   std::mutex mutex_;
@@ -578,10 +578,10 @@ absl::Status Runner::Serve(MPI_Comm communicator) {
       }
       MaskPointer& mask = masks[trial];
       if (mask == nullptr) {
-        ASSIGN_OR_RETURN(optimizers::Mask computed,
+        ASSIGN_OR_RETURN(nn::Mask computed,
                          pruning::ComputeMask(PruningConfigFor(study.trials[trial]), network, parameters,
                                               dataset_.train, study.trials[trial].seed(), /*threads=*/1));
-        mask = std::make_shared<const optimizers::Mask>(std::move(computed));
+        mask = std::make_shared<const nn::Mask>(std::move(computed));
       }
       return mask;
     };

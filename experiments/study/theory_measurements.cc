@@ -78,11 +78,11 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
     ASSIGN_OR_RETURN(std::unique_ptr<nn::Network> network, nn::CreateNetwork(trial.network()));
     std::vector<float> parameters(network->parameter_count());
     trainer::InitializeParameters(*network, trial.seed(), absl::MakeSpan(parameters));
-    std::unique_ptr<optimizers::Mask> mask;
+    std::unique_ptr<nn::Mask> mask;
     if (sparsity > 0) {
-      ASSIGN_OR_RETURN(optimizers::Mask computed, pruning::ComputeMask(PruningConfigFor(trial), *network, parameters,
+      ASSIGN_OR_RETURN(nn::Mask computed, pruning::ComputeMask(PruningConfigFor(trial), *network, parameters,
                                                                        dataset.train, trial.seed(), options.threads));
-      mask = std::make_unique<optimizers::Mask>(std::move(computed));
+      mask = std::make_unique<nn::Mask>(std::move(computed));
       mask->Apply(absl::MakeSpan(parameters));
     }
     const trainer::EvaluatorOptions evaluator_options{.threads = options.threads, .max_chunk = 256};

@@ -119,7 +119,7 @@ pruning::PruningConfig PruningConfigFor(const TrialSpec& trial) {
 }
 
 absl::StatusOr<TrialRun> TrainTrial(const TrialSpec& trial, const nn::Network& network, const data::Dataset& dataset,
-                                    const optimizers::Mask* mask, absl::Span<float> parameters,
+                                    const nn::Mask* mask, absl::Span<float> parameters,
                                     const std::function<bool(int64_t earliest_completion_step)>& can_still_win) {
   const trainer::TrainerConfig config = TrainerConfigFor(trial);
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,

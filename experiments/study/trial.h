@@ -18,7 +18,7 @@
 #include "pruning/pruning.h"
 #include "training/data/dataset.h"
 #include "training/nn/network.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/trainer/trainer.h"
 
 namespace parsity::experiments {
@@ -59,7 +59,7 @@ struct TrialRun {
 // did not complete it, `can_still_win(NextCheckStep(s, ...))` is asked with the earliest step at which the trial
 // could still complete (early_termination.h), and false stops it. Errors: those of Trainer::Create.
 absl::StatusOr<TrialRun> TrainTrial(const TrialSpec& trial, const nn::Network& network, const data::Dataset& dataset,
-                                    const optimizers::Mask* mask, absl::Span<float> parameters,
+                                    const nn::Mask* mask, absl::Span<float> parameters,
                                     const std::function<bool(int64_t earliest_completion_step)>& can_still_win);
 
 }  // namespace parsity::experiments

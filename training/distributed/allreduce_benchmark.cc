@@ -29,7 +29,7 @@
 #include "training/distributed/mpi_session.h"
 #include "training/distributed/synthetic_trial_data.h"
 #include "training/nn/networks.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/trainer/gradient_reducer.h"
 #include "training/trainer/trainer.h"
 
@@ -80,12 +80,12 @@ absl::Status Run(const MpiSession& session) {
   std::vector<float> parameters(network->parameter_count());
   trainer::InitializeParameters(*network, /*seed=*/0, absl::MakeSpan(parameters));
   const double sparsity = absl::GetFlag(FLAGS_sparsity);
-  std::optional<optimizers::Mask> mask;
+  std::optional<nn::Mask> mask;
   if (sparsity > 0) {
     ASSIGN_OR_RETURN(mask, MakeRandomMask(network->parameter_count(), sparsity, /*seed=*/0));
     mask->Apply(absl::MakeSpan(parameters));
   }
-  const optimizers::Mask* trainer_mask = mask.has_value() ? &*mask : nullptr;
+  const nn::Mask* trainer_mask = mask.has_value() ? &*mask : nullptr;
   std::unique_ptr<MpiGradientReducer> reducer;
   std::optional<TimedReducer> timed;
   if (session.size() > 1) {

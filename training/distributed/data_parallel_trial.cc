@@ -32,7 +32,7 @@
 #include "training/distributed/mpi_session.h"
 #include "training/distributed/synthetic_trial_data.h"
 #include "training/nn/networks.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/trainer/trainer.h"
 
 ABSL_FLAG(std::string, network, "lenet_300_100", "network: lenet_300_100 or simple_cnn (28x28x1 inputs)");
@@ -76,12 +76,12 @@ absl::Status Run(const MpiSession& session) {
   std::vector<float> parameters(network->parameter_count());
   trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));
   const double sparsity = absl::GetFlag(FLAGS_sparsity);
-  std::optional<optimizers::Mask> mask;
+  std::optional<nn::Mask> mask;
   if (sparsity > 0) {
     ASSIGN_OR_RETURN(mask, MakeRandomMask(network->parameter_count(), sparsity, seed));
     mask->Apply(absl::MakeSpan(parameters));
   }
-  const optimizers::Mask* trainer_mask = mask.has_value() ? &*mask : nullptr;
+  const nn::Mask* trainer_mask = mask.has_value() ? &*mask : nullptr;
 
   std::unique_ptr<MpiGradientReducer> reducer;
   if (session.size() > 1) {

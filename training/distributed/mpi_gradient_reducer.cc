@@ -60,7 +60,7 @@ MpiGradientReducer::MpiGradientReducer(MPI_Comm communicator, int rank, int size
 
 absl::StatusOr<std::unique_ptr<MpiGradientReducer>> MpiGradientReducer::Create(MPI_Comm communicator,
                                                                                int64_t parameter_count,
-                                                                               const optimizers::Mask* mask) {
+                                                                               const nn::Mask* mask) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   PARSITY_CHECK(initialized);

@@ -28,7 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/trainer/gradient_reducer.h"
 
 namespace parsity::distributed {
@@ -49,7 +49,7 @@ class MpiGradientReducer final : public trainer::GradientReducer {
   // about parameter_count or the mask (e.g. a SNIP mask computed from different data files on different nodes),
   // naming the ranks that differ.
   static absl::StatusOr<std::unique_ptr<MpiGradientReducer>> Create(MPI_Comm communicator, int64_t parameter_count,
-                                                                    const optimizers::Mask* mask);
+                                                                    const nn::Mask* mask);
   // Frees the duplicated communicator. REQUIRES: before MPI_Finalize (destroy the reducer before the MpiSession).
   ~MpiGradientReducer() override;
   MpiGradientReducer(const MpiGradientReducer&) = delete;

@@ -18,7 +18,7 @@
 #include "gtest/gtest.h"
 #include "tools/base/check.h"
 #include "tools/base/status_matchers.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::distributed {
 namespace {
@@ -61,16 +61,16 @@ std::vector<double> MagnitudeSums(int64_t count) {
 }
 
 // The same mask on every rank: each entry kept with probability `keep`.
-optimizers::Mask RandomMask(int64_t count, double keep, uint64_t seed) {
+nn::Mask RandomMask(int64_t count, double keep, uint64_t seed) {
   std::mt19937_64 engine(seed);
   std::vector<float> values(count);
   for (float& value : values) value = (engine() >> 11) * 0x1p-53 < keep ? 1.0f : 0.0f;
-  absl::StatusOr<optimizers::Mask> mask = optimizers::Mask::Create(std::move(values));
+  absl::StatusOr<nn::Mask> mask = nn::Mask::Create(std::move(values));
   PARSITY_CHECK_OK(mask.status());
   return *std::move(mask);
 }
 
-std::unique_ptr<MpiGradientReducer> MakeReducer(int64_t count, const optimizers::Mask* mask) {
+std::unique_ptr<MpiGradientReducer> MakeReducer(int64_t count, const nn::Mask* mask) {
   absl::StatusOr<std::unique_ptr<MpiGradientReducer>> reducer = MpiGradientReducer::Create(MPI_COMM_WORLD, count, mask);
   PARSITY_CHECK_OK(reducer.status());
   return *std::move(reducer);
@@ -148,7 +148,7 @@ TEST(MpiGradientReducerTest, DenseSumMatchesAReferenceWithinRounding) {
 
 TEST(MpiGradientReducerTest, PackedSparseSumEqualsDenseSumOnKeptEntries) {
   constexpr int64_t kCount = 62346;  // Simple-CNN's parameter count.
-  const optimizers::Mask mask = RandomMask(kCount, /*keep=*/0.1, /*seed=*/7);
+  const nn::Mask mask = RandomMask(kCount, /*keep=*/0.1, /*seed=*/7);
   const std::unique_ptr<MpiGradientReducer> dense = MakeReducer(kCount, nullptr);
   const std::unique_ptr<MpiGradientReducer> sparse = MakeReducer(kCount, &mask);
   EXPECT_TRUE(sparse->sparse());
@@ -249,7 +249,7 @@ TEST(MpiGradientReducerTest, CheckBytesIdenticalNamesWhat) {
 TEST(MpiGradientReducerTest, CreateRejectsMasksThatDifferAcrossRanks) {
   if (Size() < 2) GTEST_SKIP() << "needs two ranks";
   // Rank 1 keeps one entry more: as if it had computed its SNIP mask from different data.
-  const optimizers::Mask mask = RandomMask(500, 0.5, Rank() == 1 ? 8 : 7);
+  const nn::Mask mask = RandomMask(500, 0.5, Rank() == 1 ? 8 : 7);
   EXPECT_THAT(MpiGradientReducer::Create(MPI_COMM_WORLD, 500, &mask).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("parameter counts or pruning masks differ across the " + std::to_string(Size()) +
@@ -267,7 +267,7 @@ TEST(MpiGradientReducerTest, CreateValidatesItsArguments) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parameter_count: 0")));
   EXPECT_THAT(MpiGradientReducer::Create(MPI_COMM_WORLD, int64_t{1} << 31, nullptr).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("int")));
-  const optimizers::Mask mask = optimizers::Mask::AllKept(10);
+  const nn::Mask mask = nn::Mask::AllKept(10);
   EXPECT_THAT(MpiGradientReducer::Create(MPI_COMM_WORLD, 11, &mask).status(),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -39,7 +39,7 @@ data::Dataset MakePatchDataset(int64_t train, int64_t validation) {
   return dataset;
 }
 
-absl::StatusOr<optimizers::Mask> MakeRandomMask(int64_t count, double sparsity, uint64_t seed) {
+absl::StatusOr<nn::Mask> MakeRandomMask(int64_t count, double sparsity, uint64_t seed) {
   if (count < 0 || !(sparsity >= 0 && sparsity <= 1)) {
     return absl::InvalidArgumentError(
         absl::StrCat("random mask: count ", count, " must be >= 0 and sparsity ", sparsity, " in [0, 1]"));
@@ -51,7 +51,7 @@ absl::StatusOr<optimizers::Mask> MakeRandomMask(int64_t count, double sparsity, 
   const int64_t kept = std::llround(static_cast<double>(count) * (1.0 - sparsity));
   std::vector<float> values(count, 0.0f);
   for (int64_t i = 0; i < kept; ++i) values[order[i]] = 1.0f;
-  return optimizers::Mask::Create(std::move(values));
+  return nn::Mask::Create(std::move(values));
 }
 
 }  // namespace parsity::distributed

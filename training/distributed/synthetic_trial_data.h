@@ -3,7 +3,7 @@
 // std::mt19937_64's bits so that every rank of a job (and every machine) builds the same ones.
 //
 //   data::Dataset dataset = MakePatchDataset(/*train=*/2000, /*validation=*/500);
-//   ASSIGN_OR_RETURN(optimizers::Mask mask, MakeRandomMask(network->parameter_count(), 0.9, /*seed=*/0));
+//   ASSIGN_OR_RETURN(nn::Mask mask, MakeRandomMask(network->parameter_count(), 0.9, /*seed=*/0));
 #ifndef PARSITY_TRAINING_DISTRIBUTED_SYNTHETIC_TRIAL_DATA_H_
 #define PARSITY_TRAINING_DISTRIBUTED_SYNTHETIC_TRIAL_DATA_H_
 
@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "training/data/dataset.h"
 #include "training/data/examples.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::distributed {
 
@@ -26,7 +26,7 @@ data::Dataset MakePatchDataset(int64_t train, int64_t validation);
 
 // A mask over `count` parameters keeping round(count (1 - sparsity)) entries, chosen by a Fisher-Yates shuffle from
 // std::mt19937_64(seed). Errors: InvalidArgument unless count >= 0 and sparsity is in [0, 1].
-absl::StatusOr<optimizers::Mask> MakeRandomMask(int64_t count, double sparsity, uint64_t seed);
+absl::StatusOr<nn::Mask> MakeRandomMask(int64_t count, double sparsity, uint64_t seed);
 
 }  // namespace parsity::distributed
 

@@ -11,7 +11,7 @@ namespace parsity::optimizers {
 
 absl::StatusOr<std::unique_ptr<AdamOptimizer>> AdamOptimizer::Create(int64_t parameter_count,
                                                                      const AdamHyperparameters& hyperparameters,
-                                                                     const Mask* mask) {
+                                                                     const nn::Mask* mask) {
   RETURN_IF_ERROR(optimizers_internal::ValidateBufferShape(parameter_count, mask));
   RETURN_IF_ERROR(optimizers_internal::ValidateInUnitInterval("beta1", hyperparameters.beta1));
   RETURN_IF_ERROR(optimizers_internal::ValidateInUnitInterval("beta2", hyperparameters.beta2));
@@ -22,7 +22,7 @@ absl::StatusOr<std::unique_ptr<AdamOptimizer>> AdamOptimizer::Create(int64_t par
   return std::unique_ptr<AdamOptimizer>(new AdamOptimizer(parameter_count, hyperparameters, mask));
 }
 
-AdamOptimizer::AdamOptimizer(int64_t parameter_count, const AdamHyperparameters& hyperparameters, const Mask* mask)
+AdamOptimizer::AdamOptimizer(int64_t parameter_count, const AdamHyperparameters& hyperparameters, const nn::Mask* mask)
     : Optimizer(parameter_count, mask),
       hyperparameters_(hyperparameters),
       first_moment_(static_cast<size_t>(parameter_count), 0.0f),

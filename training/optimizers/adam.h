@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/optimizers/optimizer.h"
 
 namespace parsity::optimizers {
@@ -42,7 +42,7 @@ class AdamOptimizer : public Optimizer {
   // or beta2 is not in [0, 1), or epsilon is not finite and positive; the message names the field and value.
   static absl::StatusOr<std::unique_ptr<AdamOptimizer>> Create(int64_t parameter_count,
                                                                const AdamHyperparameters& hyperparameters,
-                                                               const Mask* mask);
+                                                               const nn::Mask* mask);
 
   void Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) override;
   absl::string_view name() const override { return "adam"; }
@@ -55,7 +55,7 @@ class AdamOptimizer : public Optimizer {
   absl::Span<const float> second_moment() const { return second_moment_; }
 
  private:
-  AdamOptimizer(int64_t parameter_count, const AdamHyperparameters& hyperparameters, const Mask* mask);
+  AdamOptimizer(int64_t parameter_count, const AdamHyperparameters& hyperparameters, const nn::Mask* mask);
 
   AdamHyperparameters hyperparameters_;
   int64_t step_count_ = 0;

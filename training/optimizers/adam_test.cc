@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::optimizers {
 namespace {
@@ -90,7 +90,7 @@ TEST(AdamOptimizerTest, ZeroGradientDoesNotMoveAFreshParameter) {
 }
 
 TEST(AdamOptimizerTest, MomentsOfPrunedEntriesStayZero) {
-  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({0.0f, 1.0f}));
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create({0.0f, 1.0f}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<AdamOptimizer> adam, AdamOptimizer::Create(2, AdamHyperparameters{}, &mask));
   std::vector<float> w = {0.0f, 1.0f};
   for (int step = 0; step < 100; ++step) {

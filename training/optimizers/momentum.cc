@@ -8,13 +8,13 @@
 namespace parsity::optimizers {
 
 absl::StatusOr<std::unique_ptr<MomentumOptimizer>> MomentumOptimizer::Create(int64_t parameter_count, float momentum,
-                                                                             const Mask* mask) {
+                                                                             const nn::Mask* mask) {
   RETURN_IF_ERROR(optimizers_internal::ValidateBufferShape(parameter_count, mask));
   RETURN_IF_ERROR(optimizers_internal::ValidateInUnitInterval("momentum", momentum));
   return std::unique_ptr<MomentumOptimizer>(new MomentumOptimizer(parameter_count, momentum, mask));
 }
 
-MomentumOptimizer::MomentumOptimizer(int64_t parameter_count, float momentum, const Mask* mask)
+MomentumOptimizer::MomentumOptimizer(int64_t parameter_count, float momentum, const nn::Mask* mask)
     : Optimizer(parameter_count, mask), momentum_(momentum), velocity_(static_cast<size_t>(parameter_count), 0.0f) {}
 
 void MomentumOptimizer::Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) {

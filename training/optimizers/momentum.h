@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/optimizers/optimizer.h"
 
 namespace parsity::optimizers {
@@ -29,7 +29,7 @@ class MomentumOptimizer : public Optimizer {
   // `mask` (nullable) is copied. Errors: InvalidArgument when parameter_count <= 0, the mask's size differs, or
   // momentum is not in [0, 1).
   static absl::StatusOr<std::unique_ptr<MomentumOptimizer>> Create(int64_t parameter_count, float momentum,
-                                                                   const Mask* mask);
+                                                                   const nn::Mask* mask);
 
   void Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) override;
   absl::string_view name() const override { return "momentum"; }
@@ -39,7 +39,7 @@ class MomentumOptimizer : public Optimizer {
   absl::Span<const float> velocity() const { return velocity_; }
 
  private:
-  MomentumOptimizer(int64_t parameter_count, float momentum, const Mask* mask);
+  MomentumOptimizer(int64_t parameter_count, float momentum, const nn::Mask* mask);
 
   float momentum_;
   std::vector<float> velocity_;

@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::optimizers {
 namespace {
@@ -45,7 +45,7 @@ TEST(MomentumOptimizerTest, ZeroMomentumIsSgd) {
 }
 
 TEST(MomentumOptimizerTest, VelocityOfPrunedEntriesStaysZero) {
-  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({0.0f, 1.0f, 0.0f}));
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create({0.0f, 1.0f, 0.0f}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<MomentumOptimizer> optimizer, MomentumOptimizer::Create(3, 0.9f, &mask));
   std::vector<float> w = {0.0f, 1.0f, 0.0f};
   for (int step = 0; step < 100; ++step) {

@@ -8,13 +8,13 @@
 namespace parsity::optimizers {
 
 absl::StatusOr<std::unique_ptr<NesterovOptimizer>> NesterovOptimizer::Create(int64_t parameter_count, float momentum,
-                                                                             const Mask* mask) {
+                                                                             const nn::Mask* mask) {
   RETURN_IF_ERROR(optimizers_internal::ValidateBufferShape(parameter_count, mask));
   RETURN_IF_ERROR(optimizers_internal::ValidateInUnitInterval("momentum", momentum));
   return std::unique_ptr<NesterovOptimizer>(new NesterovOptimizer(parameter_count, momentum, mask));
 }
 
-NesterovOptimizer::NesterovOptimizer(int64_t parameter_count, float momentum, const Mask* mask)
+NesterovOptimizer::NesterovOptimizer(int64_t parameter_count, float momentum, const nn::Mask* mask)
     : Optimizer(parameter_count, mask), momentum_(momentum), velocity_(static_cast<size_t>(parameter_count), 0.0f) {}
 
 void NesterovOptimizer::Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) {

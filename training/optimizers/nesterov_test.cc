@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::optimizers {
 namespace {
@@ -38,7 +38,7 @@ TEST(NesterovOptimizerTest, ThreeStepsMatchHandComputedValues) {
 }
 
 TEST(NesterovOptimizerTest, VelocityOfPrunedEntriesStaysZeroEvenForNanGradients) {
-  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({1.0f, 0.0f}));
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create({1.0f, 0.0f}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<NesterovOptimizer> optimizer, NesterovOptimizer::Create(2, 0.9f, &mask));
   std::vector<float> w = {1.0f, 0.0f};
   for (int step = 0; step < 100; ++step) {

@@ -8,7 +8,7 @@
 
 namespace parsity::optimizers {
 
-Optimizer::Optimizer(int64_t size, const Mask* mask) : size_(size) {
+Optimizer::Optimizer(int64_t size, const nn::Mask* mask) : size_(size) {
   PARSITY_CHECK_OK(optimizers_internal::ValidateBufferShape(size, mask));
   if (mask != nullptr) mask_.emplace(*mask);
 }
@@ -20,7 +20,7 @@ void Optimizer::CheckStepBuffers(absl::Span<const float> gradient, absl::Span<fl
 
 namespace optimizers_internal {
 
-absl::Status ValidateBufferShape(int64_t parameter_count, const Mask* mask) {
+absl::Status ValidateBufferShape(int64_t parameter_count, const nn::Mask* mask) {
   if (parameter_count <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("Optimizer parameter_count must be positive; got ", parameter_count));

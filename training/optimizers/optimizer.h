@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::optimizers {
 
@@ -24,7 +24,7 @@ namespace parsity::optimizers {
 //
 // Masking contract: with a mask attached, a pruned entry's gradient is read as 0 (whatever it holds, NaN
 // included), its state entries stay exactly 0, and its parameter is set to +0.0f after every step. The caller
-// zeroes pruned parameters once at initialization (Mask::Apply); the optimizer keeps them zero.
+// zeroes pruned parameters once at initialization (nn::Mask::Apply); the optimizer keeps them zero.
 //
 // Steps allocate nothing, are deterministic (same inputs, same bits) and single-threaded.
 class Optimizer {
@@ -44,25 +44,25 @@ class Optimizer {
   // Number of parameters the optimizer updates.
   int64_t size() const { return size_; }
   // The attached mask, or nullptr when every parameter trains.
-  const Mask* mask() const { return mask_.has_value() ? &*mask_ : nullptr; }
+  const nn::Mask* mask() const { return mask_.has_value() ? &*mask_ : nullptr; }
 
  protected:
   // REQUIRES: arguments validated by optimizers_internal::ValidateBufferShape.
-  Optimizer(int64_t size, const Mask* mask);
+  Optimizer(int64_t size, const nn::Mask* mask);
 
   // Aborts unless both buffers have size() entries.
   void CheckStepBuffers(absl::Span<const float> gradient, absl::Span<float> parameters) const;
 
  private:
   int64_t size_;
-  std::optional<Mask> mask_;
+  std::optional<nn::Mask> mask_;
 };
 
 namespace optimizers_internal {
 
 // OK when parameter_count > 0 and `mask` (nullable) has parameter_count entries; else InvalidArgument naming the
 // value at fault.
-absl::Status ValidateBufferShape(int64_t parameter_count, const Mask* mask);
+absl::Status ValidateBufferShape(int64_t parameter_count, const nn::Mask* mask);
 
 // OK when `value` is in [0, 1) (NaN is not); else InvalidArgument naming `field` and `value`.
 absl::Status ValidateInUnitInterval(absl::string_view field, float value);

@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/optimizers/optimizer.h"
 #include "training/optimizers/optimizer_factory.h"
 
@@ -77,7 +77,7 @@ TEST_P(OptimizerConformanceTest, ConvergesToTheMinimumOfAQuadratic) {
 // Every minimum c_i is nonzero, so every pruned entry sees a nonzero gradient at every step.
 TEST_P(OptimizerConformanceTest, PrunedEntriesStayExactlyZeroAndKeptEntriesMove) {
   const OptimizerCase& optimizer_case = GetParam();
-  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({1.0f, 0.0f, 0.0f, 1.0f, 0.0f, 1.0f, 1.0f, 0.0f}));
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create({1.0f, 0.0f, 0.0f, 1.0f, 0.0f, 1.0f, 1.0f, 0.0f}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> optimizer, CreateOptimizer(optimizer_case.config, kDimension, &mask));
   std::vector<float> w(kDimension, 0.0f);
   mask.Apply(absl::MakeSpan(w));
@@ -98,7 +98,7 @@ TEST_P(OptimizerConformanceTest, PrunedEntriesStayExactlyZeroAndKeptEntriesMove)
 
 // A caller that never applied the mask, or a gradient that is NaN at pruned entries, cannot break the contract.
 TEST_P(OptimizerConformanceTest, PrunedEntriesAreZeroAfterOneStepWhateverTheyHeld) {
-  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({0.0f, 1.0f, 0.0f}));
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create({0.0f, 1.0f, 0.0f}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> optimizer, CreateOptimizer(GetParam().config, 3, &mask));
   std::vector<float> w = {5.0f, 1.0f, -2.0f};
   const std::vector<float> gradient = {std::nanf(""), 1.0f, std::numeric_limits<float>::infinity()};

@@ -19,7 +19,7 @@ absl::Span<const absl::string_view> OptimizerNames() {
 }
 
 absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(const OptimizerConfig& config, int64_t parameter_count,
-                                                           const Mask* mask) {
+                                                           const nn::Mask* mask) {
   if (config.name == "sgd") {
     ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> optimizer, SgdOptimizer::Create(parameter_count, mask));
     return optimizer;

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/optimizers/optimizer.h"
 
 namespace parsity::optimizers {
@@ -36,7 +36,7 @@ absl::Span<const absl::string_view> OptimizerNames();
 // parameter_count <= 0, a mask of another size, momentum / beta1 / beta2 outside [0, 1), epsilon not finite and
 // positive.
 absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(const OptimizerConfig& config, int64_t parameter_count,
-                                                           const Mask* mask);
+                                                           const nn::Mask* mask);
 
 }  // namespace parsity::optimizers
 

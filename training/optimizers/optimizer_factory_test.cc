@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::optimizers {
 namespace {
@@ -24,7 +24,7 @@ OptimizerConfig ConfigNamed(absl::string_view name) {
 
 TEST(OptimizerFactoryTest, CreatesEveryListedOptimizerUnderItsName) {
   EXPECT_THAT(OptimizerNames(), ElementsAre("sgd", "momentum", "nesterov", "adam"));
-  const Mask mask = Mask::AllKept(10);
+  const nn::Mask mask = nn::Mask::AllKept(10);
   for (const absl::string_view name : OptimizerNames()) {
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> optimizer, CreateOptimizer(ConfigNamed(name), 10, &mask));
     EXPECT_EQ(optimizer->name(), name);
@@ -43,13 +43,13 @@ TEST(OptimizerFactoryTest, UnknownNameListsTheKnownNames) {
 }
 
 TEST(OptimizerFactoryTest, RejectsBadShapesForEveryOptimizer) {
-  const Mask mask = Mask::AllKept(9);
+  const nn::Mask mask = nn::Mask::AllKept(9);
   for (const absl::string_view name : OptimizerNames()) {
     EXPECT_THAT(CreateOptimizer(ConfigNamed(name), 0, nullptr),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parameter_count must be positive; got 0")))
         << name;
     EXPECT_THAT(CreateOptimizer(ConfigNamed(name), 10, &mask),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Mask size 9")))
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nn::Mask size 9")))
         << name;
   }
 }

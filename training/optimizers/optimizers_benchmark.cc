@@ -10,7 +10,7 @@
 
 #include "benchmark/benchmark.h"
 #include "tools/base/check.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/optimizers/optimizer.h"
 #include "training/optimizers/optimizer_factory.h"
 
@@ -33,7 +33,7 @@ void BM_Step(benchmark::State& state, const std::string& name, bool masked) {
   std::vector<float> keep(kParameterCount);
   std::bernoulli_distribution kept(0.1);
   for (float& value : keep) value = kept(engine) ? 1.0f : 0.0f;
-  auto mask = Mask::Create(std::move(keep));
+  auto mask = nn::Mask::Create(std::move(keep));
   PARSITY_CHECK_OK(mask.status());
   if (masked) mask->Apply(absl::MakeSpan(parameters));
   OptimizerConfig config;

@@ -7,7 +7,7 @@
 
 namespace parsity::optimizers {
 
-absl::StatusOr<std::unique_ptr<SgdOptimizer>> SgdOptimizer::Create(int64_t parameter_count, const Mask* mask) {
+absl::StatusOr<std::unique_ptr<SgdOptimizer>> SgdOptimizer::Create(int64_t parameter_count, const nn::Mask* mask) {
   RETURN_IF_ERROR(optimizers_internal::ValidateBufferShape(parameter_count, mask));
   return std::unique_ptr<SgdOptimizer>(new SgdOptimizer(parameter_count, mask));
 }

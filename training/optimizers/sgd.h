@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/optimizers/optimizer.h"
 
 namespace parsity::optimizers {
@@ -23,7 +23,7 @@ namespace parsity::optimizers {
 class SgdOptimizer : public Optimizer {
  public:
   // `mask` (nullable) is copied. Errors: InvalidArgument when parameter_count <= 0 or the mask's size differs.
-  static absl::StatusOr<std::unique_ptr<SgdOptimizer>> Create(int64_t parameter_count, const Mask* mask);
+  static absl::StatusOr<std::unique_ptr<SgdOptimizer>> Create(int64_t parameter_count, const nn::Mask* mask);
 
   void Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) override;
   absl::string_view name() const override { return "sgd"; }

@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 namespace parsity::optimizers {
 namespace {
@@ -32,7 +32,7 @@ TEST(SgdOptimizerTest, ThreeStepsMatchHandComputedValues) {
 }
 
 TEST(SgdOptimizerTest, MaskedEntryReadsZeroGradientAndStaysPositiveZero) {
-  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create({1.0f, 0.0f}));
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create({1.0f, 0.0f}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<SgdOptimizer> sgd, SgdOptimizer::Create(2, &mask));
   std::vector<float> w = {1.0f, 0.0f};
   // The pruned entry's gradient is NaN: it must not leak into the parameters.
@@ -44,8 +44,8 @@ TEST(SgdOptimizerTest, MaskedEntryReadsZeroGradientAndStaysPositiveZero) {
 TEST(SgdOptimizerTest, CreateRejectsBadShapes) {
   EXPECT_THAT(SgdOptimizer::Create(0, nullptr),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parameter_count must be positive; got 0")));
-  const Mask mask = Mask::AllKept(3);
-  EXPECT_THAT(SgdOptimizer::Create(4, &mask), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Mask size 3")));
+  const nn::Mask mask = nn::Mask::AllKept(3);
+  EXPECT_THAT(SgdOptimizer::Create(4, &mask), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nn::Mask size 3")));
 }
 
 TEST(SgdOptimizerDeathTest, StepAbortsOnBufferSizeMismatch) {

@@ -69,7 +69,7 @@ void InitializeParameters(const nn::Network& network, uint64_t seed, absl::Span<
 }
 
 Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const data::Dataset* dataset,
-                 const optimizers::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule)
+                 const nn::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule)
     : config_(config),
       network_(network),
       dataset_(dataset),
@@ -79,7 +79,7 @@ Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const 
       evaluator_(network, config.evaluator) {}
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& config, const nn::Network* network,
-                                                         const data::Dataset* dataset, const optimizers::Mask* mask,
+                                                         const data::Dataset* dataset, const nn::Mask* mask,
                                                          GradientReducer* reducer) {
   PARSITY_CHECK(network != nullptr && dataset != nullptr);
   RETURN_IF_ERROR(ValidateTrainerConfig(config, dataset->train.size()));

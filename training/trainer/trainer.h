@@ -24,7 +24,7 @@
 #include "training/data/batch_stream.h"
 #include "training/data/dataset.h"
 #include "training/nn/network.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/optimizers/optimizer.h"
 #include "training/optimizers/optimizer_factory.h"
 #include "training/optimizers/schedule.h"
@@ -107,7 +107,7 @@ class Trainer {
   // and the losses and error counts are added. Results equal the one-process run up to float summation order.
   // Errors also: a batch smaller than the number of ranks.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainerConfig& config, const nn::Network* network,
-                                                         const data::Dataset* dataset, const optimizers::Mask* mask,
+                                                         const data::Dataset* dataset, const nn::Mask* mask,
                                                          GradientReducer* reducer = nullptr);
 
   // Trains `parameters` in place from their current values (initialized, and masked when a mask is attached) until
@@ -120,7 +120,7 @@ class Trainer {
 
  private:
   Trainer(const TrainerConfig& config, const nn::Network* network, const data::Dataset* dataset,
-          const optimizers::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule);
+          const nn::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule);
   // The mean-loss gradient of `batch` into `gradient` (this rank's shard, summed over ranks); returns the mean loss.
   double BatchGradient(absl::Span<const float> parameters, const data::Batch& batch, std::vector<float>& gradient);
   // The whole validation set (this rank's shard, combined over ranks).
@@ -129,7 +129,7 @@ class Trainer {
   TrainerConfig config_;
   const nn::Network* network_;
   const data::Dataset* dataset_;
-  const optimizers::Mask* mask_;
+  const nn::Mask* mask_;
   GradientReducer* reducer_;
   optimizers::Schedule schedule_;
   GradientEvaluator evaluator_;

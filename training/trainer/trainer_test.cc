@@ -11,7 +11,7 @@
 #include "training/data/dataset.h"
 #include "training/data/synthetic_examples.h"
 #include "training/nn/networks.h"
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 #include "training/trainer/trial_record.h"
 
 namespace parsity::trainer {
@@ -53,7 +53,7 @@ class TrainerTest : public ::testing::Test {
     return parameters;
   }
 
-  TrialResult Run(const TrainerConfig& config, std::vector<float>* parameters, const optimizers::Mask* mask = nullptr,
+  TrialResult Run(const TrainerConfig& config, std::vector<float>* parameters, const nn::Mask* mask = nullptr,
                   const TrainerHooks& hooks = {}) {
     absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(config, network_.get(), &dataset_, mask);
     EXPECT_THAT(trainer, IsOk());
@@ -169,7 +169,7 @@ TEST_F(TrainerTest, HooksSeeEveryStepAndCanStopTheTrial) {
 TEST_F(TrainerTest, MaskedParametersStayExactlyZero) {
   std::vector<float> keep(network_->parameter_count(), 1.0f);
   for (size_t i = 0; i < keep.size(); i += 3) keep[i] = 0.0f;
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask mask, optimizers::Mask::Create(keep));
+  ASSERT_OK_AND_ASSIGN(const nn::Mask mask, nn::Mask::Create(keep));
   for (const char* optimizer : {"sgd", "momentum", "nesterov", "adam"}) {
     TrainerConfig config = BaseConfig();
     config.optimizer.name = optimizer;
@@ -207,7 +207,7 @@ TEST_F(TrainerTest, InvalidConfigsNameTheField) {
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(test_case.field)));
   }
   std::vector<float> wrong_size(10, 1.0f);
-  ASSERT_OK_AND_ASSIGN(const optimizers::Mask small_mask, optimizers::Mask::Create(wrong_size));
+  ASSERT_OK_AND_ASSIGN(const nn::Mask small_mask, nn::Mask::Create(wrong_size));
   EXPECT_THAT(Trainer::Create(BaseConfig(), network_.get(), &dataset_, &small_mask),
               StatusIs(absl::StatusCode::kInvalidArgument));
   data::Dataset cifar_shaped = dataset_;

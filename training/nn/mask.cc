@@ -1,4 +1,4 @@
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 #include <cstdint>
 #include <utility>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "tools/base/check.h"
 
-namespace parsity::optimizers {
+namespace parsity::nn {
 
 absl::StatusOr<Mask> Mask::Create(std::vector<float> values) {
   int64_t kept_count = 0;
@@ -50,4 +50,4 @@ void Mask::Apply(absl::Span<float> buffer) const {
   }
 }
 
-}  // namespace parsity::optimizers
+}  // namespace parsity::nn

@@ -1,11 +1,13 @@
-// A pruning mask over a network's flat parameter buffer: one float per parameter, exactly 1.0f (kept) or 0.0f
-// (pruned). Optimizers keep the pruned entries of the parameters exactly zero (see optimizer.h and README.md).
+// A pruning mask over a network's flat parameter buffer (training/nn/parameter_buffer.h): one float per parameter,
+// exactly 1.0f (kept) or 0.0f (pruned). It is the one sparsity type of parsity: pruning produces it, optimizers keep
+// the pruned entries of the parameters exactly zero (training/optimizers/optimizer.h), the MPI reducer sends only
+// the kept entries, and the sparse execution plan (training/nn/sparse_plan.h) computes only over them.
 //
 //   ASSIGN_OR_RETURN(Mask mask, Mask::Create(std::move(keep_values)));   // validates 0/1 values
 //   RETURN_IF_ERROR(mask.CheckCovers(network.parameter_count()));
 //   mask.Apply(parameters);                                               // pruned entries become +0.0f
-#ifndef PARSITY_TRAINING_OPTIMIZERS_MASK_H_
-#define PARSITY_TRAINING_OPTIMIZERS_MASK_H_
+#ifndef PARSITY_TRAINING_NN_MASK_H_
+#define PARSITY_TRAINING_NN_MASK_H_
 
 #include <cstdint>
 #include <utility>
@@ -15,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
-namespace parsity::optimizers {
+namespace parsity::nn {
 
 class Mask {
  public:
@@ -53,6 +55,6 @@ class Mask {
   int64_t kept_count_;
 };
 
-}  // namespace parsity::optimizers
+}  // namespace parsity::nn
 
-#endif  // PARSITY_TRAINING_OPTIMIZERS_MASK_H_
+#endif  // PARSITY_TRAINING_NN_MASK_H_

@@ -1,4 +1,4 @@
-#include "training/optimizers/mask.h"
+#include "training/nn/mask.h"
 
 #include <cmath>
 #include <limits>
@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
 
-namespace parsity::optimizers {
+namespace parsity::nn {
 namespace {
 
 using ::parsity::testing::IsOk;
@@ -72,4 +72,4 @@ TEST(MaskDeathTest, ApplyAbortsOnSizeMismatch) {
 }
 
 }  // namespace
-}  // namespace parsity::optimizers
+}  // namespace parsity::nn
