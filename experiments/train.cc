@@ -33,6 +33,7 @@
 #include "pruning/pruning.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/json.h"
+#include "training/nn/sparse_plan.h"
 #include "tools/base/status_macros.h"
 #include "training/data/dataset.h"
 #include "training/distributed/mpi_gradient_reducer.h"
@@ -67,6 +68,9 @@ ABSL_FLAG(std::string, prune_scope, "global", "global (the paper: one threshold 
 ABSL_FLAG(bool, prune_biases, true, "whether biases are prunable (the paper prunes weights and biases alike)");
 ABSL_FLAG(int64_t, snip_batches, 0, "SNIP's sample in batches of 100; 0 = the whole training set");
 ABSL_FLAG(std::string, measurements_csv, "", "write every check to this CSV file");
+ABSL_FLAG(std::string, sparse_kernels, "auto",
+          "with a pruning mask: auto (each layer's products run on the kept weights only where that measured faster), "
+          "dense (the masked-dense kernels) or sparse (always the sparse kernels); results are identical");
 ABSL_FLAG(bool, sparse_allreduce, true,
           "under mpirun with a pruning mask: all-reduce only the kept gradient entries (false: the whole buffer)");
 
@@ -84,6 +88,9 @@ absl::StatusOr<trainer::TrainerConfig> ConfigFromFlags() {
   config.check_interval = absl::GetFlag(FLAGS_check_interval);
   config.goal_error = absl::GetFlag(FLAGS_goal_error);
   config.evaluator.threads = absl::GetFlag(FLAGS_threads);
+  absl::StatusOr<nn::KernelSelection> selection = nn::ParseKernelSelection(absl::GetFlag(FLAGS_sparse_kernels));
+  if (!selection.ok()) return absl::InvalidArgumentError(absl::StrCat("--sparse_kernels: ", selection.status().message()));
+  config.sparse_kernels = *selection;
   config.optimizer.name = absl::GetFlag(FLAGS_optimizer);
   config.optimizer.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
   config.optimizer.beta1 = static_cast<float>(absl::GetFlag(FLAGS_adam_beta1));
@@ -191,6 +198,11 @@ absl::Status Run(const distributed::MpiSession& session) {
   summary.Add("pruning", pruning_config.scheme);
   // Also inside "mask", with the per-layer kept/total counts; repeated at the top level for scripts.
   summary.Add("mask", pruning::MaskReportJson(mask_report));
+  // Per weighted layer: its density and the kernels its products ran at this batch size.
+  summary.Add("sparse_kernels", nn::KernelSelectionName(config.sparse_kernels));
+  summary.AddRaw("layers", nn::SparsePlanJson(trainer->sparse_plan() != nullptr
+                                                  ? trainer->sparse_plan()->Describe(config.batch_size)
+                                                  : nn::DescribeDense(*network, config.batch_size)));
   summary.Add("sparsity_target", mask_report.sparsity_target).Add("sparsity_realized", mask_report.sparsity_realized);
   // Data parallelism: the processes, and the gradient payload each sent per step (0 for one process).
   summary.Add("ranks", session.size()).Add("sparse_allreduce", reducer != nullptr && reducer->sparse());

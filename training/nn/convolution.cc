@@ -5,6 +5,7 @@
 
 #include "tools/base/check.h"
 #include "training/nn/internal/direct_convolution.h"
+#include "training/nn/internal/sparse_kernels.h"
 #include "training/nn/internal/vector_ops.h"
 
 namespace parsity::nn {
@@ -194,8 +195,229 @@ void Conv2DLayer::BackwardDirect(const BackwardArguments& arguments) const {
   }
 }
 
+// The sparse structures of one convolution under one mask. Scratch layout for a batch (float offsets):
+// [padded input batch (when padding)] [planar image] [planes] [packed weight values] [packed weight gradient] [zeros].
+class Conv2DLayer::Sparsity : public LayerSparsity {
+ public:
+  Sparsity(int64_t kept, int64_t weights, int64_t max_batch) : LayerSparsity(kept, weights, max_batch) {}
+
+  struct Scratch {
+    int64_t padded_input = 0;
+    int64_t planar = 0;
+    int64_t planes = 0;
+    int64_t values = 0;
+    int64_t packed = 0;
+    int64_t zeros = 0;
+    int64_t total = 0;
+  };
+  Scratch Layout(int64_t batch) const {
+    Scratch layout;
+    layout.planar = padding_floats_per_image * batch;
+    layout.planes = layout.planar + RoundUpToCacheLine(std::max(input_planar.image, gradient_planar.image));
+    layout.values = layout.planes + RoundUpToCacheLine(planes_floats);
+    layout.packed = layout.values + RoundUpToCacheLine(std::max(forward_rows.entries(), input_gradient_rows.entries()));
+    layout.zeros = layout.packed + RoundUpToCacheLine(16 * weight_gradient.vectors());
+    layout.total = layout.zeros + RoundUpToCacheLine(zeros);
+    return layout;
+  }
+  int64_t ScratchFloats(int64_t batch) const override { return Layout(batch).total; }
+
+  int64_t padding_floats_per_image = 0;  // 0 without padding.
+  nn_internal::PlanarGeometry input_planar;
+  int64_t lane_vectors = 0;  // Output lanes of the forward product (and of the scatter's output gradient planes).
+  nn_internal::SparseRows forward_rows;
+  // Stride-1 SAME layers: the input gradient is a forward product with flipped weights over the padded output
+  // gradient (gradient_planar, gradient_lane_vectors). Others: scatter rows in the dense kernel's order.
+  bool gather = false;
+  nn_internal::SparseRows input_gradient_rows;
+  nn_internal::PlanarGeometry gradient_planar;
+  int64_t gradient_lane_vectors = 0;
+  nn_internal::SparseWeightGradientPlan weight_gradient;
+  int64_t planes_floats = 0;
+  int64_t zeros = 0;
+};
+
+std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const float> weight_mask,
+                                                           int64_t max_batch) const {
+  if (implementation_ != Implementation::kDirect || !nn_internal::HasSparseKernels()) return nullptr;
+  const ImageShape& in = input_shapes()[0];
+  const ImageShape& out = output_shape();
+  const int64_t k = options_.kernel_size;
+  const int64_t s = options_.stride;
+  const int64_t channels = out.channels;
+  PARSITY_CHECK(static_cast<int64_t>(weight_mask.size()) == patch_size_ * channels);
+  int64_t kept = 0;
+  for (float value : weight_mask) kept += value != 0.0f ? 1 : 0;
+  auto sparsity = std::make_unique<Sparsity>(kept, patch_size_ * channels, max_batch);
+  auto is_kept = [&](int64_t index) { return weight_mask[index] != 0.0f; };
+  sparsity->padding_floats_per_image =
+      needs_padding() ? RoundUpToCacheLine(padded_height_ * padded_width_ * in.channels) : 0;
+  sparsity->input_planar = nn_internal::MakePlanarGeometry(in.height, in.width, in.channels, pad_top_, pad_left_,
+                                                           padded_height_, padded_width_, s);
+  const nn_internal::PlanarGeometry& planar = sparsity->input_planar;
+  sparsity->lane_vectors = nn_internal::LaneVectors(planar, out.height, out.width);
+  const int64_t out_plane = 16 * sparsity->lane_vectors;
+  // Forward: per output channel, the kept (ky, kx, c) in ascending order, as the dense chain runs.
+  nn_internal::SparseRows& forward = sparsity->forward_rows;
+  forward.row_start.push_back(0);
+  for (int64_t o = 0; o < channels; ++o) {
+    for (int64_t ky = 0; ky < k; ++ky) {
+      for (int64_t kx = 0; kx < k; ++kx) {
+        for (int64_t c = 0; c < in.channels; ++c) {
+          const int64_t index = ((ky * k + kx) * in.channels + c) * channels + o;
+          if (!is_kept(index)) continue;
+          forward.offsets.push_back(static_cast<int32_t>(nn_internal::PlanarOffset(planar, ky, kx, c)));
+          forward.weight_index.push_back(static_cast<int32_t>(index));
+        }
+      }
+    }
+    forward.row_start.push_back(static_cast<int32_t>(forward.offsets.size()));
+  }
+  nn_internal::SparseRows& backward = sparsity->input_gradient_rows;
+  backward.row_start.push_back(0);
+  sparsity->gather = gather_input_gradient_;
+  int64_t gradient_planes = 0;
+  if (gather_input_gradient_) {
+    // Output c of the flipped product: kept (ky', kx', o) ascending, weight (k-1-ky', k-1-kx', c, o).
+    sparsity->gradient_planar = nn_internal::MakePlanarGeometry(
+        out.height, out.width, channels, k - 1 - pad_top_, k - 1 - pad_left_, in.height + k - 1, in.width + k - 1, 1);
+    sparsity->gradient_lane_vectors = nn_internal::LaneVectors(sparsity->gradient_planar, in.height, in.width);
+    for (int64_t c = 0; c < in.channels; ++c) {
+      for (int64_t fy = 0; fy < k; ++fy) {
+        for (int64_t fx = 0; fx < k; ++fx) {
+          for (int64_t o = 0; o < channels; ++o) {
+            const int64_t index = (((k - 1 - fy) * k + (k - 1 - fx)) * in.channels + c) * channels + o;
+            if (!is_kept(index)) continue;
+            backward.offsets.push_back(
+                static_cast<int32_t>(nn_internal::PlanarOffset(sparsity->gradient_planar, fy, fx, o)));
+            backward.weight_index.push_back(static_cast<int32_t>(index));
+          }
+        }
+      }
+      backward.row_start.push_back(static_cast<int32_t>(backward.offsets.size()));
+    }
+    gradient_planes = in.channels * 16 * sparsity->gradient_lane_vectors;
+  } else {
+    // Rows k = (ky, kx, c) with a kept weight, in the order the dense scatter adds them onto one input element:
+    // by 64-wide block of kx * in_channels + c, then ky, then descending kx (ascending output column).
+    struct Row {
+      int64_t block, ky, kx, c;
+    };
+    std::vector<Row> rows;
+    for (int64_t ky = 0; ky < k; ++ky) {
+      for (int64_t kx = 0; kx < k; ++kx) {
+        for (int64_t c = 0; c < in.channels; ++c) rows.push_back(Row{(kx * in.channels + c) / 64, ky, kx, c});
+      }
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      if (a.block != b.block) return a.block < b.block;
+      if (a.ky != b.ky) return a.ky < b.ky;
+      return a.kx > b.kx;
+    });
+    for (const Row& row : rows) {
+      const int64_t first = static_cast<int64_t>(backward.offsets.size());
+      for (int64_t o = 0; o < channels; ++o) {
+        const int64_t index = ((row.ky * k + row.kx) * in.channels + row.c) * channels + o;
+        if (!is_kept(index)) continue;
+        backward.offsets.push_back(static_cast<int32_t>(o * out_plane));
+        backward.weight_index.push_back(static_cast<int32_t>(index));
+      }
+      if (static_cast<int64_t>(backward.offsets.size()) == first) continue;
+      backward.row_start.push_back(static_cast<int32_t>(backward.offsets.size()));
+      backward.target_offset.push_back(static_cast<int32_t>(nn_internal::PlanarOffset(planar, row.ky, row.kx, row.c)));
+    }
+  }
+  sparsity->weight_gradient = nn_internal::MakeSparseWeightGradientPlan(
+      Geometry(padded_height_, padded_width_, in.channels, out, k, s), is_kept);
+  sparsity->planes_floats = std::max(channels * out_plane, gradient_planes);
+  sparsity->zeros = in.channels;
+  return sparsity;
+}
+
+void Conv2DLayer::ForwardSparse(const ForwardArguments& arguments, const Sparsity& sparsity) const {
+  const ImageShape& in = input_shapes()[0];
+  const ImageShape& out = output_shape();
+  const Sparsity::Scratch layout = sparsity.Layout(arguments.batch);
+  float* planar = arguments.scratch + layout.planar;
+  float* planes = arguments.scratch + layout.planes;
+  float* values = arguments.scratch + layout.values;
+  nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
+  const int64_t out_plane = 16 * sparsity.lane_vectors;
+  for (int64_t image = 0; image < arguments.batch; ++image) {
+    nn_internal::ToPlanar(sparsity.input_planar, arguments.inputs[0] + image * in.size(), 1, planar);
+    nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, 1, sparsity.lane_vectors,
+                                   arguments.parameters.biases, planes, out_plane);
+    nn_internal::FromPlanes(planes, out.height, out.width, out.channels, sparsity.input_planar.phase_width, out_plane,
+                            /*accumulate=*/false, arguments.output + image * out.size());
+  }
+}
+
+void Conv2DLayer::WeightGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const {
+  const ImageShape& in = input_shapes()[0];
+  const Sparsity::Scratch layout = sparsity.Layout(arguments.batch);
+  const float* input = arguments.inputs[0];
+  if (needs_padding()) {
+    float* padded = arguments.scratch + layout.padded_input;
+    PadImages(input, arguments.batch, in, pad_top_, pad_left_, padded_height_, padded_width_, padded);
+    input = padded;
+  }
+  nn_internal::SparseWeightGradient(
+      Geometry(padded_height_, padded_width_, in.channels, output_shape(), options_.kernel_size, options_.stride),
+      arguments.batch, input, arguments.output_gradient, sparsity.weight_gradient, arguments.scratch + layout.packed,
+      arguments.parameter_gradients.weights);
+}
+
+void Conv2DLayer::InputGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const {
+  const ImageShape& in = input_shapes()[0];
+  const ImageShape& out = output_shape();
+  const Sparsity::Scratch layout = sparsity.Layout(arguments.batch);
+  float* planar = arguments.scratch + layout.planar;
+  float* planes = arguments.scratch + layout.planes;
+  float* values = arguments.scratch + layout.values;
+  float* input_gradient = arguments.input_gradients[0];
+  const bool accumulate = arguments.input_gradient_modes[0] == GradientMode::kAccumulate;
+  nn_internal::PackValues(sparsity.input_gradient_rows, arguments.parameters.weights, values);
+  if (sparsity.gather) {
+    const nn_internal::PlanarGeometry& gradient = sparsity.gradient_planar;
+    const int64_t plane = 16 * sparsity.gradient_lane_vectors;
+    float* zeros = arguments.scratch + layout.zeros;
+    ZeroFloats(in.channels, zeros);
+    for (int64_t image = 0; image < arguments.batch; ++image) {
+      float* target = input_gradient + image * in.size();
+      nn_internal::ToPlanar(gradient, arguments.output_gradient + image * out.size(), 1, planar);
+      if (accumulate) nn_internal::ToPlanes(target, in.height, in.width, in.channels, gradient.phase_width, plane, planes);
+      nn_internal::SparseRowsForward(sparsity.input_gradient_rows, values, planar, 1, sparsity.gradient_lane_vectors,
+                                     accumulate ? nullptr : zeros, planes, plane);
+      nn_internal::FromPlanes(planes, in.height, in.width, in.channels, gradient.phase_width, plane,
+                              /*accumulate=*/false, target);
+    }
+    return;
+  }
+  // Scatter: the output gradient as planes (zero in the lanes past each row), partial sums added onto the planar
+  // input gradient, which starts at zero, or at the current input gradient when adding to it without padding.
+  const nn_internal::PlanarGeometry& geometry = sparsity.input_planar;
+  const int64_t out_plane = 16 * sparsity.lane_vectors;
+  const bool start_from_target = accumulate && !needs_padding();
+  for (int64_t image = 0; image < arguments.batch; ++image) {
+    float* target = input_gradient + image * in.size();
+    ZeroFloats(out.channels * out_plane, planes);
+    nn_internal::ToPlanes(arguments.output_gradient + image * out.size(), out.height, out.width, out.channels,
+                          geometry.phase_width, out_plane, planes);
+    if (start_from_target) {
+      nn_internal::ToPlanar(geometry, target, 1, planar);
+    } else {
+      ZeroFloats(geometry.image, planar);
+    }
+    nn_internal::SparseRowsScatter(sparsity.input_gradient_rows, values, planes, sparsity.lane_vectors, planar);
+    nn_internal::FromPlanar(geometry, planar, 1, /*accumulate=*/accumulate && needs_padding(), target);
+  }
+}
+
 void Conv2DLayer::Forward(const ForwardArguments& arguments) const {
-  if (implementation_ == Implementation::kDirect) {
+  const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
+  if (sparsity != nullptr && sparsity->kernel(Product::kForward, arguments.batch) == KernelKind::kSparse) {
+    ForwardSparse(arguments, *sparsity);
+  } else if (implementation_ == Implementation::kDirect) {
     ForwardDirect(arguments);
   } else {
     ForwardEigen(arguments);
@@ -210,10 +432,27 @@ void Conv2DLayer::Backward(const BackwardArguments& arguments) const {
       AddFloats(arguments.output_gradient + row * channels, channels, arguments.parameter_gradients.biases);
     }
   }
+  // Each product runs sparse or dense on its own; what remains for the dense kernels goes to them at the end.
+  BackwardArguments dense = arguments;
+  float* no_input_gradient[1] = {nullptr};
+  const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
+  if (sparsity != nullptr) {
+    if (arguments.parameter_gradients.weights != nullptr &&
+        sparsity->kernel(Product::kWeightGradient, arguments.batch) == KernelKind::kSparse) {
+      WeightGradientSparse(arguments, *sparsity);
+      dense.parameter_gradients.weights = nullptr;
+    }
+    if (arguments.input_gradients[0] != nullptr &&
+        sparsity->kernel(Product::kInputGradient, arguments.batch) == KernelKind::kSparse) {
+      InputGradientSparse(arguments, *sparsity);
+      dense.input_gradients = absl::MakeConstSpan(no_input_gradient, 1);
+    }
+    if (dense.parameter_gradients.weights == nullptr && dense.input_gradients[0] == nullptr) return;
+  }
   if (implementation_ == Implementation::kDirect) {
-    BackwardDirect(arguments);
+    BackwardDirect(dense);
   } else {
-    BackwardEigen(arguments);
+    BackwardEigen(dense);
   }
 }
 

@@ -7,6 +7,9 @@
 // Math: output[b, oy, ox, o] = biases[o] + sum_{ky, kx, c} input[b, oy*s - pad_top + ky, ox*s - pad_left + kx, c] *
 // weights[ky, kx, c, o], with out-of-image input read as 0 (SAME padding; see Padding in layer.h).
 //
+// Under a pruning mask (CreateSparsity, training/nn/sparse_plan.h) each of the three products can also run sparse
+// kernels over the kept weights only (training/nn/internal/sparse_kernels.h), with results identical to kDirect's.
+//
 // Two implementations, chosen per layer (Conv2DOptions::implementation), both tested against the same reference:
 // - kDirect (the default where the build targets AVX-512, as on the study machines): "implicit GEMM" kernels that
 //   read the (zero-padded, for SAME) NHWC images in place and keep a tile of output pixels x output channels in
@@ -22,6 +25,7 @@
 #define PARSITY_TRAINING_NN_CONVOLUTION_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,8 +60,14 @@ class Conv2DLayer : public Layer {
   int64_t MultiplyAddsPerExample() const override;
   void Forward(const ForwardArguments& arguments) const override;
   void Backward(const BackwardArguments& arguments) const override;
+  // Sparse structures for kDirect layers in builds with the sparse kernels; null otherwise.
+  std::unique_ptr<LayerSparsity> CreateSparsity(absl::Span<const float> weight_mask, int64_t max_batch) const override;
 
  private:
+  class Sparsity;
+  void ForwardSparse(const ForwardArguments& arguments, const Sparsity& sparsity) const;
+  void WeightGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const;
+  void InputGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const;
   void ForwardEigen(const ForwardArguments& arguments) const;
   void BackwardEigen(const BackwardArguments& arguments) const;
   void ForwardDirect(const ForwardArguments& arguments) const;

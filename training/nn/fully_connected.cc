@@ -1,9 +1,11 @@
 #include "training/nn/fully_connected.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "tools/base/check.h"
 #include "training/nn/internal/direct_convolution.h"
+#include "training/nn/internal/sparse_kernels.h"
 #include "training/nn/internal/vector_ops.h"
 
 namespace parsity::nn {
@@ -58,9 +60,127 @@ std::vector<ParameterSpec> FullyConnectedLayer::parameter_specs() const {
 
 int64_t FullyConnectedLayer::MultiplyAddsPerExample() const { return in_features() * out_features(); }
 
+// The sparse structures of one fully connected layer under one mask. The batch is the lane dimension: inputs and
+// output gradients are transposed into planes of `batch` floats (one per feature), so entries store feature numbers
+// and the kernels scale them by the batch. Scratch layout for a batch (float offsets):
+// [planar (transposed) data] [output planes] [packed weight values] [packed weight gradient] [zeros].
+class FullyConnectedLayer::Sparsity : public LayerSparsity {
+ public:
+  Sparsity(int64_t kept, int64_t weights, int64_t max_batch, int64_t in, int64_t out)
+      : LayerSparsity(kept, weights, max_batch), in_(in), out_(out) {}
+
+  struct Scratch {
+    int64_t planar = 0;
+    int64_t planes = 0;
+    int64_t values = 0;
+    int64_t packed = 0;
+    int64_t zeros = 0;
+    int64_t total = 0;
+  };
+  Scratch Layout(int64_t batch) const {
+    const int64_t features = std::max(in_, out_);
+    Scratch layout;
+    layout.planes = RoundUpToCacheLine(features * batch + nn_internal::kPlanarTail);
+    layout.values = layout.planes + features * 16 * LaneVectors(batch);
+    layout.packed = layout.values + RoundUpToCacheLine(forward_rows.entries());
+    layout.zeros = layout.packed + RoundUpToCacheLine(16 * weight_gradient.vectors());
+    layout.total = layout.zeros + RoundUpToCacheLine(in_);
+    return layout;
+  }
+  int64_t ScratchFloats(int64_t batch) const override { return Layout(batch).total; }
+  static int64_t LaneVectors(int64_t batch) { return (batch + 15) / 16; }
+
+  nn_internal::SparseRows forward_rows;     // Per output o: the kept inputs i, ascending.
+  nn_internal::SparseRows transposed_rows;  // Per input i: the kept outputs o, ascending.
+  nn_internal::SparseWeightGradientPlan weight_gradient;
+
+ private:
+  int64_t in_;
+  int64_t out_;
+};
+
+std::unique_ptr<LayerSparsity> FullyConnectedLayer::CreateSparsity(absl::Span<const float> weight_mask,
+                                                                   int64_t max_batch) const {
+  if (implementation_ != Implementation::kDirect || !nn_internal::HasSparseKernels()) return nullptr;
+  const int64_t in = in_features();
+  const int64_t out = out_features();
+  PARSITY_CHECK(static_cast<int64_t>(weight_mask.size()) == in * out);
+  int64_t kept = 0;
+  for (float value : weight_mask) kept += value != 0.0f ? 1 : 0;
+  auto sparsity = std::make_unique<Sparsity>(kept, in * out, max_batch, in, out);
+  auto is_kept = [&](int64_t index) { return weight_mask[index] != 0.0f; };
+  nn_internal::SparseRows& forward = sparsity->forward_rows;
+  forward.row_start.push_back(0);
+  for (int64_t o = 0; o < out; ++o) {
+    for (int64_t i = 0; i < in; ++i) {
+      if (!is_kept(i * out + o)) continue;
+      forward.offsets.push_back(static_cast<int32_t>(i));
+      forward.weight_index.push_back(static_cast<int32_t>(i * out + o));
+    }
+    forward.row_start.push_back(static_cast<int32_t>(forward.offsets.size()));
+  }
+  nn_internal::SparseRows& transposed = sparsity->transposed_rows;
+  transposed.row_start.push_back(0);
+  for (int64_t i = 0; i < in; ++i) {
+    for (int64_t o = 0; o < out; ++o) {
+      if (!is_kept(i * out + o)) continue;
+      transposed.offsets.push_back(static_cast<int32_t>(o));
+      transposed.weight_index.push_back(static_cast<int32_t>(i * out + o));
+    }
+    transposed.row_start.push_back(static_cast<int32_t>(transposed.offsets.size()));
+  }
+  sparsity->weight_gradient = nn_internal::MakeSparseWeightGradientPlan(RowGeometry(1, in, out), is_kept);
+  return sparsity;
+}
+
+void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const Sparsity& sparsity) const {
+  const int64_t batch = arguments.batch;
+  const Sparsity::Scratch layout = sparsity.Layout(batch);
+  float* planar = arguments.scratch + layout.planar;
+  float* planes = arguments.scratch + layout.planes;
+  float* values = arguments.scratch + layout.values;
+  const int64_t lane_vectors = Sparsity::LaneVectors(batch);
+  nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
+  nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, in_features(), 0, 0, 1, batch, 1),
+                        arguments.inputs[0], 1, planar);
+  nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, batch, lane_vectors,
+                                 arguments.parameters.biases, planes, 16 * lane_vectors);
+  nn_internal::FromPlanes(planes, 1, batch, out_features(), 0, 16 * lane_vectors, /*accumulate=*/false,
+                          arguments.output);
+}
+
+void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const {
+  const int64_t batch = arguments.batch;
+  const int64_t in = in_features();
+  const Sparsity::Scratch layout = sparsity.Layout(batch);
+  float* planar = arguments.scratch + layout.planar;
+  float* planes = arguments.scratch + layout.planes;
+  float* values = arguments.scratch + layout.values;
+  float* zeros = arguments.scratch + layout.zeros;
+  float* input_gradient = arguments.input_gradients[0];
+  const int64_t lane_vectors = Sparsity::LaneVectors(batch);
+  const bool accumulate = arguments.input_gradient_modes[0] == GradientMode::kAccumulate;
+  nn_internal::PackValues(sparsity.transposed_rows, arguments.parameters.weights, values);
+  nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, out_features(), 0, 0, 1, batch, 1),
+                        arguments.output_gradient, 1, planar);
+  if (accumulate) {
+    nn_internal::ToPlanes(input_gradient, 1, batch, in, 0, 16 * lane_vectors, planes);
+  } else {
+    nn_internal::ZeroFloats(in, zeros);
+  }
+  nn_internal::SparseRowsForward(sparsity.transposed_rows, values, planar, batch, lane_vectors,
+                                 accumulate ? nullptr : zeros, planes, 16 * lane_vectors);
+  nn_internal::FromPlanes(planes, 1, batch, in, 0, 16 * lane_vectors, /*accumulate=*/false, input_gradient);
+}
+
 void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
   const int64_t in = in_features();
   const int64_t out = out_features();
+  const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
+  if (sparsity != nullptr && sparsity->kernel(Product::kForward, arguments.batch) == KernelKind::kSparse) {
+    ForwardSparse(arguments, *sparsity);
+    return;
+  }
   if (implementation_ == Implementation::kDirect) {
     nn_internal::DirectConvolutionForward(RowGeometry(arguments.batch, in, out), 1, arguments.inputs[0],
                                           arguments.parameters.weights, arguments.parameters.biases, arguments.output);
@@ -74,14 +194,38 @@ void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
 }
 
 void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
-  const int64_t in = in_features();
   const int64_t out = out_features();
-  const ConstMatrixMap output_gradient(arguments.output_gradient, arguments.batch, out);
   if (arguments.parameter_gradients.biases != nullptr) {
     for (int64_t example = 0; example < arguments.batch; ++example) {
       AddFloats(arguments.output_gradient + example * out, out, arguments.parameter_gradients.biases);
     }
   }
+  // Each product runs sparse or dense on its own; what remains for the dense kernels goes to them at the end.
+  BackwardArguments dense = arguments;
+  float* no_input_gradient[1] = {nullptr};
+  const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
+  if (sparsity != nullptr) {
+    if (arguments.parameter_gradients.weights != nullptr &&
+        sparsity->kernel(Product::kWeightGradient, arguments.batch) == KernelKind::kSparse) {
+      nn_internal::SparseWeightGradient(RowGeometry(arguments.batch, in_features(), out), 1, arguments.inputs[0],
+                                        arguments.output_gradient, sparsity->weight_gradient,
+                                        arguments.scratch + sparsity->Layout(arguments.batch).packed,
+                                        arguments.parameter_gradients.weights);
+      dense.parameter_gradients.weights = nullptr;
+    }
+    if (arguments.input_gradients[0] != nullptr &&
+        sparsity->kernel(Product::kInputGradient, arguments.batch) == KernelKind::kSparse) {
+      InputGradientSparse(arguments, *sparsity);
+      dense.input_gradients = absl::MakeConstSpan(no_input_gradient, 1);
+    }
+  }
+  if (dense.parameter_gradients.weights != nullptr || dense.input_gradients[0] != nullptr) BackwardDense(dense);
+}
+
+void FullyConnectedLayer::BackwardDense(const BackwardArguments& arguments) const {
+  const int64_t in = in_features();
+  const int64_t out = out_features();
+  const ConstMatrixMap output_gradient(arguments.output_gradient, arguments.batch, out);
   float* input_gradient = arguments.input_gradients[0];
   if (implementation_ == Implementation::kDirect) {
     if (arguments.parameter_gradients.weights != nullptr) {

@@ -8,10 +8,13 @@
 // as TensorFlow's matmul after reshape. The batch is one matrix product (batch x in) * (in x out); backward adds
 // input^T * output_gradient to the weight gradient and writes output_gradient * weights^T. kDirect runs the products
 // with the convolution kernels (the batch seen as one row of batch pixels, a 1x1 convolution); kEigen with Eigen.
+// Under a pruning mask (CreateSparsity) each product can run over the kept weights only, vectorized over the batch
+// (training/nn/internal/sparse_kernels.h), with results identical to kDirect's.
 #ifndef PARSITY_TRAINING_NN_FULLY_CONNECTED_H_
 #define PARSITY_TRAINING_NN_FULLY_CONNECTED_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,8 +38,15 @@ class FullyConnectedLayer : public Layer {
   int64_t MultiplyAddsPerExample() const override;
   void Forward(const ForwardArguments& arguments) const override;
   void Backward(const BackwardArguments& arguments) const override;
+  // Sparse structures for kDirect layers in builds with the sparse kernels; null otherwise.
+  std::unique_ptr<LayerSparsity> CreateSparsity(absl::Span<const float> weight_mask, int64_t max_batch) const override;
 
  private:
+  class Sparsity;
+  void ForwardSparse(const ForwardArguments& arguments, const Sparsity& sparsity) const;
+  void InputGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const;
+  void BackwardDense(const BackwardArguments& arguments) const;
+
   Implementation implementation_;
 };
 

@@ -31,4 +31,43 @@ int64_t PaddingBefore(int64_t input, int64_t kernel, int64_t stride, Padding pad
   return std::max<int64_t>((output - 1) * stride + kernel - input, 0) / 2;
 }
 
+const char* ProductName(Product product) {
+  switch (product) {
+    case Product::kForward:
+      return "forward";
+    case Product::kInputGradient:
+      return "input_gradient";
+    case Product::kWeightGradient:
+      return "weight_gradient";
+  }
+  return "unknown";
+}
+
+const char* KernelKindName(KernelKind kind) { return kind == KernelKind::kSparse ? "sparse" : "dense"; }
+
+LayerSparsity::LayerSparsity(int64_t kept_weights, int64_t weights, int64_t max_batch)
+    : kept_weights_(kept_weights),
+      density_(weights > 0 ? static_cast<double>(kept_weights) / static_cast<double>(weights) : 1.0),
+      max_batch_(max_batch) {
+  PARSITY_CHECK(max_batch >= 1 && 0 <= kept_weights && kept_weights <= weights);
+  std::array<KernelKind, kProducts> sparse;
+  sparse.fill(KernelKind::kSparse);
+  kernels_.assign(BatchClass(max_batch) + 1, sparse);
+}
+
+int LayerSparsity::BatchClass(int64_t batch) {
+  int batch_class = 0;
+  while (batch > 1) {
+    batch >>= 1;
+    ++batch_class;
+  }
+  return batch_class;
+}
+
+std::vector<int64_t> LayerSparsity::RepresentativeBatches() const {
+  std::vector<int64_t> batches;
+  for (int64_t batch = 1; batch <= max_batch_; batch *= 2) batches.push_back(batch);
+  return batches;
+}
+
 }  // namespace parsity::nn

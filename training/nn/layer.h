@@ -16,7 +16,9 @@
 #ifndef PARSITY_TRAINING_NN_LAYER_H_
 #define PARSITY_TRAINING_NN_LAYER_H_
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,10 +80,69 @@ struct ParameterSpec {
   int64_t fan_in = 1;
 };
 
+// The three matrix products of a layer with weights.
+enum class Product { kForward = 0, kInputGradient = 1, kWeightGradient = 2 };
+inline constexpr int kProducts = 3;
+
+// "forward", "input_gradient" or "weight_gradient".
+const char* ProductName(Product product);
+
+// Which kernel computes a product: the dense one over all weights (pruned ones hold 0), or the sparse one over the
+// kept weights only. Both give the same values (training/nn/internal/sparse_kernels.h).
+enum class KernelKind { kDense, kSparse };
+
+// "dense" or "sparse".
+const char* KernelKindName(KernelKind kind);
+
+// A weighted layer's sparse structures for one fixed pruning mask, built once per trial by
+// Layer::CreateSparsity (the sparse execution plan, training/nn/sparse_plan.h, holds one per weighted layer), and
+// which kernel runs each product at each batch size. Read-only while layers run; any number of threads may share it.
+class LayerSparsity {
+ public:
+  virtual ~LayerSparsity() = default;
+  LayerSparsity(const LayerSparsity&) = delete;
+  LayerSparsity& operator=(const LayerSparsity&) = delete;
+
+  // Kept weights / weights of the layer, in [0, 1]. Biases are not counted.
+  double density() const { return density_; }
+  int64_t kept_weights() const { return kept_weights_; }
+  // The largest batch the structures serve.
+  int64_t max_batch() const { return max_batch_; }
+
+  // Floats of scratch memory the layer needs for `batch` examples with these structures (the dense kernels' needs
+  // included).
+  virtual int64_t ScratchFloats(int64_t batch) const = 0;
+
+  // The kernel computing `product` for `batch` examples. Batches are grouped by powers of two: one choice serves
+  // [2^c, 2^(c+1)). All products start sparse. REQUIRES: 1 <= batch <= max_batch().
+  KernelKind kernel(Product product, int64_t batch) const {
+    return kernels_[BatchClass(batch)][static_cast<int>(product)];
+  }
+  // Sets the kernel of `product` for the class of `batch`. Only while no layer runs with this object.
+  void set_kernel(Product product, int64_t batch, KernelKind kind) {
+    kernels_[BatchClass(batch)][static_cast<int>(product)] = kind;
+  }
+  // The batches that stand for the classes: the powers of two up to max_batch().
+  std::vector<int64_t> RepresentativeBatches() const;
+
+ protected:
+  LayerSparsity(int64_t kept_weights, int64_t weights, int64_t max_batch);
+
+ private:
+  static int BatchClass(int64_t batch);
+
+  int64_t kept_weights_;
+  double density_;
+  int64_t max_batch_;
+  std::vector<std::array<KernelKind, kProducts>> kernels_;
+};
+
 // Pointers to a layer's parameters inside the parameter buffer; null when the layer has none.
 struct LayerParameters {
   const float* weights = nullptr;
   const float* biases = nullptr;
+  // The layer's sparse structures when it runs under a pruning mask (pruned weights are then never read), else null.
+  const LayerSparsity* sparsity = nullptr;
 };
 
 // Pointers to a layer's slots in the gradient buffer; always accumulated into.
@@ -143,8 +204,18 @@ class Layer {
   virtual void Forward(const ForwardArguments& arguments) const = 0;
 
   // Given d objective / d output, writes or adds d objective / d input for each non-null input gradient and adds
-  // d objective / d parameters into the parameter gradients.
+  // d objective / d parameters into the parameter gradients. With a sparsity object, only the kept entries of the
+  // weight gradient are added to.
   virtual void Backward(const BackwardArguments& arguments) const = 0;
+
+  // For layers with weights: the sparse structures for the pruning mask `weight_mask` (the mask's entries over this
+  // layer's weights, 0 or 1, in the weights' layout) serving batches of up to `max_batch` examples. Null when the
+  // layer has no sparse kernels (no weights, or a build without AVX-512).
+  virtual std::unique_ptr<LayerSparsity> CreateSparsity(absl::Span<const float> weight_mask, int64_t max_batch) const {
+    static_cast<void>(weight_mask);
+    static_cast<void>(max_batch);
+    return nullptr;
+  }
 
  protected:
   Layer(std::string name, std::vector<ImageShape> input_shapes, ImageShape output_shape)

@@ -57,7 +57,9 @@ FastResult RunFast(const Layer& layer, const LayerTestData& data, GradientMode m
   const int64_t batch = data.batch;
   FastResult result;
   result.output.assign(batch * layer.output_shape().size(), kNaN);
-  AlignedFloatVector scratch(static_cast<size_t>(layer.ScratchFloats(batch)), kNaN);
+  int64_t scratch_floats = layer.ScratchFloats(batch);
+  if (data.sparsity != nullptr) scratch_floats = std::max(scratch_floats, data.sparsity->ScratchFloats(batch));
+  AlignedFloatVector scratch(static_cast<size_t>(scratch_floats), kNaN);
   std::vector<const float*> inputs;
   for (const std::vector<float>& input : data.inputs) inputs.push_back(input.data());
 
@@ -66,6 +68,7 @@ FastResult RunFast(const Layer& layer, const LayerTestData& data, GradientMode m
   forward.inputs = absl::MakeConstSpan(inputs);
   forward.parameters.weights = data.weights.empty() ? nullptr : data.weights.data();
   forward.parameters.biases = data.biases.empty() ? nullptr : data.biases.data();
+  forward.parameters.sparsity = data.sparsity;
   forward.output = result.output.data();
   forward.scratch = scratch.data();
   layer.Forward(forward);
@@ -100,6 +103,14 @@ reference::Parameters ReferenceParameters(const LayerTestData& data) {
   parameters.weights = ToDouble(data.weights);
   parameters.biases = ToDouble(data.biases);
   return parameters;
+}
+
+// Gradients through the mask: zero at pruned weights.
+void MaskWeightGradient(const LayerTestData& data, Tensor* weight_gradient) {
+  if (data.weight_mask.empty()) return;
+  for (size_t i = 0; i < weight_gradient->size(); ++i) {
+    if (data.weight_mask[i] == 0.0f) (*weight_gradient)[i] = 0.0;
+  }
 }
 
 std::vector<Tensor> ReferenceInputs(const LayerTestData& data) {
@@ -201,10 +212,11 @@ LayerTestData MakeLayerTestData(const Layer& layer, int64_t batch, InputValues v
   const Tensor output_gradient = ToDouble(data.output_gradient);
   const Tensor output = reference::Forward(layer, input_pointers, parameters, data.batch);
   const Tensor output_magnitude = reference::Forward(layer, input_pointers, parameters, data.batch, Terms::kAbsolute);
-  const reference::Gradients gradients =
-      reference::Backward(layer, input_pointers, parameters, output_gradient, data.batch);
-  const reference::Gradients magnitudes =
+  reference::Gradients gradients = reference::Backward(layer, input_pointers, parameters, output_gradient, data.batch);
+  reference::Gradients magnitudes =
       reference::Backward(layer, input_pointers, parameters, output_gradient, data.batch, Terms::kAbsolute);
+  MaskWeightGradient(data, &gradients.weights);
+  MaskWeightGradient(data, &magnitudes.weights);
 
   std::string message;
   bool ok = true;
@@ -236,7 +248,11 @@ LayerTestData MakeLayerTestData(const Layer& layer, int64_t batch, InputValues v
   const Tensor r = ToDouble(data.output_gradient);
   // f = sum_i r_i * output_i, evaluated with any one of inputs / weights / biases replaced.
   auto objective = [&](const std::vector<Tensor>& x, const reference::Parameters& p) {
-    const Tensor y = reference::Forward(layer, Pointers(x), p, batch);
+    reference::Parameters masked = p;
+    for (size_t i = 0; i < data.weight_mask.size(); ++i) {
+      if (data.weight_mask[i] == 0.0f) masked.weights[i] = 0.0;
+    }
+    const Tensor y = reference::Forward(layer, Pointers(x), masked, batch);
     double f = 0.0;
     for (size_t i = 0; i < y.size(); ++i) f += r[i] * y[i];
     return f;
@@ -247,9 +263,10 @@ LayerTestData MakeLayerTestData(const Layer& layer, int64_t batch, InputValues v
   const double n = static_cast<double>(reduction_length + 4 + static_cast<int64_t>(magnitude.size()));
   const double difference_tolerance = n * kDoubleEpsilon * objective_magnitude / kFiniteDifferenceStep;
 
-  const reference::Gradients analytic = reference::Backward(layer, Pointers(inputs), parameters, r, batch);
-  const reference::Gradients magnitudes =
-      reference::Backward(layer, Pointers(inputs), parameters, r, batch, Terms::kAbsolute);
+  reference::Gradients analytic = reference::Backward(layer, Pointers(inputs), parameters, r, batch);
+  reference::Gradients magnitudes = reference::Backward(layer, Pointers(inputs), parameters, r, batch, Terms::kAbsolute);
+  MaskWeightGradient(data, &analytic.weights);
+  MaskWeightGradient(data, &magnitudes.weights);
   const FastResult fast = RunFast(layer, data, GradientMode::kOverwrite, kNaN, 0.0f);
 
   // Central differences for every coordinate of one tensor; `evaluate` computes f with that tensor replaced.
@@ -306,6 +323,64 @@ LayerTestData MakeLayerTestData(const Layer& layer, int64_t batch, InputValues v
   }
   if (ok) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << layer.name() << " disagrees with finite differences:\n" << message;
+}
+
+std::vector<float> RandomWeightMask(int64_t weights, double density, uint64_t seed) {
+  std::vector<int64_t> order(static_cast<size_t>(weights));
+  for (int64_t i = 0; i < weights; ++i) order[i] = i;
+  std::mt19937_64 engine(seed);
+  std::shuffle(order.begin(), order.end(), engine);
+  const int64_t kept = std::max<int64_t>(1, std::llround(density * static_cast<double>(weights)));
+  std::vector<float> mask(static_cast<size_t>(weights), 0.0f);
+  for (int64_t i = 0; i < std::min(kept, weights); ++i) mask[order[i]] = 1.0f;
+  return mask;
+}
+
+void PruneWeights(std::vector<float> mask, LayerTestData* data) {
+  PARSITY_CHECK(mask.size() == data->weights.size());
+  data->weight_mask = std::move(mask);
+  for (size_t i = 0; i < data->weights.size(); ++i) {
+    if (data->weight_mask[i] == 0.0f) data->weights[i] = 0.0f;
+  }
+}
+
+::testing::AssertionResult MatchesDenseExactly(const Layer& layer, const LayerTestData& data,
+                                               bool sparse_weight_gradient) {
+  PARSITY_CHECK(data.sparsity != nullptr && data.weight_mask.size() == data.weights.size());
+  LayerTestData dense_data = data;
+  dense_data.sparsity = nullptr;
+  std::string message;
+  int failures = 0;
+  auto compare = [&](const std::string& what, const std::vector<float>& sparse, const std::vector<float>& dense,
+                     const std::vector<float>* mask, float pruned_value) {
+    for (size_t i = 0; i < sparse.size(); ++i) {
+      const bool pruned = mask != nullptr && (*mask)[i] == 0.0f;
+      const float want = pruned ? pruned_value : dense[i];
+      if (!(sparse[i] == want) && failures++ < 5) {
+        absl::StrAppend(&message, what, "[", i, "]: sparse ", sparse[i], ", want ", want, pruned ? " (pruned)" : "",
+                        "\n");
+      }
+    }
+  };
+  for (const GradientMode mode : {GradientMode::kOverwrite, GradientMode::kAccumulate}) {
+    const bool overwrite = mode == GradientMode::kOverwrite;
+    const float input_start = overwrite ? kNaN : kInputGradientStart;
+    const FastResult sparse = RunFast(layer, data, mode, input_start, kParameterGradientStart);
+    const FastResult dense = RunFast(layer, dense_data, mode, input_start, kParameterGradientStart);
+    const std::string tag = overwrite ? " (overwrite)" : " (accumulate)";
+    compare("output" + tag, sparse.output, dense.output, nullptr, 0.0f);
+    for (size_t j = 0; j < sparse.input_gradients.size(); ++j) {
+      compare(absl::StrCat("input_gradient", j, tag), sparse.input_gradients[j], dense.input_gradients[j], nullptr,
+              0.0f);
+    }
+    compare("weight_gradient" + tag, sparse.weight_gradient, dense.weight_gradient,
+            sparse_weight_gradient ? &data.weight_mask : nullptr, kParameterGradientStart);
+    compare("bias_gradient" + tag, sparse.bias_gradient, dense.bias_gradient, nullptr, 0.0f);
+  }
+  if (failures == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << layer.name() << ": sparse and dense kernels differ in " << failures
+                                       << " values:\n"
+                                       << message;
 }
 
 }  // namespace parsity::nn::testing

@@ -45,9 +45,28 @@ struct LayerTestData {
   std::vector<float> weights;              // N(0, 1/fan_in) when the layer has parameters.
   std::vector<float> biases;               // N(0, 1/4).
   std::vector<float> output_gradient;      // N(0, 1): the r of the objective.
+  // A pruning mask over the weights (0 or 1 each; empty: dense), applied to `weights` by PruneWeights. With a mask
+  // the layer computes f(mask * weights): the expected weight gradient is 0 at pruned entries, where a layer running
+  // sparse kernels must leave the gradient untouched.
+  std::vector<float> weight_mask;
+  // The layer's sparse structures for weight_mask, passed to the layer when set (not owned).
+  const LayerSparsity* sparsity = nullptr;
 };
 
 LayerTestData MakeLayerTestData(const Layer& layer, int64_t batch, InputValues values, uint64_t seed);
+
+// A random mask keeping round(density * weights) weights (at least 1), chosen uniformly with `seed`.
+std::vector<float> RandomWeightMask(int64_t weights, double density, uint64_t seed);
+
+// Sets data->weight_mask = mask and zeroes the pruned weights (as the optimizers keep them).
+void PruneWeights(std::vector<float> mask, LayerTestData* data);
+
+// Runs the layer with data.sparsity and without it (the dense kernels on the same pruned weights), input gradients
+// overwritten and accumulated, and requires equal values everywhere: outputs, input gradients, and the weight
+// gradient at kept entries (at pruned ones a sparse weight-gradient kernel must leave the start value; pass false
+// when the weight gradient runs dense, which computes them). Equal means == (so +0 == -0).
+::testing::AssertionResult MatchesDenseExactly(const Layer& layer, const LayerTestData& data,
+                                               bool sparse_weight_gradient = true);
 
 // Runs Forward and Backward (input gradients both overwritten and accumulated, parameter gradients accumulated onto
 // nonzero values; outputs and scratch prefilled with NaN to catch unwritten or uninitialized reads) and compares

@@ -39,10 +39,17 @@ void Network::Initialize(std::mt19937_64& engine, absl::Span<float> parameters) 
   InitializeParameters(layout_, engine, parameters);
 }
 
-std::unique_ptr<Workspace> Network::CreateWorkspace(int64_t max_batch) const {
+std::unique_ptr<Workspace> Network::CreateWorkspace(int64_t max_batch, const LayerSparsities* sparsities) const {
   PARSITY_CHECK(max_batch >= 1);
   std::unique_ptr<Workspace> workspace(new Workspace());
   workspace->network_ = this;
+  if (sparsities != nullptr) {
+    PARSITY_CHECK(sparsities->size() == nodes_.size());
+    for (const LayerSparsity* sparsity : *sparsities) {
+      PARSITY_CHECK(sparsity == nullptr || sparsity->max_batch() >= std::min(max_batch, chunk_examples_));
+    }
+    workspace->sparsities_ = *sparsities;
+  }
   workspace->max_batch_ = max_batch;
   workspace->capacity_ = std::min(max_batch, chunk_examples_);
   const int64_t capacity = workspace->capacity_;
@@ -57,7 +64,12 @@ std::unique_ptr<Workspace> Network::CreateWorkspace(int64_t max_batch) const {
     total += 2 * floats;
   }
   int64_t scratch_floats = 0;
-  for (const Node& node : nodes_) scratch_floats = std::max(scratch_floats, node.layer->ScratchFloats(capacity));
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    scratch_floats = std::max(scratch_floats, nodes_[n].layer->ScratchFloats(capacity));
+    if (!workspace->sparsities_.empty() && workspace->sparsities_[n] != nullptr) {
+      scratch_floats = std::max(scratch_floats, workspace->sparsities_[n]->ScratchFloats(capacity));
+    }
+  }
   const int64_t scratch_offset = total;
   total += RoundUpToCacheLine(scratch_floats);
   // Zero-filled, so that no pass can ever read uninitialized memory (bit-identical reruns).
@@ -94,6 +106,7 @@ double Network::ForwardChunk(const float* parameters, const float* inputs, const
     arguments.inputs = absl::MakeConstSpan(input_pointers, node.inputs.size());
     arguments.parameters.weights = node.weights_offset >= 0 ? parameters + node.weights_offset : nullptr;
     arguments.parameters.biases = node.biases_offset >= 0 ? parameters + node.biases_offset : nullptr;
+    arguments.parameters.sparsity = workspace->sparsities_.empty() ? nullptr : workspace->sparsities_[n];
     arguments.output = workspace->values_[n + 1];
     arguments.scratch = workspace->scratch_;
     node.layer->Forward(arguments);
@@ -123,6 +136,7 @@ void Network::BackwardChunk(const float* parameters, const float* inputs, int64_
     arguments.output_gradient = workspace->gradients_[n + 1];
     arguments.parameters.weights = node.weights_offset >= 0 ? parameters + node.weights_offset : nullptr;
     arguments.parameters.biases = node.biases_offset >= 0 ? parameters + node.biases_offset : nullptr;
+    arguments.parameters.sparsity = workspace->sparsities_.empty() ? nullptr : workspace->sparsities_[n];
     arguments.input_gradients = absl::MakeConstSpan(input_gradient_pointers, node.inputs.size());
     arguments.input_gradient_modes = absl::MakeConstSpan(input_gradient_modes_[n]);
     arguments.parameter_gradients.weights = node.weights_offset >= 0 ? gradient + node.weights_offset : nullptr;

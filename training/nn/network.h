@@ -32,6 +32,10 @@ namespace parsity::nn {
 
 class Network;
 
+// Per node of a network, the layer's sparse structures under a pruning mask, or null where the layer runs dense.
+// Built and owned by a SparsePlan (training/nn/sparse_plan.h).
+using LayerSparsities = std::vector<const LayerSparsity*>;
+
 // Memory for one thread's forward and backward passes: activations, their gradients and layer scratch for up to
 // capacity() examples at a time, allocated once. Create with Network::CreateWorkspace; use with that network only.
 class Workspace {
@@ -46,6 +50,10 @@ class Workspace {
 
  private:
   friend class Network;
+
+// Per node of a network, the layer's sparse structures under a pruning mask, or null where the layer runs dense.
+// Built and owned by a SparsePlan (training/nn/sparse_plan.h).
+using LayerSparsities = std::vector<const LayerSparsity*>;
   Workspace() = default;
 
   const Network* network_ = nullptr;
@@ -56,6 +64,8 @@ class Workspace {
   std::vector<float*> values_;
   std::vector<float*> gradients_;
   float* scratch_ = nullptr;
+  // Per node; empty when the network runs dense.
+  LayerSparsities sparsities_;
 };
 
 class Network {
@@ -97,8 +107,12 @@ class Network {
   void Initialize(std::mt19937_64& engine, absl::Span<float> parameters) const;
 
   // A workspace for batches of up to `max_batch` examples. Batches larger than max_batch are also accepted when
-  // max_batch >= chunk_examples(). REQUIRES: max_batch >= 1.
-  std::unique_ptr<Workspace> CreateWorkspace(int64_t max_batch) const;
+  // max_batch >= chunk_examples(). With `sparsities` (one entry per node, from a SparsePlan of this network that
+  // outlives the workspace) every pass through this workspace runs the masked network: each weighted layer with
+  // structures computes only over its kept weights, where its kernel choice says so, and reads pruned weights as 0
+  // everywhere. Results equal those of the dense kernels when the parameters' pruned entries are 0.
+  // REQUIRES: max_batch >= 1; sparsities, if given, has one entry per node, each serving chunk_examples().
+  std::unique_ptr<Workspace> CreateWorkspace(int64_t max_batch, const LayerSparsities* sparsities = nullptr) const;
 
   // Adds sum_i d loss_i / d parameters over the `batch` examples into `gradient` (neither zeroed first nor divided
   // by batch) and returns sum_i loss_i, the softmax cross-entropy of example i. `inputs` holds batch *

@@ -18,9 +18,11 @@ GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOption
     : network_(network), options_(options), pool_(options.threads) {
   PARSITY_CHECK(network != nullptr);
   PARSITY_CHECK(options.threads >= 1 && options.max_chunk >= 1);
+  PARSITY_CHECK(options.sparse_plan == nullptr || &options.sparse_plan->network() == network);
   for (int thread = 0; thread < options.threads; ++thread) {
     auto state = std::make_unique<ThreadState>();
-    state->workspace = network->CreateWorkspace(options.max_chunk);
+    state->workspace = network->CreateWorkspace(
+        options.max_chunk, options.sparse_plan != nullptr ? &options.sparse_plan->layers() : nullptr);
     if (thread > 0) state->gradient.assign(network->parameter_count(), 0.0f);
     thread_states_.push_back(std::move(state));
   }

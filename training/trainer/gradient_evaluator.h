@@ -17,6 +17,7 @@
 #include "tools/base/thread_pool.h"
 #include "training/data/examples.h"
 #include "training/nn/network.h"
+#include "training/nn/sparse_plan.h"
 
 namespace parsity::trainer {
 
@@ -26,6 +27,11 @@ struct EvaluatorOptions {
   // Most examples in one forward/backward pass; bounds the activation memory at any batch size (up to 2^14 and
   // beyond). Larger chunks make larger, faster matrix products.
   int64_t max_chunk = 256;
+  // The network's sparse execution plan under its pruning mask (training/nn/sparse_plan.h; must outlive the
+  // evaluator), or null to run dense. With a plan every gradient and evaluation is that of the masked network,
+  // computed over the kept weights where the plan's kernels say so; pruned weight-gradient entries may then be left
+  // untouched, so read gradients through the mask.
+  const nn::SparsePlan* sparse_plan = nullptr;
 };
 
 // Mean loss and error rate over a set of examples.

@@ -68,15 +68,26 @@ void InitializeParameters(const nn::Network& network, uint64_t seed, absl::Span<
   network.Initialize(engine, parameters);
 }
 
+namespace {
+
+EvaluatorOptions WithPlan(EvaluatorOptions options, const nn::SparsePlan* plan) {
+  options.sparse_plan = plan;
+  return options;
+}
+
+}  // namespace
+
 Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const data::Dataset* dataset,
-                 const nn::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule)
+                 const nn::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule,
+                 std::unique_ptr<nn::SparsePlan> sparse_plan)
     : config_(config),
       network_(network),
       dataset_(dataset),
       mask_(mask),
       reducer_(reducer),
       schedule_(std::move(schedule)),
-      evaluator_(network, config.evaluator) {}
+      sparse_plan_(std::move(sparse_plan)),
+      evaluator_(network, WithPlan(config.evaluator, sparse_plan_.get())) {}
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& config, const nn::Network* network,
                                                          const data::Dataset* dataset, const nn::Mask* mask,
@@ -104,7 +115,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& co
         absl::StrCat("consistency_check_interval: ", config.consistency_check_interval, " must be >= 0"));
   }
   ASSIGN_OR_RETURN(optimizers::Schedule schedule, optimizers::Schedule::Create(config.schedule));
-  return std::unique_ptr<Trainer>(new Trainer(config, network, dataset, mask, reducer, std::move(schedule)));
+  std::unique_ptr<nn::SparsePlan> sparse_plan;
+  if (mask != nullptr && mask->pruned_count() > 0) {
+    ASSIGN_OR_RETURN(sparse_plan, nn::SparsePlan::Create(*network, *mask, {.selection = config.sparse_kernels}));
+  }
+  return std::unique_ptr<Trainer>(
+      new Trainer(config, network, dataset, mask, reducer, std::move(schedule), std::move(sparse_plan)));
 }
 
 double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Batch& batch,

@@ -25,6 +25,7 @@
 #include "training/data/dataset.h"
 #include "training/nn/network.h"
 #include "training/nn/mask.h"
+#include "training/nn/sparse_plan.h"
 #include "training/optimizers/optimizer.h"
 #include "training/optimizers/optimizer_factory.h"
 #include "training/optimizers/schedule.h"
@@ -49,7 +50,11 @@ struct TrainerConfig {
   int64_t check_interval = 100;  // Steps between evaluations of the whole validation set: >= 1.
   double goal_error = 0;         // Validation error that completes the trial: in (0, 1).
   uint64_t data_order_seed = 0;  // Seed of the batch stream; the paper uses 0 for every trial.
-  EvaluatorOptions evaluator;    // Threads inside a step, chunk size.
+  EvaluatorOptions evaluator;    // Threads inside a step, chunk size (its sparse_plan is the trainer's own).
+  // With a mask: how the masked network's layers pick their kernels (training/nn/sparse_plan.h). kMeasured runs each
+  // product on the kept weights only where that was measured faster; kDense forces the masked-dense kernels. Results
+  // are the same either way.
+  nn::KernelSelection sparse_kernels = nn::KernelSelection::kMeasured;
   optimizers::OptimizerConfig optimizer;
   optimizers::ScheduleConfig schedule;
   // With a reducer (data-parallel training): steps between checks that every rank holds bit-identical parameters;
@@ -117,10 +122,13 @@ class Trainer {
 
   const TrainerConfig& config() const { return config_; }
   GradientEvaluator& evaluator() { return evaluator_; }
+  // The sparse execution plan built at creation for a mask that prunes something; null otherwise (dense).
+  const nn::SparsePlan* sparse_plan() const { return sparse_plan_.get(); }
 
  private:
   Trainer(const TrainerConfig& config, const nn::Network* network, const data::Dataset* dataset,
-          const nn::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule);
+          const nn::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule,
+          std::unique_ptr<nn::SparsePlan> sparse_plan);
   // The mean-loss gradient of `batch` into `gradient` (this rank's shard, summed over ranks); returns the mean loss.
   double BatchGradient(absl::Span<const float> parameters, const data::Batch& batch, std::vector<float>& gradient);
   // The whole validation set (this rank's shard, combined over ranks).
@@ -132,6 +140,7 @@ class Trainer {
   const nn::Mask* mask_;
   GradientReducer* reducer_;
   optimizers::Schedule schedule_;
+  std::unique_ptr<nn::SparsePlan> sparse_plan_;  // Before evaluator_, which uses it.
   GradientEvaluator evaluator_;
 };
 

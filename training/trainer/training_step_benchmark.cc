@@ -1,20 +1,34 @@
-// One training step (forward, backward, SGD update) of each network at batch sizes 2 ... 2048, single-threaded
-// and with 2 threads, reporting examples/s and GFLOP/s; and the machine's own single-core SGEMM rate with Eigen, so
-// that the step's rate can be read as a fraction of it. tools/peers/pytorch_step_time.py runs this binary beside
-// PyTorch and prints the ratio. Results and the machine they came from: training/README.md.
+// One training step (forward, backward, SGD update) of each network at sparsity 0, 0.5, 0.7, 0.9, 0.95 and 0.98 and
+// batch sizes 2 ... 2048, single-threaded and with 2 threads, reporting examples/s, GFLOP/s (of the dense network)
+// and, for pruned networks, speedup_over_dense: the same step of the same network unpruned, timed in the same run,
+// divided by this one. Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials do)
+// with the masked SGD update. Masks: SNIP on 10,000 MNIST training examples from the network's initialization where
+// MNIST is installed (Simple-CNN, LeNet-300-100); otherwise, and for ResNet-8 (CIFAR-10 is not on these machines),
+// random masks with the per-layer densities SNIP gives on synthetic data. Also the machine's own single-core SGEMM
+// rate with Eigen, so that the step's rate can be read as a fraction of it. tools/peers/pytorch_step_time.py runs
+// this binary beside PyTorch and prints the ratio. Results and the machine they came from: training/README.md.
 //
-//   bazel run //training/trainer:training_step_benchmark -- --benchmark_filter=simple_cnn
+//   bazel run //training/trainer:training_step_benchmark -- --benchmark_filter=simple_cnn/sparsity:0.9/
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "Eigen/Core"
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "tools/base/check.h"
+#include "pruning/pruning.h"
+#include "training/data/dataset.h"
 #include "training/data/examples.h"
+#include "training/nn/mask.h"
 #include "training/nn/networks.h"
+#include "training/nn/sparse_plan.h"
 #include "training/optimizers/optimizer_factory.h"
 #include "training/trainer/gradient_evaluator.h"
 
@@ -53,20 +67,130 @@ void SetRates(benchmark::State& state, int64_t examples_per_iteration, int64_t f
   state.counters["GFLOP/s"] = benchmark::Counter(examples * flops_per_example * 1e-9, benchmark::Counter::kIsRate);
 }
 
-void TrainingStep(benchmark::State& state, const std::string& network_name, int64_t batch_size, int threads) {
+// A random mask with the given per-view densities, drawn from std::mt19937_64(seed).
+nn::Mask RandomMaskWithDensities(const nn::ParameterLayout& layout, const std::vector<double>& densities, uint64_t seed) {
+  std::mt19937_64 engine(seed);
+  std::vector<float> values(layout.size(), 0.0f);
+  for (size_t v = 0; v < layout.views().size(); ++v) {
+    const nn::ParameterView& view = layout.views()[v];
+    std::vector<int64_t> order(view.size);
+    for (int64_t i = 0; i < view.size; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), engine);
+    const int64_t kept = std::llround(densities[v] * static_cast<double>(view.size));
+    for (int64_t i = 0; i < kept; ++i) values[view.offset + order[i]] = 1.0f;
+  }
+  auto mask = nn::Mask::Create(std::move(values));
+  PARSITY_CHECK_OK(mask.status());
+  return *std::move(mask);
+}
+
+// SNIP's mask of `network_name` at `sparsity` from the initialization in `parameters`: on 10,000 MNIST training
+// examples for the MNIST networks when MNIST is installed, else a random mask with the per-view densities of SNIP on
+// 1,000 synthetic Gaussian examples. Computed once per (network, sparsity) and kept for the process.
+const nn::Mask& SnipMask(const std::string& network_name, const nn::Network& network,
+                         const std::vector<float>& parameters, double sparsity) {
+  static auto* masks = new std::map<std::pair<std::string, double>, nn::Mask>();
+  const auto key = std::make_pair(network_name, sparsity);
+  if (auto found = masks->find(key); found != masks->end()) return found->second;
+  pruning::PruningConfig config;
+  config.scheme = "snip";
+  config.sparsity = sparsity;
+  config.snip_batches = 100;
+  if (network_name != "resnet8") {
+    static const auto* mnist = new absl::StatusOr<data::Dataset>(data::LoadDataset("mnist", ""));
+    if (mnist->ok()) {
+      auto mask = pruning::ComputeMask(config, network, parameters, (*mnist)->train, /*seed=*/0, /*threads=*/2);
+      PARSITY_CHECK_OK(mask.status());
+      std::cerr << "training_step_benchmark: " << network_name << " sparsity " << sparsity
+                << ": SNIP mask on MNIST\n";
+      return masks->emplace(key, *std::move(mask)).first->second;
+    }
+  }
+  const nn::ImageShape& shape = network.input_shape();
+  data::Examples synthetic;
+  synthetic.shape = {static_cast<int>(shape.height), static_cast<int>(shape.width), static_cast<int>(shape.channels)};
+  std::mt19937_64 engine(1);
+  std::normal_distribution<float> pixel(0.0f, 1.0f);
+  synthetic.pixels.resize(1000 * shape.size());
+  for (float& value : synthetic.pixels) value = pixel(engine);
+  for (int i = 0; i < 1000; ++i) synthetic.labels.push_back(i % 10);
+  config.snip_batches = 10;
+  auto snip = pruning::ComputeMask(config, network, parameters, synthetic, /*seed=*/0, /*threads=*/2);
+  PARSITY_CHECK_OK(snip.status());
+  std::vector<double> densities;
+  for (const nn::ParameterView& view : network.layout().views()) {
+    int64_t kept = 0;
+    for (int64_t i = 0; i < view.size; ++i) kept += snip->is_kept(view.offset + i) ? 1 : 0;
+    densities.push_back(static_cast<double>(kept) / static_cast<double>(view.size));
+  }
+  std::cerr << "training_step_benchmark: " << network_name << " sparsity " << sparsity
+            << ": random mask with SNIP's per-layer densities on synthetic data\n";
+  return masks->emplace(key, RandomMaskWithDensities(network.layout(), densities, 2)).first->second;
+}
+
+// Seconds per call of `step`, the mean over at least `min_seconds` after one warm-up call.
+template <typename Step>
+double SecondsPerStep(Step step, double min_seconds) {
+  step();
+  int64_t steps = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  while (elapsed < min_seconds || steps < 3) {
+    step();
+    ++steps;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  return elapsed / static_cast<double>(steps);
+}
+
+void TrainingStep(benchmark::State& state, const std::string& network_name, double sparsity, int64_t batch_size,
+                  int threads) {
   Setup setup = MakeSetup(network_name, batch_size);
   const nn::Network& network = *setup.network;
   std::vector<float> gradient(setup.parameters.size());
-  GradientEvaluator evaluator(&network, {.threads = threads, .max_chunk = 256});
-  auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), nullptr);
+  const float* pixels = setup.examples.pixels.data();
+  const int32_t* labels = setup.examples.labels.data();
+  if (sparsity == 0) {
+    GradientEvaluator evaluator(&network, {.threads = threads, .max_chunk = 256});
+    auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), nullptr);
+    PARSITY_CHECK_OK(optimizer.status());
+    for (auto _ : state) {
+      evaluator.MeanGradient(setup.parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
+      (*optimizer)->Step(1e-4f, gradient, absl::MakeSpan(setup.parameters));
+      benchmark::ClobberMemory();
+    }
+    SetRates(state, batch_size, network.TrainingFlopsPerExample());
+    return;
+  }
+  const nn::Mask& mask = SnipMask(network_name, network, setup.parameters, sparsity);
+  mask.Apply(absl::MakeSpan(setup.parameters));
+  auto plan = nn::SparsePlan::Create(network, mask, {});
+  PARSITY_CHECK_OK(plan.status());
+  // The same network unpruned, timed now, so that the speedup compares steps measured under the same conditions.
+  std::vector<float> dense_parameters = setup.parameters;
+  GradientEvaluator dense_evaluator(&network, {.threads = threads, .max_chunk = 256});
+  auto dense_optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), nullptr);
+  PARSITY_CHECK_OK(dense_optimizer.status());
+  const double dense_seconds = SecondsPerStep(
+      [&] {
+        dense_evaluator.MeanGradient(dense_parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
+        (*dense_optimizer)->Step(1e-4f, gradient, absl::MakeSpan(dense_parameters));
+      },
+      0.2);
+  GradientEvaluator evaluator(&network, {.threads = threads, .max_chunk = 256, .sparse_plan = plan->get()});
+  auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), &mask);
   PARSITY_CHECK_OK(optimizer.status());
+  const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
-    evaluator.MeanGradient(setup.parameters, setup.examples.pixels.data(), setup.examples.labels.data(), batch_size,
-                           absl::MakeSpan(gradient));
+    evaluator.MeanGradient(setup.parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
     (*optimizer)->Step(1e-4f, gradient, absl::MakeSpan(setup.parameters));
     benchmark::ClobberMemory();
   }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+                         static_cast<double>(state.iterations());
   SetRates(state, batch_size, network.TrainingFlopsPerExample());
+  state.counters["speedup_over_dense"] = dense_seconds / seconds;
+  state.SetLabel(nn::SparsePlanJson((*plan)->Describe(batch_size)));
 }
 
 // One evaluation pass (forward only) over 1,000 examples: the cost of a validation check is 6x this on MNIST.
@@ -95,12 +219,17 @@ BENCHMARK(EigenSgemm)->Arg(256)->Arg(512)->Arg(1024)->Unit(benchmark::kMilliseco
 const bool kRegistered = [] {
   for (const char* network : {"simple_cnn", "resnet8", "lenet_300_100"}) {
     for (const int threads : {1, 2}) {
-      for (const int64_t batch : {2, 8, 32, 128, 512, 2048}) {
-        benchmark::RegisterBenchmark(
-            absl::StrCat("TrainingStep/", network, "/batch:", batch, "/threads:", threads).c_str(),
-            [=](benchmark::State& state) { TrainingStep(state, network, batch, threads); })
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
+      for (const double sparsity : {0.0, 0.5, 0.7, 0.9, 0.95, 0.98}) {
+        for (const int64_t batch : {2, 8, 32, 128, 512, 2048}) {
+          benchmark::RegisterBenchmark(absl::StrCat("TrainingStep/", network, "/sparsity:", sparsity,
+                                                    "/batch:", batch, "/threads:", threads)
+                                           .c_str(),
+                                       [=](benchmark::State& state) {
+                                         TrainingStep(state, network, sparsity, batch, threads);
+                                       })
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        }
       }
       benchmark::RegisterBenchmark(absl::StrCat("Evaluate/", network, "/examples:1000/threads:", threads).c_str(),
                                    [=](benchmark::State& state) { Evaluate(state, network, threads); })

@@ -1,0 +1,194 @@
+// Sparse ("kept weights only") kernels for AVX-512: the three products of a convolution or fully connected layer
+// computed over the kept entries of a fixed pruning mask, with results identical to the direct dense kernels
+// (training/nn/internal/direct_convolution.h) run on the masked weights. Used through the sparse execution plan
+// (training/nn/sparse_plan.h); the design and the measured speed are in training/README.md, "Sparse execution".
+//
+//   SparseRows rows = ...;                       // built once per trial from the mask (sparse_layers.cc)
+//   ToPlanar(geometry, image, planar);           // NHWC -> channel-major planes, zero-padded, split by stride phase
+//   SparseRowsForward(rows, values, planar, lane_vectors, biases, output_planes, output_plane);
+//
+// Why the results are identical, not merely close: every output element of the dense kernels is a chain of fused
+// multiply-adds in a fixed order (the bias, then the reduction index ascending; see each kernel below). These
+// kernels run the same chain for every element and skip only the terms whose weight is pruned, and fma(x, 0, a) == a
+// for finite x. (Only the sign of a zero result can differ, and only when non-finite activations appear would a
+// skipped 0 * inf differ: by then the trial has diverged.)
+//
+// - Forward (and the input gradient of fully connected layers and of stride-1 SAME convolutions, which are forward
+//   products with transposed or flipped weights): vectorized over output pixels. The input is copied once into
+//   channel-major planes, split into stride x stride phases, so that output pixel q = oy * phase_width + ox of every
+//   kept weight (ky, kx, c) reads plane (phase(ky, kx), c) at the fixed offset (ky / s) * phase_width + kx / s: one
+//   broadcast weight times contiguous vectors of 16 pixels. Lanes past the last column of a row are computed and
+//   discarded.
+// - Input gradient of other convolutions ("scatter"): for each kept weight row k, a partial sum over its kept output
+//   channels, added onto the input-gradient planes at k's offset, rows in the dense kernel's order.
+// - Weight gradient: vectorized over kept entries. Each vector holds 16 kept (k, o) entries of one block of 32
+//   consecutive k (within one kernel row) by 32 consecutive o, and for every pixel selects its inputs and output
+//   gradients with two in-register permutes of the pixel's NHWC rows; the pixel sum runs in the dense kernel's order.
+#ifndef PARSITY_TRAINING_NN_INTERNAL_SPARSE_KERNELS_H_
+#define PARSITY_TRAINING_NN_INTERNAL_SPARSE_KERNELS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "training/nn/internal/direct_convolution.h"
+
+namespace parsity::nn_internal {
+
+// Whether the kernels below exist in this build (compiled for AVX-512F). When false they must not be called.
+bool HasSparseKernels();
+
+// Where a batch of NHWC images lives once copied into planes: image b, phase (py, px), channel c, row y', column x'
+// is planar[b * image + ((py * stride + px) * channels + c) * plane + y' * phase_width + x'], holding padded pixel
+// (y' * stride + py, x' * stride + px), where the padded image has pad_top zero rows above and pad_left zero
+// columns to the left of the source image, and zeros wherever the source has no pixel.
+struct PlanarGeometry {
+  int64_t height = 0;  // The source image.
+  int64_t width = 0;
+  int64_t channels = 0;
+  int64_t pad_top = 0;
+  int64_t pad_left = 0;
+  int64_t stride = 1;
+  int64_t phase_height = 0;  // ceil(padded_height / stride).
+  int64_t phase_width = 0;
+  int64_t plane = 0;  // phase_height * phase_width.
+  int64_t image = 0;  // Floats per image: stride^2 * channels * plane plus a zero tail of kPlanarTail floats.
+};
+
+// Zero floats after the last plane of an image, so that full vectors past the last valid pixel stay inside it.
+inline constexpr int64_t kPlanarTail = 16;
+
+// REQUIRES: padded_height >= pad_top + height, padded_width >= pad_left + width, all sizes >= 1.
+PlanarGeometry MakePlanarGeometry(int64_t height, int64_t width, int64_t channels, int64_t pad_top, int64_t pad_left,
+                                  int64_t padded_height, int64_t padded_width, int64_t stride);
+
+// Offset inside one planar image of the window element (ky, kx, c) for output pixel (0, 0).
+inline int64_t PlanarOffset(const PlanarGeometry& g, int64_t ky, int64_t kx, int64_t c) {
+  return (((ky % g.stride) * g.stride + kx % g.stride) * g.channels + c) * g.plane + (ky / g.stride) * g.phase_width +
+         kx / g.stride;
+}
+
+// Output lanes of a layer whose outputs are out_height x out_width: q = oy * phase_width + ox, so
+// (out_height - 1) * phase_width + out_width of them, rounded up to vectors of 16.
+int64_t LaneVectors(const PlanarGeometry& g, int64_t out_height, int64_t out_width);
+
+// Copies `batch` NHWC images (g.height x g.width x g.channels each) into planar form (batch * g.image floats).
+void ToPlanar(const PlanarGeometry& g, const float* images, int64_t batch, float* planar);
+
+// The inverse of ToPlanar for the source pixels (padding is dropped): writes (overwrite) or adds (accumulate) the
+// planar values into `batch` NHWC images.
+void FromPlanar(const PlanarGeometry& g, const float* planar, int64_t batch, bool accumulate, float* images);
+
+// Per output element of an out_height x out_width x channels NHWC image: planes[o * plane + oy * row + ox] is
+// element (oy, ox, o). ToPlanes copies NHWC into planes (other lanes untouched); FromPlanes writes (overwrite) or
+// adds (accumulate) the planes' values into the NHWC image.
+void ToPlanes(const float* image, int64_t out_height, int64_t out_width, int64_t channels, int64_t row, int64_t plane,
+              float* planes);
+void FromPlanes(const float* planes, int64_t out_height, int64_t out_width, int64_t channels, int64_t row,
+                int64_t plane, bool accumulate, float* image);
+
+// A sparse matrix in compressed rows whose columns are addressed by offsets into planar data.
+// Row r has entries [row_start[r], row_start[r + 1]); entry e multiplies the plane data at offsets[e] by the weight
+// at weight_index[e] of the layer's weight tensor (gathered into a packed values array by PackValues).
+struct SparseRows {
+  std::vector<int32_t> row_start;
+  std::vector<int32_t> offsets;
+  std::vector<int32_t> weight_index;
+  // Scatter form only: where row r's partial sums are added (an offset into the target planes).
+  std::vector<int32_t> target_offset;
+
+  int64_t rows() const { return static_cast<int64_t>(row_start.size()) - 1; }
+  int64_t entries() const { return static_cast<int64_t>(offsets.size()); }
+};
+
+// values[e] = weights[rows.weight_index[e]].
+void PackValues(const SparseRows& rows, const float* weights, float* values);
+
+// For every row r and lane q < 16 * lane_vectors:
+//   out[r * out_plane + q] = start + sum over entries e of r, in order, of values[e] * in[offsets[e] * scale + q]
+// as a chain of fused multiply-adds, start = biases[r], or out[r * out_plane + q] itself when biases is null.
+// (`scale` is 1 for convolutions, whose offsets are final; fully connected layers store plane numbers and pass the
+// batch-dependent plane size.) REQUIRES: every lane read lies inside `in` (see kPlanarTail).
+void SparseRowsForward(const SparseRows& rows, const float* values, const float* in, int64_t scale,
+                       int64_t lane_vectors, const float* biases, float* out, int64_t out_plane);
+
+// For every row r in order and lane q < 16 * lane_vectors:
+//   target[target_offset[r] + q] += (0 + sum over entries e of r, in order, of in[offsets[e] + q] * values[e])
+// with the sum a chain of fused multiply-adds from +0.
+void SparseRowsScatter(const SparseRows& rows, const float* values, const float* in, int64_t lane_vectors,
+                       float* target);
+
+// Kept weight entries in vectors of 16 for the weight-gradient kernel (see the file comment).
+struct SparseWeightGradientPlan {
+  struct Block {
+    int64_t ky = 0;        // Kernel row.
+    int64_t j0 = 0;        // First index within the kernel row (kx * in_channels + c), up to 32 of them.
+    int64_t j_count = 0;
+    int64_t o0 = 0;        // First output channel, up to 32 of them.
+    int64_t o_count = 0;
+    int64_t first_vector = 0;
+    int64_t vectors = 0;
+  };
+  std::vector<Block> blocks;
+  // 16 per vector: the lane's j - j0 and o - o0 (0 in unused lanes) and its index into the weight tensor (-1: unused).
+  std::vector<int32_t> input_lane;
+  std::vector<int32_t> output_lane;
+  std::vector<int32_t> weight_index;
+
+  int64_t vectors() const { return static_cast<int64_t>(weight_index.size()) / 16; }
+};
+
+// Builds the plan from the kept entries of a weight tensor of `geometry` (kernel * kernel * in_channels rows by
+// out_channels columns, row-major HWIO). `kept(index)` says whether weight `index` is kept.
+template <typename KeptFunction>
+SparseWeightGradientPlan MakeSparseWeightGradientPlan(const ConvolutionGeometry& geometry, KeptFunction kept);
+
+// weight_gradient[k, o] += sum over images, then output pixels in row-major order, of padded_input * output_gradient
+// for every kept (k, o) of the plan, exactly as DirectConvolutionWeightGradient computes it; other entries are not
+// touched. `packed` holds 16 * plan.vectors() floats of scratch.
+void SparseWeightGradient(const ConvolutionGeometry& geometry, int64_t batch, const float* padded_input,
+                          const float* output_gradient, const SparseWeightGradientPlan& plan, float* packed,
+                          float* weight_gradient);
+
+template <typename KeptFunction>
+SparseWeightGradientPlan MakeSparseWeightGradientPlan(const ConvolutionGeometry& geometry, KeptFunction kept) {
+  SparseWeightGradientPlan plan;
+  const int64_t kernel_row = geometry.kernel * geometry.in_channels;
+  const int64_t channels = geometry.out_channels;
+  for (int64_t ky = 0; ky < geometry.kernel; ++ky) {
+    for (int64_t j0 = 0; j0 < kernel_row; j0 += 32) {
+      for (int64_t o0 = 0; o0 < channels; o0 += 32) {
+        SparseWeightGradientPlan::Block block;
+        block.ky = ky;
+        block.j0 = j0;
+        block.j_count = kernel_row - j0 < 32 ? kernel_row - j0 : 32;
+        block.o0 = o0;
+        block.o_count = channels - o0 < 32 ? channels - o0 : 32;
+        block.first_vector = plan.vectors();
+        int64_t lanes = 0;
+        for (int64_t j = j0; j < j0 + block.j_count; ++j) {
+          for (int64_t o = o0; o < o0 + block.o_count; ++o) {
+            const int64_t index = (ky * kernel_row + j) * channels + o;
+            if (!kept(index)) continue;
+            plan.input_lane.push_back(static_cast<int32_t>(j - j0));
+            plan.output_lane.push_back(static_cast<int32_t>(o - o0));
+            plan.weight_index.push_back(static_cast<int32_t>(index));
+            ++lanes;
+          }
+        }
+        if (lanes == 0) continue;
+        for (; lanes % 16 != 0; ++lanes) {
+          plan.input_lane.push_back(0);
+          plan.output_lane.push_back(0);
+          plan.weight_index.push_back(-1);
+        }
+        block.vectors = plan.vectors() - block.first_vector;
+        plan.blocks.push_back(block);
+      }
+    }
+  }
+  return plan;
+}
+
+}  // namespace parsity::nn_internal
+
+#endif  // PARSITY_TRAINING_NN_INTERNAL_SPARSE_KERNELS_H_

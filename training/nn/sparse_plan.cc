@@ -1,0 +1,230 @@
+#include "training/nn/sparse_plan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "tools/base/check.h"
+#include "tools/base/json.h"
+#include "training/nn/parameter_buffer.h"
+
+namespace parsity::nn {
+namespace {
+
+// Buffers for timing one layer's products on random data (the values do not change the time; the mask does).
+struct Bench {
+  explicit Bench(const Layer& layer, int64_t max_batch, const LayerSparsity& sparsity, absl::Span<const float> mask,
+                 int64_t weights_size, int64_t biases_size) {
+    std::mt19937_64 engine(0);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    auto fill = [&](AlignedFloatVector& values, int64_t size) {
+      values.resize(static_cast<size_t>(size));
+      for (float& value : values) value = uniform(engine);
+    };
+    const int64_t in = layer.input_shapes()[0].size();
+    const int64_t out = layer.output_shape().size();
+    fill(input, max_batch * in);
+    fill(output_gradient, max_batch * out);
+    fill(weights, weights_size);
+    for (int64_t i = 0; i < weights_size; ++i) {
+      if (mask[i] == 0.0f) weights[i] = 0.0f;
+    }
+    fill(biases, biases_size);
+    output.assign(static_cast<size_t>(max_batch * out), 0.0f);
+    input_gradient.assign(static_cast<size_t>(max_batch * in), 0.0f);
+    weight_gradient.assign(static_cast<size_t>(weights_size), 0.0f);
+    scratch.assign(static_cast<size_t>(std::max(layer.ScratchFloats(max_batch), sparsity.ScratchFloats(max_batch))),
+                   0.0f);
+  }
+  AlignedFloatVector input, output, output_gradient, input_gradient, weights, biases, weight_gradient, scratch;
+};
+
+// Seconds of one run of `product` of `layer` on `batch` examples, the fastest of `repetitions` (after one warm-up).
+double TimeProduct(const Layer& layer, const LayerSparsity& sparsity, Bench& bench, Product product, int64_t batch,
+                   int repetitions) {
+  const float* inputs[1] = {bench.input.data()};
+  float* input_gradients[1] = {bench.input_gradient.data()};
+  const GradientMode modes[1] = {GradientMode::kOverwrite};
+  LayerParameters parameters;
+  parameters.weights = bench.weights.data();
+  parameters.biases = bench.biases.empty() ? nullptr : bench.biases.data();
+  parameters.sparsity = &sparsity;
+  auto run = [&] {
+    if (product == Product::kForward) {
+      ForwardArguments arguments;
+      arguments.batch = batch;
+      arguments.inputs = absl::MakeConstSpan(inputs, 1);
+      arguments.parameters = parameters;
+      arguments.output = bench.output.data();
+      arguments.scratch = bench.scratch.data();
+      layer.Forward(arguments);
+      return;
+    }
+    float* no_gradient[1] = {nullptr};
+    BackwardArguments arguments;
+    arguments.batch = batch;
+    arguments.inputs = absl::MakeConstSpan(inputs, 1);
+    arguments.output = bench.output.data();
+    arguments.output_gradient = bench.output_gradient.data();
+    arguments.parameters = parameters;
+    arguments.input_gradients = product == Product::kInputGradient ? absl::MakeConstSpan(input_gradients, 1)
+                                                                    : absl::MakeConstSpan(no_gradient, 1);
+    arguments.input_gradient_modes = absl::MakeConstSpan(modes, 1);
+    if (product == Product::kWeightGradient) arguments.parameter_gradients.weights = bench.weight_gradient.data();
+    arguments.scratch = bench.scratch.data();
+    layer.Backward(arguments);
+  };
+  run();
+  double best = 1e30;
+  for (int repetition = 0; repetition < repetitions; ++repetition) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+
+}  // namespace
+
+absl::StatusOr<KernelSelection> ParseKernelSelection(absl::string_view text) {
+  if (text == "auto") return KernelSelection::kMeasured;
+  if (text == "dense") return KernelSelection::kDense;
+  if (text == "sparse") return KernelSelection::kSparse;
+  return absl::InvalidArgumentError(
+      absl::StrCat("sparse kernel selection must be auto, dense or sparse, got \"", text, "\""));
+}
+
+const char* KernelSelectionName(KernelSelection selection) {
+  switch (selection) {
+    case KernelSelection::kMeasured:
+      return "auto";
+    case KernelSelection::kDense:
+      return "dense";
+    case KernelSelection::kSparse:
+      return "sparse";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& network, const Mask& mask,
+                                                               const SparsePlanOptions& options) {
+  if (mask.size() != network.parameter_count()) {
+    return absl::InvalidArgumentError(absl::StrCat("sparse plan: the mask has ", mask.size(), " entries but ",
+                                                   network.name(), " has ", network.parameter_count(),
+                                                   " parameters"));
+  }
+  PARSITY_CHECK(options.repetitions >= 1);
+  std::unique_ptr<SparsePlan> plan(new SparsePlan());
+  plan->network_ = &network;
+  const int64_t max_batch = network.chunk_examples();
+  for (const Network::Node& node : network.nodes()) {
+    std::unique_ptr<LayerSparsity> sparsity;
+    if (node.weights_offset >= 0) {
+      const std::vector<ParameterSpec> specs = node.layer->parameter_specs();
+      int64_t weights_size = 0, biases_size = 0;
+      for (const ParameterSpec& spec : specs) {
+        int64_t size = 1;
+        for (int64_t dimension : spec.shape) size *= dimension;
+        (spec.kind == ParameterKind::kWeights ? weights_size : biases_size) = size;
+      }
+      const absl::Span<const float> weight_mask = mask.values().subspan(node.weights_offset, weights_size);
+      int64_t kept = 0;
+      for (float value : weight_mask) kept += value != 0.0f ? 1 : 0;
+      plan->kept_weights_.push_back({kept, weights_size});
+      sparsity = node.layer->CreateSparsity(weight_mask, max_batch);
+      if (sparsity != nullptr && options.selection != KernelSelection::kSparse) {
+        const bool first_layer = node.inputs == std::vector<int>{NetworkBuilder::kInput};
+        std::unique_ptr<Bench> bench;
+        if (options.selection == KernelSelection::kMeasured) {
+          bench = std::make_unique<Bench>(*node.layer, max_batch, *sparsity, weight_mask, weights_size, biases_size);
+        }
+        for (int64_t batch : sparsity->RepresentativeBatches()) {
+          for (Product product : {Product::kForward, Product::kInputGradient, Product::kWeightGradient}) {
+            KernelKind choice = KernelKind::kDense;
+            if (bench != nullptr && !(first_layer && product == Product::kInputGradient)) {
+              sparsity->set_kernel(product, batch, KernelKind::kDense);
+              const double dense = TimeProduct(*node.layer, *sparsity, *bench, product, batch, options.repetitions);
+              sparsity->set_kernel(product, batch, KernelKind::kSparse);
+              const double sparse = TimeProduct(*node.layer, *sparsity, *bench, product, batch, options.repetitions);
+              choice = sparse < dense ? KernelKind::kSparse : KernelKind::kDense;
+            }
+            sparsity->set_kernel(product, batch, choice);
+          }
+        }
+      }
+    }
+    if (node.weights_offset < 0) plan->kept_weights_.push_back({0, 0});
+    plan->layer_pointers_.push_back(sparsity.get());
+    plan->layers_.push_back(std::move(sparsity));
+  }
+  return plan;
+}
+
+std::vector<LayerKernels> SparsePlan::Describe(int64_t batch_size) const {
+  PARSITY_CHECK(batch_size >= 1);
+  const int64_t batch = std::min(batch_size, network_->chunk_examples());
+  std::vector<LayerKernels> result;
+  for (size_t n = 0; n < network_->nodes().size(); ++n) {
+    const Network::Node& node = network_->nodes()[n];
+    if (node.weights_offset < 0) continue;
+    LayerKernels kernels;
+    kernels.name = node.layer->name();
+    kernels.batch = batch;
+    kernels.has_input_gradient = node.inputs != std::vector<int>{NetworkBuilder::kInput};
+    const auto [kept, weights] = kept_weights_[n];
+    kernels.kept_weights = kept;
+    kernels.density = weights > 0 ? static_cast<double>(kept) / static_cast<double>(weights) : 1.0;
+    const LayerSparsity* sparsity = layers_[n].get();
+    if (sparsity != nullptr) {
+      kernels.forward = sparsity->kernel(Product::kForward, batch);
+      kernels.input_gradient = sparsity->kernel(Product::kInputGradient, batch);
+      kernels.weight_gradient = sparsity->kernel(Product::kWeightGradient, batch);
+    }
+    result.push_back(kernels);
+  }
+  return result;
+}
+
+std::vector<LayerKernels> DescribeDense(const Network& network, int64_t batch_size) {
+  PARSITY_CHECK(batch_size >= 1);
+  std::vector<LayerKernels> result;
+  for (const Network::Node& node : network.nodes()) {
+    if (node.weights_offset < 0) continue;
+    LayerKernels kernels;
+    kernels.name = node.layer->name();
+    kernels.batch = std::min(batch_size, network.chunk_examples());
+    kernels.has_input_gradient = node.inputs != std::vector<int>{NetworkBuilder::kInput};
+    const absl::StatusOr<const ParameterView*> view = network.layout().Find(absl::StrCat(node.layer->name(), "/weights"));
+    kernels.kept_weights = view.ok() ? (*view)->size : 0;
+    result.push_back(kernels);
+  }
+  return result;
+}
+
+std::string KernelSummary(const LayerKernels& kernels) {
+  std::vector<KernelKind> kinds = {kernels.forward, kernels.weight_gradient};
+  if (kernels.has_input_gradient) kinds.push_back(kernels.input_gradient);
+  const bool all_sparse = std::all_of(kinds.begin(), kinds.end(), [](KernelKind k) { return k == KernelKind::kSparse; });
+  const bool all_dense = std::all_of(kinds.begin(), kinds.end(), [](KernelKind k) { return k == KernelKind::kDense; });
+  return all_sparse ? "sparse" : all_dense ? "dense" : "mixed";
+}
+
+std::string SparsePlanJson(const std::vector<LayerKernels>& layers) {
+  std::string json = "[";
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerKernels& layer = layers[i];
+    absl::StrAppend(&json, i == 0 ? "" : ",", "{\"name\":", JsonQuote(layer.name),
+                    ",\"density\":", JsonNumber(layer.density), ",\"kept_weights\":", layer.kept_weights,
+                    ",\"kernel\":", JsonQuote(KernelSummary(layer)), ",\"forward\":\"", KernelKindName(layer.forward),
+                    "\"");
+    if (layer.has_input_gradient) {
+      absl::StrAppend(&json, ",\"input_gradient\":\"", KernelKindName(layer.input_gradient), "\"");
+    }
+    absl::StrAppend(&json, ",\"weight_gradient\":\"", KernelKindName(layer.weight_gradient), "\"}");
+  }
+  return json + "]";
+}
+
+}  // namespace parsity::nn

@@ -1,0 +1,99 @@
+// The sparse execution plan of a network under a fixed pruning mask: for every layer with weights, the structures
+// that let its three products (forward, input gradient, weight gradient) compute over the kept weights only, built
+// once per trial, and for every product and batch size the kernel that runs it, dense or sparse, whichever was
+// measured faster on this machine when the plan was made. Sparse and dense kernels give identical values
+// (training/nn/internal/sparse_kernels.h), so the choice changes speed, never results. Design and measured speed:
+// training/README.md, "Sparse execution".
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<SparsePlan> plan, SparsePlan::Create(*network, mask, {}));
+//   GradientEvaluator evaluator(network.get(), {.threads = 1, .max_chunk = 256, .sparse_plan = plan.get()});
+//   std::cerr << SparsePlanJson(plan->Describe(batch_size));   // [{"name":"conv2","density":0.08,...}]
+#ifndef PARSITY_TRAINING_NN_SPARSE_PLAN_H_
+#define PARSITY_TRAINING_NN_SPARSE_PLAN_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "training/nn/layer.h"
+#include "training/nn/mask.h"
+#include "training/nn/network.h"
+
+namespace parsity::nn {
+
+// How a plan picks each product's kernel.
+enum class KernelSelection {
+  // Time the dense and the sparse kernel of every product at every power-of-two batch on random data with the
+  // real mask, keep the faster: never slower than dense beyond timing noise.
+  kMeasured,
+  // Always the dense kernels (the masked-dense network, as before sparse execution existed).
+  kDense,
+  // Always the sparse kernels (for tests and benchmarks of the kernels themselves).
+  kSparse,
+};
+
+// "auto" -> kMeasured, "dense" -> kDense, "sparse" -> kSparse. Errors: InvalidArgument naming `text`.
+absl::StatusOr<KernelSelection> ParseKernelSelection(absl::string_view text);
+// The inverse: "auto", "dense" or "sparse".
+const char* KernelSelectionName(KernelSelection selection);
+
+struct SparsePlanOptions {
+  KernelSelection selection = KernelSelection::kMeasured;
+  // Timed runs of each kernel per product and batch under kMeasured; the fastest run counts.
+  int repetitions = 3;
+};
+
+// What one weighted layer runs at one batch size.
+struct LayerKernels {
+  std::string name;           // The layer's name, e.g. "conv2".
+  double density = 1;         // Kept weights / weights.
+  int64_t kept_weights = 0;
+  int64_t batch = 0;          // Examples per pass, as the layer sees them: min(batch size, chunk_examples()).
+  KernelKind forward = KernelKind::kDense;
+  KernelKind input_gradient = KernelKind::kDense;  // Not computed for a layer reading the network input.
+  KernelKind weight_gradient = KernelKind::kDense;
+  bool has_input_gradient = true;
+};
+
+class SparsePlan {
+ public:
+  // Builds the structures of every weighted layer for `mask` (one entry per parameter of `network`) and selects
+  // kernels. In builds without the sparse kernels (no AVX-512) every layer runs dense. `network` must outlive the
+  // plan. Errors: InvalidArgument when the mask does not cover the network's parameters.
+  static absl::StatusOr<std::unique_ptr<SparsePlan>> Create(const Network& network, const Mask& mask,
+                                                            const SparsePlanOptions& options);
+
+  const Network& network() const { return *network_; }
+  // Per node: the structures, or null for layers without weights. Pass to Network::CreateWorkspace.
+  const LayerSparsities& layers() const { return layer_pointers_; }
+
+  // The kernels of every weighted layer for a batch of `batch_size` examples. REQUIRES: batch_size >= 1.
+  std::vector<LayerKernels> Describe(int64_t batch_size) const;
+
+ private:
+  SparsePlan() = default;
+
+  const Network* network_ = nullptr;
+  std::vector<std::unique_ptr<LayerSparsity>> layers_;
+  // Per node: kept weights and weights (0 and 0 for layers without weights).
+  std::vector<std::pair<int64_t, int64_t>> kept_weights_;
+  LayerSparsities layer_pointers_;
+};
+
+// The same description for a network that runs dense (no mask): density 1, every kernel dense.
+std::vector<LayerKernels> DescribeDense(const Network& network, int64_t batch_size);
+
+// "sparse" when every product the layer computes runs sparse, "dense" when none does, else "mixed".
+std::string KernelSummary(const LayerKernels& kernels);
+
+// A JSON array: [{"name": ..., "density": ..., "kept_weights": ..., "kernel": "sparse|dense|mixed", "forward": ...,
+// "input_gradient": ... (omitted for the first layer), "weight_gradient": ...}, ...].
+std::string SparsePlanJson(const std::vector<LayerKernels>& layers);
+
+}  // namespace parsity::nn
+
+#endif  // PARSITY_TRAINING_NN_SPARSE_PLAN_H_
