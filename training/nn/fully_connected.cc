@@ -140,11 +140,21 @@ void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const
   float* planes = arguments.scratch + layout.planes;
   float* values = arguments.scratch + layout.values;
   const int64_t lane_vectors = Sparsity::LaneVectors(batch);
-  nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
   nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, in_features(), 0, 0, 1, batch, 1),
                         arguments.inputs[0], 1, planar);
-  nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, batch, lane_vectors,
-                                 arguments.parameters.biases, planes, 16 * lane_vectors);
+  if (lane_vectors <= 2) {
+    // Short lanes: the outputs stay in cache while the kept weights stream by in their own order.
+    const float* biases = arguments.parameters.biases;
+    for (int64_t o = 0; o < out_features(); ++o) {
+      std::fill(planes + o * 16 * lane_vectors, planes + (o + 1) * 16 * lane_vectors, biases[o]);
+    }
+    nn_internal::SparseRowsAccumulate(sparsity.transposed_rows, arguments.parameters.weights, planar, batch,
+                                      lane_vectors, planes, 16 * lane_vectors);
+  } else {
+    nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
+    nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, batch, lane_vectors,
+                                   arguments.parameters.biases, planes, 16 * lane_vectors);
+  }
   nn_internal::FromPlanes(planes, 1, batch, out_features(), 0, 16 * lane_vectors, /*accumulate=*/false,
                           arguments.output);
 }

@@ -30,71 +30,150 @@ int64_t LaneVectors(const PlanarGeometry& g, int64_t out_height, int64_t out_wid
   return (lanes + 15) / 16;
 }
 
-void ToPlanar(const PlanarGeometry& g, const float* images, int64_t batch, float* planar) {
-  const int64_t s = g.stride;
-  for (int64_t b = 0; b < batch; ++b) {
-    float* out = planar + b * g.image;
-    std::memset(out, 0, sizeof(float) * g.image);
-    const float* image = images + b * g.height * g.width * g.channels;
-    for (int64_t y = 0; y < g.height; ++y) {
-      const int64_t py = (y + g.pad_top) % s;
-      const int64_t row = (y + g.pad_top) / s;
-      for (int64_t x = 0; x < g.width; ++x) {
-        const int64_t px = (x + g.pad_left) % s;
-        const int64_t column = (x + g.pad_left) / s;
-        float* target = out + (py * s + px) * g.channels * g.plane + row * g.phase_width + column;
-        const float* source = image + (y * g.width + x) * g.channels;
-        for (int64_t c = 0; c < g.channels; ++c) target[c * g.plane] = source[c];
-      }
+namespace {
+
+#if defined(__AVX512F__)
+// One full 16 x 16 tile in registers: three rounds of shuffles (within 128-bit lanes, of 64-bit pairs, of lanes).
+template <bool kAccumulate>
+inline void Transpose16x16(const float* source, int64_t source_stride, float* destination,
+                           int64_t destination_stride) {
+  __m512 r[16], t[16], u[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(source + i * source_stride);
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4g + c], 128-bit lane k: rows 4g .. 4g + 3 of column 4k + c.
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; ++g) {
+    const __m512d t0 = _mm512_castps_pd(t[4 * g]), t1 = _mm512_castps_pd(t[4 * g + 1]);
+    const __m512d t2 = _mm512_castps_pd(t[4 * g + 2]), t3 = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {
+    const __m512 low0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), low1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+    const __m512 high0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE), high1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_f32x4(low0, low1, 0x88);
+    r[4 + c] = _mm512_shuffle_f32x4(low0, low1, 0xDD);
+    r[8 + c] = _mm512_shuffle_f32x4(high0, high1, 0x88);
+    r[12 + c] = _mm512_shuffle_f32x4(high0, high1, 0xDD);
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < 16; ++j) {
+    float* target = destination + j * destination_stride;
+    if constexpr (kAccumulate) {
+      _mm512_storeu_ps(target, _mm512_add_ps(_mm512_loadu_ps(target), r[j]));
+    } else {
+      _mm512_storeu_ps(target, r[j]);
     }
   }
 }
+#endif
 
-void FromPlanar(const PlanarGeometry& g, const float* planar, int64_t batch, bool accumulate, float* images) {
-  const int64_t s = g.stride;
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* in = planar + b * g.image;
-    float* image = images + b * g.height * g.width * g.channels;
-    for (int64_t y = 0; y < g.height; ++y) {
-      const int64_t py = (y + g.pad_top) % s;
-      const int64_t row = (y + g.pad_top) / s;
-      for (int64_t x = 0; x < g.width; ++x) {
-        const int64_t px = (x + g.pad_left) % s;
-        const int64_t column = (x + g.pad_left) / s;
-        const float* source = in + (py * s + px) * g.channels * g.plane + row * g.phase_width + column;
-        float* target = image + (y * g.width + x) * g.channels;
-        if (accumulate) {
-          for (int64_t c = 0; c < g.channels; ++c) target[c] += source[c * g.plane];
-        } else {
-          for (int64_t c = 0; c < g.channels; ++c) target[c] = source[c * g.plane];
+// destination[j * destination_stride + i] (= or +=) source[i * source_stride + j] for i < rows, j < columns, in
+// 16 x 16 tiles (in registers where the build has AVX-512).
+template <bool kAccumulate>
+void Transpose(const float* source, int64_t rows, int64_t columns, int64_t source_stride, float* destination,
+               int64_t destination_stride) {
+  constexpr int64_t kTile = 16;
+  for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+    const int64_t i1 = std::min(rows, i0 + kTile);
+    for (int64_t j0 = 0; j0 < columns; j0 += kTile) {
+      const int64_t j1 = std::min(columns, j0 + kTile);
+#if defined(__AVX512F__)
+      if (i1 - i0 == kTile && j1 - j0 == kTile) {
+        Transpose16x16<kAccumulate>(source + i0 * source_stride + j0, source_stride,
+                                    destination + j0 * destination_stride + i0, destination_stride);
+        continue;
+      }
+#endif
+      for (int64_t j = j0; j < j1; ++j) {
+        float* target = destination + j * destination_stride;
+        for (int64_t i = i0; i < i1; ++i) {
+          if constexpr (kAccumulate) {
+            target[i] += source[i * source_stride + j];
+          } else {
+            target[i] = source[i * source_stride + j];
+          }
         }
       }
     }
   }
 }
 
+// Copies (or adds) the source pixels of planar images to or from NHWC images, row by row and phase by phase.
+template <bool kToPlanar, bool kAccumulate>
+void PlanarCopy(const PlanarGeometry& g, const float* planar_in, float* planar_out, const float* images_in,
+                float* images_out, int64_t batch) {
+  const int64_t s = g.stride;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t image_offset = b * g.height * g.width * g.channels;
+    for (int64_t y = 0; y < g.height; ++y) {
+      const int64_t py = (y + g.pad_top) % s;
+      const int64_t row = (y + g.pad_top) / s;
+      for (int64_t px = 0; px < s; ++px) {
+        // Source columns x with (x + pad_left) % s == px: the first, then every s-th.
+        const int64_t first = ((px - g.pad_left) % s + s) % s;
+        if (first >= g.width) continue;
+        const int64_t count = (g.width - first + s - 1) / s;
+        const int64_t column = (first + g.pad_left) / s;
+        const int64_t pixel = image_offset + (y * g.width + first) * g.channels;
+        const int64_t plane_offset = b * g.image + (py * s + px) * g.channels * g.plane + row * g.phase_width + column;
+        if constexpr (kToPlanar) {
+          Transpose<false>(images_in + pixel, count, g.channels, s * g.channels, planar_out + plane_offset, g.plane);
+        } else {
+          Transpose<kAccumulate>(planar_in + plane_offset, g.channels, count, g.plane, images_out + pixel,
+                                 s * g.channels);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void ToPlanar(const PlanarGeometry& g, const float* images, int64_t batch, float* planar) {
+  for (int64_t b = 0; b < batch; ++b) {
+    // Only the padding and the tail need zeros when the image fills its planes exactly.
+    const bool dense_fit = g.stride == 1 && g.pad_top == 0 && g.pad_left == 0 && g.phase_height == g.height &&
+                           g.phase_width == g.width;
+    if (dense_fit) {
+      std::memset(planar + b * g.image + g.channels * g.plane, 0, sizeof(float) * (g.image - g.channels * g.plane));
+    } else {
+      std::memset(planar + b * g.image, 0, sizeof(float) * g.image);
+    }
+  }
+  PlanarCopy<true, false>(g, nullptr, planar, images, nullptr, batch);
+}
+
+void FromPlanar(const PlanarGeometry& g, const float* planar, int64_t batch, bool accumulate, float* images) {
+  if (accumulate) {
+    PlanarCopy<false, true>(g, planar, nullptr, nullptr, images, batch);
+  } else {
+    PlanarCopy<false, false>(g, planar, nullptr, nullptr, images, batch);
+  }
+}
+
 void ToPlanes(const float* image, int64_t out_height, int64_t out_width, int64_t channels, int64_t row, int64_t plane,
               float* planes) {
   for (int64_t oy = 0; oy < out_height; ++oy) {
-    for (int64_t ox = 0; ox < out_width; ++ox) {
-      const float* source = image + (oy * out_width + ox) * channels;
-      float* target = planes + oy * row + ox;
-      for (int64_t o = 0; o < channels; ++o) target[o * plane] = source[o];
-    }
+    Transpose<false>(image + oy * out_width * channels, out_width, channels, channels, planes + oy * row, plane);
   }
 }
 
 void FromPlanes(const float* planes, int64_t out_height, int64_t out_width, int64_t channels, int64_t row,
                 int64_t plane, bool accumulate, float* image) {
   for (int64_t oy = 0; oy < out_height; ++oy) {
-    for (int64_t ox = 0; ox < out_width; ++ox) {
-      float* target = image + (oy * out_width + ox) * channels;
-      const float* source = planes + oy * row + ox;
-      if (accumulate) {
-        for (int64_t o = 0; o < channels; ++o) target[o] += source[o * plane];
-      } else {
-        for (int64_t o = 0; o < channels; ++o) target[o] = source[o * plane];
-      }
+    if (accumulate) {
+      Transpose<true>(planes + oy * row, channels, out_width, plane, image + oy * out_width * channels, channels);
+    } else {
+      Transpose<false>(planes + oy * row, channels, out_width, plane, image + oy * out_width * channels, channels);
     }
   }
 }
@@ -111,6 +190,7 @@ bool HasSparseKernels() { return false; }
 void SparseRowsForward(const SparseRows&, const float*, const float*, int64_t, int64_t, const float*, float*,
                        int64_t) {}
 void SparseRowsScatter(const SparseRows&, const float*, const float*, int64_t, float*) {}
+void SparseRowsAccumulate(const SparseRows&, const float*, const float*, int64_t, int64_t, float*, int64_t) {}
 void SparseWeightGradient(const ConvolutionGeometry&, int64_t, const float*, const float*,
                           const SparseWeightGradientPlan&, float*, float*) {}
 
@@ -265,6 +345,32 @@ void SparseRowsForward(const SparseRows& rows, const float* values, const float*
       DispatchCount<ForwardKernel, kMaxTileVectors>(std::min(tile, lane_vectors - v), offsets, values, row_start[r],
                                                     row_start[r + 1], in + 16 * v, scale,
                                                     biases != nullptr ? biases + r : nullptr, out_row + 16 * v);
+    }
+  }
+}
+
+void SparseRowsAccumulate(const SparseRows& rows, const float* weights, const float* in, int64_t scale,
+                          int64_t lane_vectors, float* out, int64_t out_plane) {
+  const int32_t* row_start = rows.row_start.data();
+  const int32_t* offsets = rows.offsets.data();
+  const int32_t* index = rows.weight_index.data();
+  for (int64_t r = 0; r < rows.rows(); ++r) {
+    const float* x = in + r * scale;
+    if (lane_vectors == 1) {
+      const __m512 x0 = _mm512_loadu_ps(x);
+      for (int64_t e = row_start[r]; e < row_start[r + 1]; ++e) {
+        float* target = out + offsets[e] * out_plane;
+        _mm512_storeu_ps(target, _mm512_fmadd_ps(_mm512_set1_ps(weights[index[e]]), x0, _mm512_loadu_ps(target)));
+      }
+    } else {
+      const __m512 x0 = _mm512_loadu_ps(x);
+      const __m512 x1 = _mm512_loadu_ps(x + 16);
+      for (int64_t e = row_start[r]; e < row_start[r + 1]; ++e) {
+        float* target = out + offsets[e] * out_plane;
+        const __m512 w = _mm512_set1_ps(weights[index[e]]);
+        _mm512_storeu_ps(target, _mm512_fmadd_ps(w, x0, _mm512_loadu_ps(target)));
+        _mm512_storeu_ps(target + 16, _mm512_fmadd_ps(w, x1, _mm512_loadu_ps(target + 16)));
+      }
     }
   }
 }

@@ -111,6 +111,15 @@ void PackValues(const SparseRows& rows, const float* weights, float* values);
 void SparseRowsForward(const SparseRows& rows, const float* values, const float* in, int64_t scale,
                        int64_t lane_vectors, const float* biases, float* out, int64_t out_plane);
 
+// The forward product in the other order, for short lanes (at most 2 vectors, i.e. batches of up to 32 for fully
+// connected layers): for every row r (an input plane) in order, every entry e of r in order and lane q:
+//   out[offsets[e] * out_plane + q] = fma(weights[weight_index[e]], in[r * scale + q], out[offsets[e] * out_plane + q])
+// Each output element gets the same chain as SparseRowsForward would give it with the transposed rows (its
+// entries by ascending input), without gathering the weights first: rows in the weights' own order read them
+// sequentially. `out` must hold the chain's start (the biases). REQUIRES: 1 <= lane_vectors <= 2.
+void SparseRowsAccumulate(const SparseRows& rows, const float* weights, const float* in, int64_t scale,
+                          int64_t lane_vectors, float* out, int64_t out_plane);
+
 // For every row r in order and lane q < 16 * lane_vectors:
 //   target[target_offset[r] + q] += (0 + sum over entries e of r, in order, of in[offsets[e] + q] * values[e])
 // with the sum a chain of fused multiply-adds from +0.
