@@ -43,9 +43,10 @@ def parsity_cc_test(name, copts = [], deps = [], **kwargs):
         **kwargs
     )
 
-def parsity_cc_benchmark(name, srcs, deps = [], copts = [], tags = [], **kwargs):
+def parsity_cc_benchmark(name, srcs, deps = [], copts = [], tags = [], smoke_args = [], **kwargs):
     """A Google Benchmark binary `name` (tagged "benchmark", never run by `bazel test`) plus a twin test
-    `name + "_smoke"` that runs every benchmark once so that the benchmark cannot rot."""
+    `name + "_smoke"` that runs every benchmark once so that the benchmark cannot rot. `smoke_args` (for example a
+    --benchmark_filter) narrow the smoke run where running everything once would take minutes."""
     native.cc_binary(
         name = name,
         srcs = srcs,
@@ -58,7 +59,7 @@ def parsity_cc_benchmark(name, srcs, deps = [], copts = [], tags = [], **kwargs)
     native.sh_test(
         name = name + "_smoke",
         srcs = ["//tools:run_benchmark_once.sh"],
-        args = ["$(location :%s)" % name],
+        args = ["$(location :%s)" % name] + smoke_args,
         data = [":" + name],
         size = "medium",
     )
