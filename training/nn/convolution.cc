@@ -195,32 +195,30 @@ void Conv2DLayer::BackwardDirect(const BackwardArguments& arguments) const {
   }
 }
 
-// The sparse structures of one convolution under one mask. Scratch layout for a batch (float offsets):
-// [padded input batch (when padding)] [planar image] [planes] [packed weight values] [packed weight gradient] [zeros].
+// The sparse structures of one convolution under one mask, and the sizes of its scratch regions.
 class Conv2DLayer::Sparsity : public LayerSparsity {
  public:
   Sparsity(int64_t kept, int64_t weights, int64_t max_batch) : LayerSparsity(kept, weights, max_batch) {}
 
-  struct Scratch {
-    int64_t padded_input = 0;
-    int64_t planar = 0;
-    int64_t planes = 0;
-    int64_t values = 0;
-    int64_t packed = 0;
-    int64_t zeros = 0;
-    int64_t total = 0;
-  };
-  Scratch Layout(int64_t batch) const {
-    Scratch layout;
-    layout.planar = padding_floats_per_image * batch;
-    layout.planes = layout.planar + RoundUpToCacheLine(std::max(input_planar.image, gradient_planar.image));
-    layout.values = layout.planes + RoundUpToCacheLine(planes_floats);
-    layout.packed = layout.values + RoundUpToCacheLine(std::max(forward_rows.entries(), input_gradient_rows.entries()));
-    layout.zeros = layout.packed + RoundUpToCacheLine(16 * weight_gradient.vectors());
-    layout.total = layout.zeros + RoundUpToCacheLine(zeros);
-    return layout;
+  nn_internal::SparseScratchSizes Sizes(int64_t batch) const {
+    nn_internal::SparseScratchSizes sizes;
+    sizes.padded_input = padding_floats_per_image * batch;
+    sizes.planar = std::max(input_planar.image, gradient_planar.image);
+    sizes.planes = planes_floats;
+    sizes.values = std::max(forward_rows.entries(), input_gradient_rows.entries());
+    sizes.packed = 16 * weight_gradient.vectors();
+    sizes.zeros = zeros;
+    return sizes;
   }
-  int64_t ScratchFloats(int64_t batch) const override { return Layout(batch).total; }
+  // The regions inside `scratch` for a batch of `batch`.
+  nn_internal::SparseScratch Regions(float* scratch, int64_t batch) const {
+    nn_internal::SparseScratch regions;
+    nn_internal::LayOutSparseScratch(Sizes(batch), scratch, &regions);
+    return regions;
+  }
+  int64_t ScratchFloats(int64_t batch) const override {
+    return nn_internal::LayOutSparseScratch(Sizes(batch), nullptr, nullptr);
+  }
 
   int64_t padding_floats_per_image = 0;  // 0 without padding.
   nn_internal::PlanarGeometry input_planar;
@@ -337,50 +335,46 @@ std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const floa
 void Conv2DLayer::ForwardSparse(const ForwardArguments& arguments, const Sparsity& sparsity) const {
   const ImageShape& in = input_shapes()[0];
   const ImageShape& out = output_shape();
-  const Sparsity::Scratch layout = sparsity.Layout(arguments.batch);
-  float* planar = arguments.scratch + layout.planar;
-  float* planes = arguments.scratch + layout.planes;
-  float* values = arguments.scratch + layout.values;
-  nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
+  const nn_internal::SparseScratch scratch = sparsity.Regions(arguments.scratch, arguments.batch);
+  nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, scratch.values);
   const int64_t out_plane = 16 * sparsity.lane_vectors;
   for (int64_t image = 0; image < arguments.batch; ++image) {
-    nn_internal::ToPlanar(sparsity.input_planar, arguments.inputs[0] + image * in.size(), 1, planar);
-    nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, 1, sparsity.lane_vectors,
-                                   arguments.parameters.biases, planes, out_plane);
-    nn_internal::FromPlanes(planes, out.height, out.width, out.channels, sparsity.input_planar.phase_width, out_plane,
-                            /*accumulate=*/false, arguments.output + image * out.size());
+    nn_internal::ToPlanar(sparsity.input_planar, arguments.inputs[0] + image * in.size(), 1, scratch.planar);
+    nn_internal::SparseRowsForward(sparsity.forward_rows, scratch.values, scratch.planar, 1, sparsity.lane_vectors,
+                                   arguments.parameters.biases, scratch.planes, out_plane);
+    nn_internal::FromPlanes(scratch.planes, out.height, out.width, out.channels, sparsity.input_planar.phase_width,
+                            out_plane, /*accumulate=*/false, arguments.output + image * out.size());
   }
 }
 
 void Conv2DLayer::WeightGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const {
   const ImageShape& in = input_shapes()[0];
-  const Sparsity::Scratch layout = sparsity.Layout(arguments.batch);
+  const nn_internal::SparseScratch scratch = sparsity.Regions(arguments.scratch, arguments.batch);
   const float* input = arguments.inputs[0];
   if (needs_padding()) {
-    float* padded = arguments.scratch + layout.padded_input;
-    PadImages(input, arguments.batch, in, pad_top_, pad_left_, padded_height_, padded_width_, padded);
-    input = padded;
+    PadImages(input, arguments.batch, in, pad_top_, pad_left_, padded_height_, padded_width_, scratch.padded_input);
+    input = scratch.padded_input;
   }
   nn_internal::SparseWeightGradient(
       Geometry(padded_height_, padded_width_, in.channels, output_shape(), options_.kernel_size, options_.stride),
-      arguments.batch, input, arguments.output_gradient, sparsity.weight_gradient, arguments.scratch + layout.packed,
+      arguments.batch, input, arguments.output_gradient, sparsity.weight_gradient, scratch.packed,
       arguments.parameter_gradients.weights);
 }
 
 void Conv2DLayer::InputGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const {
   const ImageShape& in = input_shapes()[0];
   const ImageShape& out = output_shape();
-  const Sparsity::Scratch layout = sparsity.Layout(arguments.batch);
-  float* planar = arguments.scratch + layout.planar;
-  float* planes = arguments.scratch + layout.planes;
-  float* values = arguments.scratch + layout.values;
+  const nn_internal::SparseScratch scratch = sparsity.Regions(arguments.scratch, arguments.batch);
+  float* planar = scratch.planar;
+  float* planes = scratch.planes;
+  float* values = scratch.values;
   float* input_gradient = arguments.input_gradients[0];
   const bool accumulate = arguments.input_gradient_modes[0] == GradientMode::kAccumulate;
   nn_internal::PackValues(sparsity.input_gradient_rows, arguments.parameters.weights, values);
   if (sparsity.gather) {
     const nn_internal::PlanarGeometry& gradient = sparsity.gradient_planar;
     const int64_t plane = 16 * sparsity.gradient_lane_vectors;
-    float* zeros = arguments.scratch + layout.zeros;
+    float* zeros = scratch.zeros;
     ZeroFloats(in.channels, zeros);
     for (int64_t image = 0; image < arguments.batch; ++image) {
       float* target = input_gradient + image * in.size();

@@ -62,32 +62,31 @@ int64_t FullyConnectedLayer::MultiplyAddsPerExample() const { return in_features
 
 // The sparse structures of one fully connected layer under one mask. The batch is the lane dimension: inputs and
 // output gradients are transposed into planes of `batch` floats (one per feature), so entries store feature numbers
-// and the kernels scale them by the batch. Scratch layout for a batch (float offsets):
-// [planar (transposed) data] [output planes] [packed weight values] [packed weight gradient] [zeros].
+// and the kernels scale them by the batch.
 class FullyConnectedLayer::Sparsity : public LayerSparsity {
  public:
   Sparsity(int64_t kept, int64_t weights, int64_t max_batch, int64_t in, int64_t out)
       : LayerSparsity(kept, weights, max_batch), in_(in), out_(out) {}
 
-  struct Scratch {
-    int64_t planar = 0;
-    int64_t planes = 0;
-    int64_t values = 0;
-    int64_t packed = 0;
-    int64_t zeros = 0;
-    int64_t total = 0;
-  };
-  Scratch Layout(int64_t batch) const {
+  nn_internal::SparseScratchSizes Sizes(int64_t batch) const {
     const int64_t features = std::max(in_, out_);
-    Scratch layout;
-    layout.planes = RoundUpToCacheLine(features * batch + nn_internal::kPlanarTail);
-    layout.values = layout.planes + features * 16 * LaneVectors(batch);
-    layout.packed = layout.values + RoundUpToCacheLine(forward_rows.entries());
-    layout.zeros = layout.packed + RoundUpToCacheLine(16 * weight_gradient.vectors());
-    layout.total = layout.zeros + RoundUpToCacheLine(in_);
-    return layout;
+    nn_internal::SparseScratchSizes sizes;
+    sizes.planar = features * batch + nn_internal::kPlanarTail;
+    sizes.planes = features * 16 * LaneVectors(batch);
+    sizes.values = forward_rows.entries();
+    sizes.packed = 16 * weight_gradient.vectors();
+    sizes.zeros = in_;
+    return sizes;
   }
-  int64_t ScratchFloats(int64_t batch) const override { return Layout(batch).total; }
+  // The regions inside `scratch` for a batch of `batch`.
+  nn_internal::SparseScratch Regions(float* scratch, int64_t batch) const {
+    nn_internal::SparseScratch regions;
+    nn_internal::LayOutSparseScratch(Sizes(batch), scratch, &regions);
+    return regions;
+  }
+  int64_t ScratchFloats(int64_t batch) const override {
+    return nn_internal::LayOutSparseScratch(Sizes(batch), nullptr, nullptr);
+  }
   static int64_t LaneVectors(int64_t batch) { return (batch + 15) / 16; }
 
   nn_internal::SparseRows forward_rows;     // Per output o: the kept inputs i, ascending.
@@ -135,10 +134,10 @@ std::unique_ptr<LayerSparsity> FullyConnectedLayer::CreateSparsity(absl::Span<co
 
 void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const Sparsity& sparsity) const {
   const int64_t batch = arguments.batch;
-  const Sparsity::Scratch layout = sparsity.Layout(batch);
-  float* planar = arguments.scratch + layout.planar;
-  float* planes = arguments.scratch + layout.planes;
-  float* values = arguments.scratch + layout.values;
+  const nn_internal::SparseScratch scratch = sparsity.Regions(arguments.scratch, batch);
+  float* planar = scratch.planar;
+  float* planes = scratch.planes;
+  float* values = scratch.values;
   const int64_t lane_vectors = Sparsity::LaneVectors(batch);
   nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, in_features(), 0, 0, 1, batch, 1),
                         arguments.inputs[0], 1, planar);
@@ -162,11 +161,11 @@ void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const
 void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const {
   const int64_t batch = arguments.batch;
   const int64_t in = in_features();
-  const Sparsity::Scratch layout = sparsity.Layout(batch);
-  float* planar = arguments.scratch + layout.planar;
-  float* planes = arguments.scratch + layout.planes;
-  float* values = arguments.scratch + layout.values;
-  float* zeros = arguments.scratch + layout.zeros;
+  const nn_internal::SparseScratch scratch = sparsity.Regions(arguments.scratch, batch);
+  float* planar = scratch.planar;
+  float* planes = scratch.planes;
+  float* values = scratch.values;
+  float* zeros = scratch.zeros;
   float* input_gradient = arguments.input_gradients[0];
   const int64_t lane_vectors = Sparsity::LaneVectors(batch);
   const bool accumulate = arguments.input_gradient_modes[0] == GradientMode::kAccumulate;
@@ -219,7 +218,7 @@ void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
         sparsity->kernel(Product::kWeightGradient, arguments.batch) == KernelKind::kSparse) {
       nn_internal::SparseWeightGradient(RowGeometry(arguments.batch, in_features(), out), 1, arguments.inputs[0],
                                         arguments.output_gradient, sparsity->weight_gradient,
-                                        arguments.scratch + sparsity->Layout(arguments.batch).packed,
+                                        sparsity->Regions(arguments.scratch, arguments.batch).packed,
                                         arguments.parameter_gradients.weights);
       dense.parameter_gradients.weights = nullptr;
     }

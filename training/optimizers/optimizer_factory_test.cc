@@ -49,7 +49,7 @@ TEST(OptimizerFactoryTest, RejectsBadShapesForEveryOptimizer) {
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parameter_count must be positive; got 0")))
         << name;
     EXPECT_THAT(CreateOptimizer(ConfigNamed(name), 10, &mask),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nn::Mask size 9")))
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Mask size 9")))
         << name;
   }
 }

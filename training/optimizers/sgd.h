@@ -5,12 +5,14 @@
 //
 // Update, for every entry i (g: the mean-loss gradient, lr: the learning rate):
 //   w_i <- w_i - lr g_i
-// With a mask, pruned entries read g_i = 0 and are set to w_i = 0 (optimizer.h).
+// With a mask, pruned entries read g_i = 0 and are set to w_i = 0 (optimizer.h). The masked step reads the mask as
+// one bit per entry, so that it moves hardly more memory than the unmasked one (a pruned network's step is short).
 #ifndef PARSITY_TRAINING_OPTIMIZERS_SGD_H_
 #define PARSITY_TRAINING_OPTIMIZERS_SGD_H_
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -29,7 +31,10 @@ class SgdOptimizer : public Optimizer {
   absl::string_view name() const override { return "sgd"; }
 
  private:
-  using Optimizer::Optimizer;
+  SgdOptimizer(int64_t parameter_count, const nn::Mask* mask);
+
+  // With a mask: bit i % 16 of word i / 16 is set iff entry i is kept.
+  std::vector<uint16_t> kept_bits_;
 };
 
 }  // namespace parsity::optimizers

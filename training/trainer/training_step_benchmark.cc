@@ -167,31 +167,26 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   mask.Apply(absl::MakeSpan(setup.parameters));
   auto plan = nn::SparsePlan::Create(network, mask, {});
   PARSITY_CHECK_OK(plan.status());
-  // The same network unpruned, timed now, so that the speedup compares steps measured under the same conditions.
-  std::vector<float> dense_parameters = setup.parameters;
-  GradientEvaluator dense_evaluator(&network, {.threads = threads, .max_chunk = 256});
-  auto dense_optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), nullptr);
-  PARSITY_CHECK_OK(dense_optimizer.status());
-  const double dense_seconds = SecondsPerStep(
-      [&] {
-        dense_evaluator.MeanGradient(dense_parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
-        (*dense_optimizer)->Step(1e-4f, gradient, absl::MakeSpan(dense_parameters));
-      },
-      0.2);
-  // The pruned network on the dense kernels with the masked update: the step before sparse execution existed.
+  // Seconds per step of this network on a copy of its parameters, on the kernels of `reference_plan` (null: dense)
+  // with the update masked by `update_mask` (null: unmasked), timed now, so that speedups compare steps measured
+  // under the same conditions.
+  auto reference_seconds = [&](const nn::SparsePlan* reference_plan, const nn::Mask* update_mask) {
+    std::vector<float> parameters = setup.parameters;
+    GradientEvaluator reference(&network, {.threads = threads, .max_chunk = 256, .sparse_plan = reference_plan});
+    auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), update_mask);
+    PARSITY_CHECK_OK(optimizer.status());
+    return SecondsPerStep(
+        [&] {
+          reference.MeanGradient(parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
+          (*optimizer)->Step(1e-4f, gradient, absl::MakeSpan(parameters));
+        },
+        0.2);
+  };
+  // The same network unpruned, and pruned on the dense kernels (the step before sparse execution existed).
+  const double dense_seconds = reference_seconds(nullptr, nullptr);
   auto dense_plan = nn::SparsePlan::Create(network, mask, {.selection = nn::KernelSelection::kDense});
   PARSITY_CHECK_OK(dense_plan.status());
-  std::vector<float> masked_parameters = setup.parameters;
-  GradientEvaluator masked_evaluator(&network,
-                                     {.threads = threads, .max_chunk = 256, .sparse_plan = dense_plan->get()});
-  auto masked_optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), &mask);
-  PARSITY_CHECK_OK(masked_optimizer.status());
-  const double masked_dense_seconds = SecondsPerStep(
-      [&] {
-        masked_evaluator.MeanGradient(masked_parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
-        (*masked_optimizer)->Step(1e-4f, gradient, absl::MakeSpan(masked_parameters));
-      },
-      0.2);
+  const double masked_dense_seconds = reference_seconds(dense_plan->get(), &mask);
   GradientEvaluator evaluator(&network, {.threads = threads, .max_chunk = 256, .sparse_plan = plan->get()});
   auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), &mask);
   PARSITY_CHECK_OK(optimizer.status());

@@ -178,6 +178,23 @@ void FromPlanes(const float* planes, int64_t out_height, int64_t out_width, int6
   }
 }
 
+int64_t LayOutSparseScratch(const SparseScratchSizes& sizes, float* scratch, SparseScratch* regions) {
+  int64_t offset = 0;
+  auto take = [&](int64_t floats, float** region) {
+    if (regions != nullptr) *region = floats > 0 ? scratch + offset : nullptr;
+    offset += (floats + 15) / 16 * 16;
+  };
+  SparseScratch unused;
+  SparseScratch& out = regions != nullptr ? *regions : unused;
+  take(sizes.padded_input, &out.padded_input);
+  take(sizes.planar, &out.planar);
+  take(sizes.planes, &out.planes);
+  take(sizes.values, &out.values);
+  take(sizes.packed, &out.packed);
+  take(sizes.zeros, &out.zeros);
+  return offset;
+}
+
 void PackValues(const SparseRows& rows, const float* weights, float* values) {
   const int64_t entries = rows.entries();
   const int32_t* index = rows.weight_index.data();

@@ -100,6 +100,30 @@ struct SparseRows {
   int64_t entries() const { return static_cast<int64_t>(offsets.size()); }
 };
 
+// Where a layer's sparse kernels keep their temporaries inside the layer's scratch memory (null: not needed).
+struct SparseScratch {
+  float* padded_input = nullptr;  // Padded convolutions: the zero-padded NHWC batch the weight gradient reads.
+  float* planar = nullptr;        // One planar image (convolutions) or the transposed batch (fully connected).
+  float* planes = nullptr;        // Output planes of a forward product, or output-gradient planes.
+  float* values = nullptr;        // Packed weight values, one per entry.
+  float* packed = nullptr;        // The weight-gradient kernel's packed gradient lanes.
+  float* zeros = nullptr;         // Zeros: the start of an overwritten input gradient.
+};
+
+// The floats of each region, in the order of SparseScratch.
+struct SparseScratchSizes {
+  int64_t padded_input = 0;
+  int64_t planar = 0;
+  int64_t planes = 0;
+  int64_t values = 0;
+  int64_t packed = 0;
+  int64_t zeros = 0;
+};
+
+// Lays the regions out one after another from `scratch`, each starting on a 64-byte boundary, into `*regions`
+// (when not null) and returns the floats they take in all.
+int64_t LayOutSparseScratch(const SparseScratchSizes& sizes, float* scratch, SparseScratch* regions);
+
 // values[e] = weights[rows.weight_index[e]].
 void PackValues(const SparseRows& rows, const float* weights, float* values);
 

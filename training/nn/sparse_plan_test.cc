@@ -1,0 +1,102 @@
+#include "training/nn/sparse_plan.h"
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tools/base/check.h"
+#include "tools/base/status_matchers.h"
+#include "training/nn/internal/sparse_kernels.h"
+#include "training/nn/networks.h"
+
+namespace parsity::nn {
+namespace {
+
+using ::parsity::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// Keeps every entry whose index is a multiple of `every` (plus all biases), so each layer's density is about 1/every.
+Mask EveryNth(const Network& network, int64_t every) {
+  std::vector<float> values(network.parameter_count(), 0.0f);
+  for (const ParameterView& view : network.views()) {
+    for (int64_t i = 0; i < view.size; ++i) {
+      if (view.kind == ParameterKind::kBiases || i % every == 0) values[view.offset + i] = 1.0f;
+    }
+  }
+  auto mask = Mask::Create(std::move(values));
+  PARSITY_CHECK_OK(mask.status());
+  return *std::move(mask);
+}
+
+TEST(SparsePlanTest, RefusesAMaskOfAnotherSize) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("lenet_300_100"));
+  EXPECT_THAT(SparsePlan::Create(*network, Mask::AllKept(10), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("10 entries")));
+}
+
+TEST(SparsePlanTest, ForcedSelectionsAndTheDescription) {
+  if (!nn_internal::HasSparseKernels()) GTEST_SKIP() << "this build has no sparse kernels (no AVX-512)";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("simple_cnn"));
+  const Mask mask = EveryNth(*network, 10);
+  for (const KernelSelection selection : {KernelSelection::kSparse, KernelSelection::kDense}) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> plan, SparsePlan::Create(*network, mask, {.selection = selection}));
+    const KernelKind want = selection == KernelSelection::kSparse ? KernelKind::kSparse : KernelKind::kDense;
+    const std::vector<LayerKernels> layers = plan->Describe(/*batch_size=*/128);
+    ASSERT_EQ(layers.size(), 3u);
+    EXPECT_EQ(layers[0].name, "conv1");
+    EXPECT_FALSE(layers[0].has_input_gradient);  // It reads the network input.
+    EXPECT_TRUE(layers[1].has_input_gradient);
+    EXPECT_EQ(layers[1].kept_weights, 5120);      // Every 10th of conv2's 51,200 weights.
+    EXPECT_NEAR(layers[1].density, 0.1, 1e-12);
+    EXPECT_EQ(layers[1].batch, network->chunk_examples());  // The layers see chunks.
+    for (const LayerKernels& layer : layers) {
+      EXPECT_EQ(layer.forward, want);
+      EXPECT_EQ(layer.weight_gradient, want);
+      EXPECT_EQ(KernelSummary(layer), KernelKindName(want));
+    }
+    // One structure per weighted layer, none for the others, as the workspace expects.
+    int weighted = 0;
+    for (const LayerSparsity* sparsity : plan->layers()) weighted += sparsity != nullptr ? 1 : 0;
+    EXPECT_EQ(weighted, 3);
+    EXPECT_EQ(plan->layers().size(), network->nodes().size());
+  }
+}
+
+TEST(SparsePlanTest, JsonNamesEveryLayerAndItsKernels) {
+  LayerKernels first;
+  first.name = "conv1";
+  first.density = 0.5;
+  first.kept_weights = 400;
+  first.has_input_gradient = false;
+  first.forward = KernelKind::kDense;
+  first.weight_gradient = KernelKind::kSparse;
+  LayerKernels second;
+  second.name = "fc";
+  second.density = 0.25;
+  second.kept_weights = 10;
+  second.forward = second.input_gradient = second.weight_gradient = KernelKind::kSparse;
+  EXPECT_EQ(SparsePlanJson({first, second}),
+            "[{\"name\":\"conv1\",\"density\":0.5,\"kept_weights\":400,\"kernel\":\"mixed\",\"forward\":\"dense\","
+            "\"weight_gradient\":\"sparse\"},{\"name\":\"fc\",\"density\":0.25,\"kept_weights\":10,\"kernel\":"
+            "\"sparse\",\"forward\":\"sparse\",\"input_gradient\":\"sparse\",\"weight_gradient\":\"sparse\"}]");
+}
+
+TEST(SparsePlanTest, DenseDescriptionAndSelectionNames) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("lenet_300_100"));
+  const std::vector<LayerKernels> layers = DescribeDense(*network, 8);
+  ASSERT_EQ(layers.size(), 3u);
+  EXPECT_EQ(layers[0].kept_weights, 784 * 300);
+  EXPECT_EQ(KernelSummary(layers[2]), "dense");
+  EXPECT_EQ(layers[2].batch, 8);
+  for (const char* name : {"auto", "dense", "sparse"}) {
+    ASSERT_OK_AND_ASSIGN(const KernelSelection selection, ParseKernelSelection(name));
+    EXPECT_STREQ(KernelSelectionName(selection), name);
+  }
+  EXPECT_THAT(ParseKernelSelection("fast"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"fast\"")));
+}
+
+}  // namespace
+}  // namespace parsity::nn
