@@ -196,11 +196,11 @@ void Conv2DLayer::BackwardDirect(const BackwardArguments& arguments) const {
 }
 
 // The sparse structures of one convolution under one mask, and the sizes of its scratch regions.
-class Conv2DLayer::Sparsity : public LayerSparsity {
+class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
  public:
-  Sparsity(int64_t kept, int64_t weights, int64_t max_batch) : LayerSparsity(kept, weights, max_batch) {}
+  Sparsity(int64_t kept, int64_t weights, int64_t max_batch) : SparseLayerStructures(kept, weights, max_batch) {}
 
-  nn_internal::SparseScratchSizes Sizes(int64_t batch) const {
+  nn_internal::SparseScratchSizes Sizes(int64_t batch) const override {
     nn_internal::SparseScratchSizes sizes;
     sizes.padded_input = padding_floats_per_image * batch;
     sizes.planar = std::max(input_planar.image, gradient_planar.image);
@@ -209,15 +209,6 @@ class Conv2DLayer::Sparsity : public LayerSparsity {
     sizes.packed = 16 * weight_gradient.vectors();
     sizes.zeros = zeros;
     return sizes;
-  }
-  // The regions inside `scratch` for a batch of `batch`.
-  nn_internal::SparseScratch Regions(float* scratch, int64_t batch) const {
-    nn_internal::SparseScratch regions;
-    nn_internal::LayOutSparseScratch(Sizes(batch), scratch, &regions);
-    return regions;
-  }
-  int64_t ScratchFloats(int64_t batch) const override {
-    return nn_internal::LayOutSparseScratch(Sizes(batch), nullptr, nullptr);
   }
 
   int64_t padding_floats_per_image = 0;  // 0 without padding.

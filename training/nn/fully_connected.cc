@@ -63,12 +63,12 @@ int64_t FullyConnectedLayer::MultiplyAddsPerExample() const { return in_features
 // The sparse structures of one fully connected layer under one mask. The batch is the lane dimension: inputs and
 // output gradients are transposed into planes of `batch` floats (one per feature), so entries store feature numbers
 // and the kernels scale them by the batch.
-class FullyConnectedLayer::Sparsity : public LayerSparsity {
+class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures {
  public:
   Sparsity(int64_t kept, int64_t weights, int64_t max_batch, int64_t in, int64_t out)
-      : LayerSparsity(kept, weights, max_batch), in_(in), out_(out) {}
+      : SparseLayerStructures(kept, weights, max_batch), in_(in), out_(out) {}
 
-  nn_internal::SparseScratchSizes Sizes(int64_t batch) const {
+  nn_internal::SparseScratchSizes Sizes(int64_t batch) const override {
     const int64_t features = std::max(in_, out_);
     nn_internal::SparseScratchSizes sizes;
     sizes.planar = features * batch + nn_internal::kPlanarTail;
@@ -77,15 +77,6 @@ class FullyConnectedLayer::Sparsity : public LayerSparsity {
     sizes.packed = 16 * weight_gradient.vectors();
     sizes.zeros = in_;
     return sizes;
-  }
-  // The regions inside `scratch` for a batch of `batch`.
-  nn_internal::SparseScratch Regions(float* scratch, int64_t batch) const {
-    nn_internal::SparseScratch regions;
-    nn_internal::LayOutSparseScratch(Sizes(batch), scratch, &regions);
-    return regions;
-  }
-  int64_t ScratchFloats(int64_t batch) const override {
-    return nn_internal::LayOutSparseScratch(Sizes(batch), nullptr, nullptr);
   }
   static int64_t LaneVectors(int64_t batch) { return (batch + 15) / 16; }
 

@@ -1,8 +1,8 @@
 // One training step (forward, backward, SGD update) of each network at sparsity 0, 0.5, 0.7, 0.9, 0.95 and 0.98 and
 // batch sizes 2 ... 2048, single-threaded and with 2 threads, reporting examples/s, GFLOP/s (of the dense network)
-// and, for pruned networks, speedup_over_dense: the same step of the same network unpruned, timed in the same run,
-// divided by this one; and speedup_over_masked_dense: the same pruned network on the dense kernels (what parsity
-// ran before sparse execution), divided by this one. Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials do)
+// and, for pruned networks, speedup_over_dense: the step time of the same network unpruned over this one's, and
+// speedup_over_masked_dense: that of the same pruned network on the dense kernels (what parsity ran before sparse
+// execution) over this one's; each the median of 5 interleaved rounds. Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials do)
 // with the masked SGD update. Masks: SNIP on 10,000 MNIST training examples from the network's initialization where
 // MNIST is installed (Simple-CNN, LeNet-300-100); otherwise, and for ResNet-8 (CIFAR-10 is not on these machines),
 // random masks with the per-layer densities SNIP gives on synthetic data. Also the machine's own single-core SGEMM
@@ -129,21 +129,6 @@ const nn::Mask& SnipMask(const std::string& network_name, const nn::Network& net
   return masks->emplace(key, RandomMaskWithDensities(network.layout(), densities, 2)).first->second;
 }
 
-// Seconds per call of `step`, the mean over at least `min_seconds` after one warm-up call.
-template <typename Step>
-double SecondsPerStep(Step step, double min_seconds) {
-  step();
-  int64_t steps = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double elapsed = 0;
-  while (elapsed < min_seconds || steps < 3) {
-    step();
-    ++steps;
-    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
-  return elapsed / static_cast<double>(steps);
-}
-
 void TrainingStep(benchmark::State& state, const std::string& network_name, double sparsity, int64_t batch_size,
                   int threads) {
   Setup setup = MakeSetup(network_name, batch_size);
@@ -167,40 +152,63 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   mask.Apply(absl::MakeSpan(setup.parameters));
   auto plan = nn::SparsePlan::Create(network, mask, {});
   PARSITY_CHECK_OK(plan.status());
-  // Seconds per step of this network on a copy of its parameters, on the kernels of `reference_plan` (null: dense)
-  // with the update masked by `update_mask` (null: unmasked), timed now, so that speedups compare steps measured
-  // under the same conditions.
-  auto reference_seconds = [&](const nn::SparsePlan* reference_plan, const nn::Mask* update_mask) {
-    std::vector<float> parameters = setup.parameters;
-    GradientEvaluator reference(&network, {.threads = threads, .max_chunk = 256, .sparse_plan = reference_plan});
+  // Three trainers of the same network on copies of its parameters: unpruned (dense kernels, plain update), pruned on
+  // the dense kernels with the masked update (the step before sparse execution existed), and pruned on its plan.
+  struct Contender {
+    std::vector<float> parameters;
+    std::unique_ptr<GradientEvaluator> evaluator;
+    std::unique_ptr<optimizers::Optimizer> optimizer;
+  };
+  auto contender = [&](const nn::SparsePlan* contender_plan, const nn::Mask* update_mask) {
+    Contender result;
+    result.parameters = setup.parameters;
+    result.evaluator = std::make_unique<GradientEvaluator>(
+        &network, EvaluatorOptions{.threads = threads, .max_chunk = 256, .sparse_plan = contender_plan});
     auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), update_mask);
     PARSITY_CHECK_OK(optimizer.status());
-    return SecondsPerStep(
-        [&] {
-          reference.MeanGradient(parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
-          (*optimizer)->Step(1e-4f, gradient, absl::MakeSpan(parameters));
-        },
-        0.2);
+    result.optimizer = *std::move(optimizer);
+    return result;
   };
-  // The same network unpruned, and pruned on the dense kernels (the step before sparse execution existed).
-  const double dense_seconds = reference_seconds(nullptr, nullptr);
   auto dense_plan = nn::SparsePlan::Create(network, mask, {.selection = nn::KernelSelection::kDense});
   PARSITY_CHECK_OK(dense_plan.status());
-  const double masked_dense_seconds = reference_seconds(dense_plan->get(), &mask);
-  GradientEvaluator evaluator(&network, {.threads = threads, .max_chunk = 256, .sparse_plan = plan->get()});
-  auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), &mask);
-  PARSITY_CHECK_OK(optimizer.status());
-  const auto start = std::chrono::steady_clock::now();
+  std::vector<Contender> contenders;
+  contenders.push_back(contender(nullptr, nullptr));
+  contenders.push_back(contender(dense_plan->get(), &mask));
+  contenders.push_back(contender(plan->get(), &mask));
+  auto step = [&](Contender& c) {
+    c.evaluator->MeanGradient(c.parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
+    c.optimizer->Step(1e-4f, gradient, absl::MakeSpan(c.parameters));
+  };
+  // Speed-ups from interleaved rounds (each contender timed in turn for about 0.05 s, at least one step), the median
+  // of the rounds' ratios: slow drifts of the machine hit all three alike.
+  constexpr int kRounds = 5;
+  for (Contender& c : contenders) step(c);  // Warm-up.
+  const auto probe = std::chrono::steady_clock::now();
+  step(contenders[0]);
+  const double probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe).count();
+  const int64_t steps_per_round = std::max<int64_t>(1, std::llround(0.05 / std::max(probe_seconds, 1e-7)));
+  std::vector<double> over_dense, over_masked_dense;
+  for (int round = 0; round < kRounds; ++round) {
+    double seconds[3];
+    for (int c = 0; c < 3; ++c) {
+      const auto start = std::chrono::steady_clock::now();
+      for (int64_t n = 0; n < steps_per_round; ++n) step(contenders[c]);
+      seconds[c] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    over_dense.push_back(seconds[0] / seconds[2]);
+    over_masked_dense.push_back(seconds[1] / seconds[2]);
+  }
+  auto median = [](std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+  };
   for (auto _ : state) {
-    evaluator.MeanGradient(setup.parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
-    (*optimizer)->Step(1e-4f, gradient, absl::MakeSpan(setup.parameters));
+    step(contenders[2]);
     benchmark::ClobberMemory();
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
-                         static_cast<double>(state.iterations());
   SetRates(state, batch_size, network.TrainingFlopsPerExample());
-  state.counters["speedup_over_dense"] = dense_seconds / seconds;
-  state.counters["speedup_over_masked_dense"] = masked_dense_seconds / seconds;
+  state.counters["speedup_over_dense"] = median(over_dense);
+  state.counters["speedup_over_masked_dense"] = median(over_masked_dense);
   state.SetLabel(nn::SparsePlanJson((*plan)->Describe(batch_size)));
 }
 

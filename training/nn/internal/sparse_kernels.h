@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "training/nn/internal/direct_convolution.h"
+#include "training/nn/layer.h"
 
 namespace parsity::nn_internal {
 
@@ -123,6 +124,24 @@ struct SparseScratchSizes {
 // Lays the regions out one after another from `scratch`, each starting on a 64-byte boundary, into `*regions`
 // (when not null) and returns the floats they take in all.
 int64_t LayOutSparseScratch(const SparseScratchSizes& sizes, float* scratch, SparseScratch* regions);
+
+// The part every layer's sparse structures share: scratch regions sized by the layer (Sizes), laid out by
+// LayOutSparseScratch.
+class SparseLayerStructures : public nn::LayerSparsity {
+ public:
+  virtual SparseScratchSizes Sizes(int64_t batch) const = 0;
+
+  // The regions inside `scratch` for a batch of `batch`.
+  SparseScratch Regions(float* scratch, int64_t batch) const {
+    SparseScratch regions;
+    LayOutSparseScratch(Sizes(batch), scratch, &regions);
+    return regions;
+  }
+  int64_t ScratchFloats(int64_t batch) const final { return LayOutSparseScratch(Sizes(batch), nullptr, nullptr); }
+
+ protected:
+  using nn::LayerSparsity::LayerSparsity;
+};
 
 // values[e] = weights[rows.weight_index[e]].
 void PackValues(const SparseRows& rows, const float* weights, float* values);
