@@ -15,9 +15,6 @@ namespace {
 // Workspace regions start on 64-byte boundaries (16 floats) for aligned vector loads.
 int64_t RoundUpToCacheLine(int64_t floats) { return (floats + 15) / 16 * 16; }
 
-// Three cache lines: not a divisor of a page, so consecutive workspace regions drift across page offsets.
-constexpr int64_t kStaggerFloats = 48;
-
 // Most inputs any layer has (the residual add has two).
 constexpr int kMaxLayerInputs = 4;
 
@@ -61,13 +58,10 @@ std::unique_ptr<Workspace> Network::CreateWorkspace(int64_t max_batch, const Lay
   std::vector<int64_t> value_offsets(tensors, -1), gradient_offsets(tensors, -1);
   int64_t total = 0;
   for (int tensor = 1; tensor < tensors; ++tensor) {
-    // Regions are staggered by a few cache lines so that tensors whose sizes are multiples of 4 KiB do not start at
-    // the same offset within a page: a layer reading one and writing the next would otherwise hit 4K aliasing
-    // (loads wrongly waiting on stores to another page), which made identical steps differ by up to 20% in speed.
-    const int64_t floats = RoundUpToCacheLine(capacity * tensor_shapes_[tensor].size()) + kStaggerFloats;
+    const int64_t floats = RoundUpToCacheLine(capacity * tensor_shapes_[tensor].size());
     value_offsets[tensor] = total;
     gradient_offsets[tensor] = total + floats;
-    total += 2 * floats + kStaggerFloats;
+    total += 2 * floats;
   }
   int64_t scratch_floats = 0;
   for (size_t n = 0; n < nodes_.size(); ++n) {
