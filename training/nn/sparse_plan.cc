@@ -13,6 +13,9 @@
 namespace parsity::nn {
 namespace {
 
+// A sparse kernel is chosen only when measured at least 10% faster than the dense one.
+constexpr double kSparseMargin = 0.9;
+
 // Buffers for timing one layer's products on random data (the values do not change the time; the mask does).
 struct Bench {
   explicit Bench(const Layer& layer, int64_t max_batch, const LayerSparsity& sparsity, absl::Span<const float> mask,
@@ -148,7 +151,9 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
               const double dense = TimeProduct(*node.layer, *sparsity, *bench, product, batch, options.repetitions);
               sparsity->set_kernel(product, batch, KernelKind::kSparse);
               const double sparse = TimeProduct(*node.layer, *sparsity, *bench, product, batch, options.repetitions);
-              choice = sparse < dense ? KernelKind::kSparse : KernelKind::kDense;
+              // A margin: near break-even the isolated timing can mislead (in a real step other data competes for
+              // the cache), and a wrong sparse pick costs more than a missed one.
+              choice = sparse < kSparseMargin * dense ? KernelKind::kSparse : KernelKind::kDense;
             }
             sparsity->set_kernel(product, batch, choice);
           }

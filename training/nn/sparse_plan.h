@@ -28,7 +28,7 @@ namespace parsity::nn {
 // How a plan picks each product's kernel.
 enum class KernelSelection {
   // Time the dense and the sparse kernel of every product at every power-of-two batch on random data with the
-  // real mask, keep the faster: never slower than dense beyond timing noise.
+  // real mask; keep the sparse one when it was at least 10% faster.
   kMeasured,
   // Always the dense kernels (the masked-dense network, as before sparse execution existed).
   kDense,
