@@ -419,19 +419,10 @@ void Conv2DLayer::Backward(const BackwardArguments& arguments) const {
   }
   // Each product runs sparse or dense on its own; what remains for the dense kernels goes to them at the end.
   BackwardArguments dense = arguments;
-  float* no_input_gradient[1] = {nullptr};
-  const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
-  if (sparsity != nullptr) {
-    if (arguments.parameter_gradients.weights != nullptr &&
-        sparsity->kernel(Product::kWeightGradient, arguments.batch) == KernelKind::kSparse) {
-      WeightGradientSparse(arguments, *sparsity);
-      dense.parameter_gradients.weights = nullptr;
-    }
-    if (arguments.input_gradients[0] != nullptr &&
-        sparsity->kernel(Product::kInputGradient, arguments.batch) == KernelKind::kSparse) {
-      InputGradientSparse(arguments, *sparsity);
-      dense.input_gradients = absl::MakeConstSpan(no_input_gradient, 1);
-    }
+  if (const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity); sparsity != nullptr) {
+    dense = nn_internal::RunSparseProducts(
+        arguments, *sparsity, [&] { WeightGradientSparse(arguments, *sparsity); },
+        [&] { InputGradientSparse(arguments, *sparsity); });
     if (dense.parameter_gradients.weights == nullptr && dense.input_gradients[0] == nullptr) return;
   }
   if (implementation_ == Implementation::kDirect) {

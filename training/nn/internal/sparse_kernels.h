@@ -143,6 +143,27 @@ class SparseLayerStructures : public nn::LayerSparsity {
   using nn::LayerSparsity::LayerSparsity;
 };
 
+// The backward pass of a layer whose products may each run sparse: calls `weight_gradient()` and `input_gradient()`
+// for the products requested in `arguments` that `sparsity` runs sparse at this batch, and returns the arguments of
+// what is left for the dense kernels (those products removed: null gradients).
+inline float* const kNoInputGradients[1] = {nullptr};
+template <typename WeightGradient, typename InputGradient>
+nn::BackwardArguments RunSparseProducts(const nn::BackwardArguments& arguments, const nn::LayerSparsity& sparsity,
+                                        WeightGradient weight_gradient, InputGradient input_gradient) {
+  nn::BackwardArguments dense = arguments;
+  if (arguments.parameter_gradients.weights != nullptr &&
+      sparsity.kernel(nn::Product::kWeightGradient, arguments.batch) == nn::KernelKind::kSparse) {
+    weight_gradient();
+    dense.parameter_gradients.weights = nullptr;
+  }
+  if (arguments.input_gradients[0] != nullptr &&
+      sparsity.kernel(nn::Product::kInputGradient, arguments.batch) == nn::KernelKind::kSparse) {
+    input_gradient();
+    dense.input_gradients = absl::MakeConstSpan(kNoInputGradients, 1);
+  }
+  return dense;
+}
+
 // values[e] = weights[rows.weight_index[e]].
 void PackValues(const SparseRows& rows, const float* weights, float* values);
 
