@@ -198,7 +198,7 @@ void Conv2DLayer::BackwardDirect(const BackwardArguments& arguments) const {
 // The sparse structures of one convolution under one mask, and the sizes of its scratch regions.
 class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
  public:
-  Sparsity(int64_t kept, int64_t weights, int64_t max_batch) : SparseLayerStructures(kept, weights, max_batch) {}
+  Sparsity(absl::Span<const float> weight_mask, int64_t max_batch) : SparseLayerStructures(weight_mask, max_batch) {}
 
   nn_internal::SparseScratchSizes Sizes(int64_t batch) const override {
     nn_internal::SparseScratchSizes sizes;
@@ -235,9 +235,7 @@ std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const floa
   const int64_t s = options_.stride;
   const int64_t channels = out.channels;
   PARSITY_CHECK(static_cast<int64_t>(weight_mask.size()) == patch_size_ * channels);
-  int64_t kept = 0;
-  for (float value : weight_mask) kept += value != 0.0f ? 1 : 0;
-  auto sparsity = std::make_unique<Sparsity>(kept, patch_size_ * channels, max_batch);
+  auto sparsity = std::make_unique<Sparsity>(weight_mask, max_batch);
   auto is_kept = [&](int64_t index) { return weight_mask[index] != 0.0f; };
   sparsity->padding_floats_per_image =
       needs_padding() ? RoundUpToCacheLine(padded_height_ * padded_width_ * in.channels) : 0;

@@ -65,8 +65,8 @@ int64_t FullyConnectedLayer::MultiplyAddsPerExample() const { return in_features
 // and the kernels scale them by the batch.
 class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures {
  public:
-  Sparsity(int64_t kept, int64_t weights, int64_t max_batch, int64_t in, int64_t out)
-      : SparseLayerStructures(kept, weights, max_batch), in_(in), out_(out) {}
+  Sparsity(absl::Span<const float> weight_mask, int64_t max_batch, int64_t in, int64_t out)
+      : SparseLayerStructures(weight_mask, max_batch), in_(in), out_(out) {}
 
   nn_internal::SparseScratchSizes Sizes(int64_t batch) const override {
     const int64_t features = std::max(in_, out_);
@@ -95,9 +95,7 @@ std::unique_ptr<LayerSparsity> FullyConnectedLayer::CreateSparsity(absl::Span<co
   const int64_t in = in_features();
   const int64_t out = out_features();
   PARSITY_CHECK(static_cast<int64_t>(weight_mask.size()) == in * out);
-  int64_t kept = 0;
-  for (float value : weight_mask) kept += value != 0.0f ? 1 : 0;
-  auto sparsity = std::make_unique<Sparsity>(kept, in * out, max_batch, in, out);
+  auto sparsity = std::make_unique<Sparsity>(weight_mask, max_batch, in, out);
   auto is_kept = [&](int64_t index) { return weight_mask[index] != 0.0f; };
   nn_internal::SparseRows& forward = sparsity->forward_rows;
   forward.row_start.push_back(0);

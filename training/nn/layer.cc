@@ -43,13 +43,20 @@ const char* ProductName(Product product) {
   return "unknown";
 }
 
+int64_t CountKept(absl::Span<const float> weight_mask) {
+  int64_t kept = 0;
+  for (float value : weight_mask) kept += value != 0.0f ? 1 : 0;
+  return kept;
+}
+
 const char* KernelKindName(KernelKind kind) { return kind == KernelKind::kSparse ? "sparse" : "dense"; }
 
-LayerSparsity::LayerSparsity(int64_t kept_weights, int64_t weights, int64_t max_batch)
-    : kept_weights_(kept_weights),
-      density_(weights > 0 ? static_cast<double>(kept_weights) / static_cast<double>(weights) : 1.0),
+LayerSparsity::LayerSparsity(absl::Span<const float> weight_mask, int64_t max_batch)
+    : kept_weights_(CountKept(weight_mask)),
+      density_(weight_mask.empty() ? 1.0
+                                   : static_cast<double>(kept_weights_) / static_cast<double>(weight_mask.size())),
       max_batch_(max_batch) {
-  PARSITY_CHECK(max_batch >= 1 && 0 <= kept_weights && kept_weights <= weights);
+  PARSITY_CHECK(max_batch >= 1);
   std::array<KernelKind, kProducts> sparse;
   sparse.fill(KernelKind::kSparse);
   kernels_.assign(BatchClass(max_batch) + 1, sparse);

@@ -94,6 +94,9 @@ enum class KernelKind { kDense, kSparse };
 // "dense" or "sparse".
 const char* KernelKindName(KernelKind kind);
 
+// The number of nonzero (kept) entries of a 0/1 mask.
+int64_t CountKept(absl::Span<const float> weight_mask);
+
 // A weighted layer's sparse structures for one fixed pruning mask, built once per trial by
 // Layer::CreateSparsity (the sparse execution plan, training/nn/sparse_plan.h, holds one per weighted layer), and
 // which kernel runs each product at each batch size. Read-only while layers run; any number of threads may share it.
@@ -126,7 +129,8 @@ class LayerSparsity {
   std::vector<int64_t> RepresentativeBatches() const;
 
  protected:
-  LayerSparsity(int64_t kept_weights, int64_t weights, int64_t max_batch);
+  // `weight_mask`: the mask's 0/1 entries over the layer's weights, from which kept_weights() and density() come.
+  LayerSparsity(absl::Span<const float> weight_mask, int64_t max_batch);
 
  private:
   static int BatchClass(int64_t batch);

@@ -89,6 +89,44 @@ double TimeProduct(const Layer& layer, const LayerSparsity& sparsity, Bench& ben
   return best;
 }
 
+// Floats of the layer's tensor of `kind` (0 when it has none).
+int64_t TensorSize(const Layer& layer, ParameterKind kind) {
+  for (const ParameterSpec& spec : layer.parameter_specs()) {
+    if (spec.kind != kind) continue;
+    int64_t size = 1;
+    for (int64_t dimension : spec.shape) size *= dimension;
+    return size;
+  }
+  return 0;
+}
+
+// Per weighted layer of `network`: what it runs at `batch_size` under `plan`, or dense (all weights kept) without one.
+std::vector<LayerKernels> DescribeLayers(const Network& network, const SparsePlan* plan, int64_t batch_size,
+                                         const std::vector<int64_t>* kept_weights) {
+  PARSITY_CHECK(batch_size >= 1);
+  const int64_t batch = std::min(batch_size, network.chunk_examples());
+  std::vector<LayerKernels> result;
+  for (size_t n = 0; n < network.nodes().size(); ++n) {
+    const Network::Node& node = network.nodes()[n];
+    if (node.weights_offset < 0) continue;
+    LayerKernels kernels;
+    kernels.name = node.layer->name();
+    kernels.batch = batch;
+    kernels.has_input_gradient = node.inputs != std::vector<int>{NetworkBuilder::kInput};
+    const int64_t weights = TensorSize(*node.layer, ParameterKind::kWeights);
+    kernels.kept_weights = kept_weights != nullptr ? (*kept_weights)[n] : weights;
+    kernels.density = weights > 0 ? static_cast<double>(kernels.kept_weights) / static_cast<double>(weights) : 1.0;
+    const LayerSparsity* sparsity = plan != nullptr ? plan->layers()[n] : nullptr;
+    if (sparsity != nullptr) {
+      kernels.forward = sparsity->kernel(Product::kForward, batch);
+      kernels.input_gradient = sparsity->kernel(Product::kInputGradient, batch);
+      kernels.weight_gradient = sparsity->kernel(Product::kWeightGradient, batch);
+    }
+    result.push_back(kernels);
+  }
+  return result;
+}
+
 }  // namespace
 
 absl::StatusOr<KernelSelection> ParseKernelSelection(absl::string_view text) {
@@ -125,17 +163,10 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
   for (const Network::Node& node : network.nodes()) {
     std::unique_ptr<LayerSparsity> sparsity;
     if (node.weights_offset >= 0) {
-      const std::vector<ParameterSpec> specs = node.layer->parameter_specs();
-      int64_t weights_size = 0, biases_size = 0;
-      for (const ParameterSpec& spec : specs) {
-        int64_t size = 1;
-        for (int64_t dimension : spec.shape) size *= dimension;
-        (spec.kind == ParameterKind::kWeights ? weights_size : biases_size) = size;
-      }
+      const int64_t weights_size = TensorSize(*node.layer, ParameterKind::kWeights);
+      const int64_t biases_size = TensorSize(*node.layer, ParameterKind::kBiases);
       const absl::Span<const float> weight_mask = mask.values().subspan(node.weights_offset, weights_size);
-      int64_t kept = 0;
-      for (float value : weight_mask) kept += value != 0.0f ? 1 : 0;
-      plan->kept_weights_.push_back({kept, weights_size});
+      plan->kept_weights_.push_back(CountKept(weight_mask));
       sparsity = node.layer->CreateSparsity(weight_mask, max_batch);
       if (sparsity != nullptr && options.selection != KernelSelection::kSparse) {
         const bool first_layer = node.inputs == std::vector<int>{NetworkBuilder::kInput};
@@ -160,7 +191,7 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
         }
       }
     }
-    if (node.weights_offset < 0) plan->kept_weights_.push_back({0, 0});
+    if (node.weights_offset < 0) plan->kept_weights_.push_back(0);
     plan->layer_pointers_.push_back(sparsity.get());
     plan->layers_.push_back(std::move(sparsity));
   }
@@ -168,44 +199,11 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
 }
 
 std::vector<LayerKernels> SparsePlan::Describe(int64_t batch_size) const {
-  PARSITY_CHECK(batch_size >= 1);
-  const int64_t batch = std::min(batch_size, network_->chunk_examples());
-  std::vector<LayerKernels> result;
-  for (size_t n = 0; n < network_->nodes().size(); ++n) {
-    const Network::Node& node = network_->nodes()[n];
-    if (node.weights_offset < 0) continue;
-    LayerKernels kernels;
-    kernels.name = node.layer->name();
-    kernels.batch = batch;
-    kernels.has_input_gradient = node.inputs != std::vector<int>{NetworkBuilder::kInput};
-    const auto [kept, weights] = kept_weights_[n];
-    kernels.kept_weights = kept;
-    kernels.density = weights > 0 ? static_cast<double>(kept) / static_cast<double>(weights) : 1.0;
-    const LayerSparsity* sparsity = layers_[n].get();
-    if (sparsity != nullptr) {
-      kernels.forward = sparsity->kernel(Product::kForward, batch);
-      kernels.input_gradient = sparsity->kernel(Product::kInputGradient, batch);
-      kernels.weight_gradient = sparsity->kernel(Product::kWeightGradient, batch);
-    }
-    result.push_back(kernels);
-  }
-  return result;
+  return DescribeLayers(*network_, this, batch_size, &kept_weights_);
 }
 
 std::vector<LayerKernels> DescribeDense(const Network& network, int64_t batch_size) {
-  PARSITY_CHECK(batch_size >= 1);
-  std::vector<LayerKernels> result;
-  for (const Network::Node& node : network.nodes()) {
-    if (node.weights_offset < 0) continue;
-    LayerKernels kernels;
-    kernels.name = node.layer->name();
-    kernels.batch = std::min(batch_size, network.chunk_examples());
-    kernels.has_input_gradient = node.inputs != std::vector<int>{NetworkBuilder::kInput};
-    const absl::StatusOr<const ParameterView*> view = network.layout().Find(absl::StrCat(node.layer->name(), "/weights"));
-    kernels.kept_weights = view.ok() ? (*view)->size : 0;
-    result.push_back(kernels);
-  }
-  return result;
+  return DescribeLayers(network, nullptr, batch_size, nullptr);
 }
 
 std::string KernelSummary(const LayerKernels& kernels) {

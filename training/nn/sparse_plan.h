@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -79,8 +78,8 @@ class SparsePlan {
 
   const Network* network_ = nullptr;
   std::vector<std::unique_ptr<LayerSparsity>> layers_;
-  // Per node: kept weights and weights (0 and 0 for layers without weights).
-  std::vector<std::pair<int64_t, int64_t>> kept_weights_;
+  // Per node: kept weights (0 for layers without weights).
+  std::vector<int64_t> kept_weights_;
   LayerSparsities layer_pointers_;
 };
 
