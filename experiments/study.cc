@@ -40,6 +40,9 @@ ABSL_FLAG(std::string, output_dir, "",
 ABSL_FLAG(int32_t, parallel_trials, 0,
           "trials trained at once, one thread each; 0: one per hardware thread (under mpirun: one per rank)");
 ABSL_FLAG(bool, early_termination, true, "stop trials that can no longer improve their study's steps-to-result");
+ABSL_FLAG(bool, check_early_exit, true,
+          "stop each validation check once it cannot complete its trial (exact: the same results); false: every check "
+          "evaluates the whole validation set");
 ABSL_FLAG(std::string, data_dir, "", "replaces the config's data_dir when set");
 ABSL_FLAG(int64_t, lipschitz_sample, 5000,
           "training examples of each full gradient of the theory's L measurements; 0 = all (the paper)");
@@ -79,6 +82,7 @@ absl::Status Run(const char* argv0, const distributed::MpiSession& session) {
         absl::StrCat("--parallel_trials=", options.parallel_trials, " must be >= 1 (0: one per hardware thread)"));
   }
   options.early_termination = absl::GetFlag(FLAGS_early_termination);
+  options.check_early_exit = absl::GetFlag(FLAGS_check_early_exit);
   options.source = profile.empty() ? config : absl::StrCat(config, " --profile=", profile);
   options.session = &session;
 

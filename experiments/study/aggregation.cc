@@ -28,6 +28,8 @@ StudyResult AggregateStudy(absl::Span<const TrialSummary> trials) {
     result.examples_trained += trial.examples_seen;
     result.examples_saved_at_most += trial.examples_saved_at_most;
     result.trial_seconds += trial.wall_seconds;
+    result.validation_examples_evaluated += trial.validation_examples_evaluated;
+    result.validation_examples_in_full_checks += trial.validation_examples_in_full_checks;
   }
   if (best.has_value()) {
     result.steps_to_result = best->steps_to_result;

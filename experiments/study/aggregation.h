@@ -32,6 +32,9 @@ struct TrialSummary {
   int64_t examples_saved_at_most = 0;
   double wall_seconds = 0;
   Metaparameters parameters;
+  // Validation examples its checks evaluated, and checks x the validation set's size (equal without early exit).
+  int64_t validation_examples_evaluated = 0;
+  int64_t validation_examples_in_full_checks = 0;
 };
 
 struct StudyResult {
@@ -46,6 +49,8 @@ struct StudyResult {
   int64_t examples_trained = 0;        // Sum of examples_seen.
   int64_t examples_saved_at_most = 0;  // Sum over trials.
   double trial_seconds = 0;            // Sum of wall_seconds (CPU-ish time: trials run in parallel).
+  int64_t validation_examples_evaluated = 0;       // Sums over trials.
+  int64_t validation_examples_in_full_checks = 0;
 };
 
 // Aggregates `trials` (any order; each trial index at most once).

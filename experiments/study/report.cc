@@ -547,12 +547,24 @@ std::string Protocol(const std::vector<StudyRecord>& records, const std::string&
   }
   int trials = 0, stopped_early = 0;
   int64_t examples_trained = 0, examples_saved_at_most = 0;
+  int64_t validation_evaluated = 0, validation_in_full_checks = 0;
   for (const StudyRecord& record : records) {
     if (Workload(record) != workload) continue;
     trials += record.trials();
     stopped_early += record.stopped_early();
     examples_trained += record.examples_trained();
     examples_saved_at_most += record.examples_saved_at_most();
+    validation_evaluated += record.validation_examples_evaluated();
+    validation_in_full_checks += record.validation_examples_in_full_checks();
+  }
+  if (validation_evaluated < validation_in_full_checks) {
+    absl::StrAppend(&md,
+                    "- Early exit of validation checks (training/trainer/validation_check.h; results identical "
+                    "without it): the checks evaluated ",
+                    Count(validation_evaluated), " validation examples instead of ", Count(validation_in_full_checks),
+                    absl::StrFormat(" (%.0f%%)", 100.0 * static_cast<double>(validation_evaluated) /
+                                                     static_cast<double>(validation_in_full_checks)),
+                    "\n");
   }
   if (stopped_early > 0 || examples_saved_at_most > 0) {
     const double spared_share = static_cast<double>(examples_saved_at_most) /
@@ -871,15 +883,20 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
     }
   }
   int64_t examples_trained = 0, examples_saved_at_most = 0;
+  int64_t validation_evaluated = 0, validation_in_full_checks = 0;
   for (const StudyRecord& record : records) {
     examples_trained += record.examples_trained();
     examples_saved_at_most += record.examples_saved_at_most();
+    validation_evaluated += record.validation_examples_evaluated();
+    validation_in_full_checks += record.validation_examples_in_full_checks();
   }
   JsonObject summary;
   summary.Add("dir", dir)
       .Add("studies", static_cast<int>(records.size()))
       .Add("examples_trained", examples_trained)
       .Add("examples_saved_at_most", examples_saved_at_most)
+      .Add("validation_examples_evaluated", validation_evaluated)
+      .Add("validation_examples_in_full_checks", validation_in_full_checks)
       .Add("table", table)
       .Add("fits", fits)
       .Add("lipschitz", lipschitz)

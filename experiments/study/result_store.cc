@@ -70,6 +70,9 @@ TrialSummary SummarizeRun(const TrialSpec& trial, const Metaparameters& paramete
   summary.examples_saved_at_most = run.stopped_early ? (trial.max_steps() - run.result.steps) * trial.batch_size() : 0;
   summary.wall_seconds = run.result.wall_seconds;
   summary.parameters = parameters;
+  summary.validation_examples_evaluated = run.result.validation_examples_evaluated;
+  summary.validation_examples_in_full_checks =
+      static_cast<int64_t>(run.result.checks.size()) * trial.data().validation_examples();
   return summary;
 }
 
@@ -128,6 +131,8 @@ absl::StatusOr<std::optional<TrialSummary>> ReadFinishedTrial(const std::string&
   summary.examples_saved_at_most = record.examples_saved_at_most();
   summary.wall_seconds = record.wall_seconds();
   summary.parameters = record.parameters();
+  summary.validation_examples_evaluated = record.validation_examples_evaluated();
+  summary.validation_examples_in_full_checks = record.checks() * expected.data().validation_examples();
   return std::optional<TrialSummary>(summary);
 }
 
@@ -168,6 +173,8 @@ std::string StudyJson(const StudySpec& spec, double sparsity, int64_t batch_size
   study.Add("examples_trained", result.examples_trained);
   study.Add("examples_saved_at_most", result.examples_saved_at_most);
   study.Add("trial_seconds", result.trial_seconds);
+  study.Add("validation_examples_evaluated", result.validation_examples_evaluated);
+  study.Add("validation_examples_in_full_checks", result.validation_examples_in_full_checks);
   return study.ToString() + "\n";
 }
 

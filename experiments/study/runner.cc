@@ -355,7 +355,8 @@ absl::StatusOr<std::optional<TrialSummary>> Runner::TrainAndStore(const Study& s
       const pruning::PruningConfig pruning_config = PruningConfigFor(trial);
       mask_report = pruning::ReportMask(*mask, network->layout(), pruning_config.sparsity, pruning_config.prune_biases);
     }
-    ASSIGN_OR_RETURN(run, TrainTrial(trial, *network, dataset_, mask.get(), absl::MakeSpan(parameters), can_still_win));
+    ASSIGN_OR_RETURN(run, TrainTrial(trial, *network, dataset_, mask.get(), absl::MakeSpan(parameters), can_still_win,
+                                     options_.check_early_exit));
     if (aborting_) return std::nullopt;  // Stopped because another worker failed: not a result.
   }
   RETURN_IF_ERROR(WriteTrial(TrialDirectory(study.directory, trial_index), trial, parameters_[trial_index],
@@ -634,6 +635,7 @@ absl::StatusOr<RunSummary> Runner::Run() {
   summary.trials_run = trials_run_;
   summary.trials_resumed = trials_resumed_;
   summary.early_termination = options_.early_termination;
+  summary.check_early_exit = options_.check_early_exit;
   summary.parallel_trials = options_.parallel_trials;
   summary.ranks = ranks_;
   for (int sparsity_index = 0; sparsity_index < spec_.sparsities_size(); ++sparsity_index) {
@@ -645,6 +647,8 @@ absl::StatusOr<RunSummary> Runner::Run() {
         StudyOutcome outcome{study->sparsity, study->batch_size, AggregateStudy(trials)};
         summary.examples_trained += outcome.result.examples_trained;
         summary.examples_saved_at_most += outcome.result.examples_saved_at_most;
+        summary.validation_examples_evaluated += outcome.result.validation_examples_evaluated;
+        summary.validation_examples_in_full_checks += outcome.result.validation_examples_in_full_checks;
         summary.studies.push_back(std::move(outcome));
       }
     }
@@ -689,7 +693,10 @@ JsonObject RunSummaryJson(const RunSummary& summary) {
   json.Add("trials_resumed", summary.trials_resumed).Add("stopped_early", stopped_early);
   json.Add("examples_trained", summary.examples_trained);
   json.Add("examples_saved_at_most", summary.examples_saved_at_most);
-  json.Add("early_termination", summary.early_termination).Add("parallel_trials", summary.parallel_trials);
+  json.Add("validation_examples_evaluated", summary.validation_examples_evaluated);
+  json.Add("validation_examples_in_full_checks", summary.validation_examples_in_full_checks);
+  json.Add("early_termination", summary.early_termination).Add("check_early_exit", summary.check_early_exit);
+  json.Add("parallel_trials", summary.parallel_trials);
   json.Add("ranks", summary.ranks);
   json.Add("wall_seconds", summary.wall_seconds);
   return json;

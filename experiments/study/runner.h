@@ -56,6 +56,10 @@ struct RunOptions {
   std::string output_dir;         // Root of the result tree; created if missing.
   int parallel_trials = 1;        // Workers, each training one single-threaded trial at a time: >= 1.
   bool early_termination = true;  // Stop trials that can no longer improve their study's result.
+  // Stop each validation check once it cannot complete its trial (training/trainer/validation_check.h). Exact, like
+  // early termination: the same steps-to-result and the same COMPLETE trials; the stored checks of trials that did
+  // not complete record lower bounds on their errors.
+  bool check_early_exit = true;
   bool progress = true;           // Progress lines on stderr.
   std::string source;             // The config's name, recorded in study_spec.textproto.
   // The MPI job this process belongs to (distributed sweeps above), or null for a run of this process only. With
@@ -78,7 +82,10 @@ struct RunSummary {
   int trials_resumed = 0;             // Read back from an earlier run.
   int64_t examples_trained = 0;       // Over all trials of all studies, earlier runs' included.
   int64_t examples_saved_at_most = 0;
+  int64_t validation_examples_evaluated = 0;       // Over all trials' checks, earlier runs' included.
+  int64_t validation_examples_in_full_checks = 0;  // What those checks would have evaluated without early exit.
   bool early_termination = true;
+  bool check_early_exit = true;
   int parallel_trials = 1;
   int ranks = 1;            // MPI ranks that trained trials.
   bool coordinator = true;  // False on MPI ranks other than 0, whose summary is empty: rank 0 reports.
@@ -96,7 +103,8 @@ absl::StatusOr<RunSummary> RunStudies(const StudySpec& spec, const data::Dataset
 // The binary's last stdout line:
 //   {"workload":"mnist/simple_cnn/sgd","goal_error":0.03,"steps_to_result":{"0":{"8":3400,"32":1000},"0.9":{...}},
 //    "trials":40,"trials_run":40,"trials_resumed":0,"stopped_early":22,"examples_trained":...,
-//    "examples_saved_at_most":...,"early_termination":true,"parallel_trials":2,"ranks":1,"wall_seconds":812.5}
+//    "examples_saved_at_most":...,"validation_examples_evaluated":...,"validation_examples_in_full_checks":...,
+//    "early_termination":true,"check_early_exit":true,"parallel_trials":2,"ranks":1,"wall_seconds":812.5}
 // steps_to_result maps sparsity, then batch size, to the study's steps-to-result (null when no trial completed).
 JsonObject RunSummaryJson(const RunSummary& summary);
 

@@ -60,11 +60,13 @@ std::string ResultColumns(const std::string& root) {
   return absl::StrJoin(rows, "\n");
 }
 
-RunOptions Options(const std::string& output_dir, int parallel_trials, bool early_termination = true) {
+RunOptions Options(const std::string& output_dir, int parallel_trials, bool early_termination = true,
+                   bool check_early_exit = true) {
   RunOptions options;
   options.output_dir = output_dir;
   options.parallel_trials = parallel_trials;
   options.early_termination = early_termination;
+  options.check_early_exit = check_early_exit;
   options.progress = false;
   options.source = "runner_test";
   return options;
@@ -84,13 +86,19 @@ class RunnerTest : public ::testing::Test {
     ASSERT_THAT(ValidateStudySpec(*spec_, "runner_test"), IsOk());
 
     full_dir_ = new std::string(TestDirectory("full"));
-    absl::StatusOr<RunSummary> full = RunStudies(*spec_, *dataset_, Options(*full_dir_, 1, false));
+    absl::StatusOr<RunSummary> full =
+        RunStudies(*spec_, *dataset_, Options(*full_dir_, 1, /*early_termination=*/false, /*check_early_exit=*/false));
     ASSERT_THAT(full, IsOk());
     full_ = new RunSummary(*full);
     shortcut_dir_ = new std::string(TestDirectory("shortcut"));
     absl::StatusOr<RunSummary> shortcut = RunStudies(*spec_, *dataset_, Options(*shortcut_dir_, 2));
     ASSERT_THAT(shortcut, IsOk());
     shortcut_ = new RunSummary(*shortcut);
+    early_exit_dir_ = new std::string(TestDirectory("early_exit"));
+    absl::StatusOr<RunSummary> early_exit =
+        RunStudies(*spec_, *dataset_, Options(*early_exit_dir_, 2, /*early_termination=*/false));
+    ASSERT_THAT(early_exit, IsOk());
+    early_exit_ = new RunSummary(*early_exit);
   }
 
   static const data::Dataset* dataset_;
@@ -99,6 +107,8 @@ class RunnerTest : public ::testing::Test {
   static const RunSummary* full_;
   static const std::string* shortcut_dir_;
   static const RunSummary* shortcut_;
+  static const std::string* early_exit_dir_;  // Every trial run to its end, checks exiting early.
+  static const RunSummary* early_exit_;
 };
 
 const data::Dataset* RunnerTest::dataset_ = nullptr;
@@ -107,6 +117,8 @@ const std::string* RunnerTest::full_dir_ = nullptr;
 const RunSummary* RunnerTest::full_ = nullptr;
 const std::string* RunnerTest::shortcut_dir_ = nullptr;
 const RunSummary* RunnerTest::shortcut_ = nullptr;
+const std::string* RunnerTest::early_exit_dir_ = nullptr;
+const RunSummary* RunnerTest::early_exit_ = nullptr;
 
 void ExpectSameResults(const RunSummary& a, const RunSummary& b) {
   ASSERT_EQ(a.studies.size(), b.studies.size());
@@ -153,6 +165,43 @@ TEST_F(RunnerTest, EarlyTerminationChangesNoResult) {
   std::printf("early termination trained %lld examples instead of %lld (saved %lld; reported at most %lld)\n",
               static_cast<long long>(shortcut_->examples_trained), static_cast<long long>(full_->examples_trained),
               static_cast<long long>(saved), static_cast<long long>(shortcut_->examples_saved_at_most));
+}
+
+// Early exit of validation checks: the same table, and trial by trial the same outcome (so the same COMPLETE trials
+// and the same examples trained), for fewer validation examples evaluated.
+TEST_F(RunnerTest, EarlyExitChangesNoResult) {
+  ASSERT_NE(early_exit_, nullptr);
+  ExpectSameResults(*full_, *early_exit_);
+  EXPECT_EQ(ResultColumns(*full_dir_), ResultColumns(*early_exit_dir_));
+  EXPECT_EQ(early_exit_->examples_trained, full_->examples_trained);
+  for (size_t i = 0; i < full_->studies.size(); ++i) {
+    EXPECT_EQ(early_exit_->studies[i].result.complete, full_->studies[i].result.complete);
+    EXPECT_EQ(early_exit_->studies[i].result.incomplete, full_->studies[i].result.incomplete);
+    EXPECT_EQ(early_exit_->studies[i].result.infeasible, full_->studies[i].result.infeasible);
+    EXPECT_EQ(early_exit_->studies[i].result.examples_trained, full_->studies[i].result.examples_trained);
+  }
+  for (const char* study : {"sparsity_0/32", "sparsity_0/8", "sparsity_0.8/32", "sparsity_0.8/8"}) {
+    for (int trial = 0; trial < 8; ++trial) {
+      SCOPED_TRACE(absl::StrCat(study, " trial ", trial));
+      const std::string path = absl::StrCat("/mnist/lenet_300_100/sgd/", study, "/", trial, "/metadata.json");
+      const absl::StatusOr<std::string> full = ReadFile(*full_dir_ + path);
+      const absl::StatusOr<std::string> early = ReadFile(*early_exit_dir_ + path);
+      ASSERT_THAT(full, IsOk());
+      ASSERT_THAT(early, IsOk());
+      for (const char* key : {"\"status\":", "\"steps_to_result\":", "\"steps\":"}) {
+        const size_t a = full->find(key), b = early->find(key);
+        ASSERT_NE(a, std::string::npos);
+        ASSERT_NE(b, std::string::npos);
+        EXPECT_EQ(full->substr(a, full->find(',', a) - a), early->substr(b, early->find(',', b) - b));
+      }
+    }
+  }
+  EXPECT_EQ(full_->validation_examples_evaluated, full_->validation_examples_in_full_checks);
+  EXPECT_EQ(early_exit_->validation_examples_in_full_checks, full_->validation_examples_in_full_checks);
+  EXPECT_LT(early_exit_->validation_examples_evaluated, early_exit_->validation_examples_in_full_checks);
+  std::printf("early exit evaluated %lld validation examples instead of %lld\n",
+              static_cast<long long>(early_exit_->validation_examples_evaluated),
+              static_cast<long long>(early_exit_->validation_examples_in_full_checks));
 }
 
 // The summary's study order follows the spec; the result tree holds every file of the layout.

@@ -120,8 +120,10 @@ pruning::PruningConfig PruningConfigFor(const TrialSpec& trial) {
 
 absl::StatusOr<TrialRun> TrainTrial(const TrialSpec& trial, const nn::Network& network, const data::Dataset& dataset,
                                     const nn::Mask* mask, absl::Span<float> parameters,
-                                    const std::function<bool(int64_t earliest_completion_step)>& can_still_win) {
-  const trainer::TrainerConfig config = TrainerConfigFor(trial);
+                                    const std::function<bool(int64_t earliest_completion_step)>& can_still_win,
+                                    bool check_early_exit) {
+  trainer::TrainerConfig config = TrainerConfigFor(trial);
+  config.check_early_exit = check_early_exit;
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                    trainer::Trainer::Create(config, &network, &dataset, mask));
   trainer::TrainerHooks hooks;

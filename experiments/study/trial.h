@@ -57,10 +57,12 @@ struct TrialRun {
 // Trains `parameters` (initialized with seed trial.seed() and masked) on `dataset` with `mask` (null: dense) until
 // the trial completes, diverges, uses its budget, or can no longer win: after every check at step s < max_steps that
 // did not complete it, `can_still_win(NextCheckStep(s, ...))` is asked with the earliest step at which the trial
-// could still complete (early_termination.h), and false stops it. Errors: those of Trainer::Create.
+// could still complete (early_termination.h), and false stops it. `check_early_exit` is the trainer's switch of the
+// same name (the same result either way). Errors: those of Trainer::Create.
 absl::StatusOr<TrialRun> TrainTrial(const TrialSpec& trial, const nn::Network& network, const data::Dataset& dataset,
                                     const nn::Mask* mask, absl::Span<float> parameters,
-                                    const std::function<bool(int64_t earliest_completion_step)>& can_still_win);
+                                    const std::function<bool(int64_t earliest_completion_step)>& can_still_win,
+                                    bool check_early_exit = false);
 
 }  // namespace parsity::experiments
 

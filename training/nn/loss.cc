@@ -31,7 +31,8 @@ double SoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t b
   return loss_sum;
 }
 
-int64_t CountCorrect(const float* logits, const int32_t* labels, int64_t batch, int num_classes) {
+int64_t CountCorrect(const float* logits, const int32_t* labels, int64_t batch, int num_classes,
+                     uint8_t* correct_flags) {
   int64_t correct = 0;
   for (int64_t example = 0; example < batch; ++example) {
     const float* z = logits + example * num_classes;
@@ -39,7 +40,9 @@ int64_t CountCorrect(const float* logits, const int32_t* labels, int64_t batch, 
     for (int j = 1; j < num_classes; ++j) {
       if (z[j] > z[best]) best = j;
     }
-    correct += best == labels[example] ? 1 : 0;
+    const bool is_correct = best == labels[example];
+    if (correct_flags != nullptr) correct_flags[example] = is_correct ? 1 : 0;
+    correct += is_correct ? 1 : 0;
   }
   return correct;
 }

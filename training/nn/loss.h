@@ -21,8 +21,10 @@ namespace parsity::nn {
 double SoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t batch, int num_classes,
                            float* logits_gradient);
 
-// The number of examples whose largest logit (the first, on ties) is at the label's index.
-int64_t CountCorrect(const float* logits, const int32_t* labels, int64_t batch, int num_classes);
+// The number of examples whose largest logit (the first, on ties) is at the label's index. With `correct_flags`
+// (batch bytes) also writes 1 there for each such example and 0 for the others.
+int64_t CountCorrect(const float* logits, const int32_t* labels, int64_t batch, int num_classes,
+                     uint8_t* correct_flags = nullptr);
 
 }  // namespace parsity::nn
 

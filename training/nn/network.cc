@@ -93,7 +93,7 @@ void Network::CheckArguments(absl::Span<const float> parameters, int64_t batch, 
 }
 
 double Network::ForwardChunk(const float* parameters, const float* inputs, const int32_t* labels, int64_t count,
-                             bool backward, Workspace* workspace, int64_t* correct) const {
+                             bool backward, Workspace* workspace, int64_t* correct, uint8_t* correct_flags) const {
   const float* input_pointers[kMaxLayerInputs];
   for (size_t n = 0; n < nodes_.size(); ++n) {
     const Node& node = nodes_[n];
@@ -113,7 +113,7 @@ double Network::ForwardChunk(const float* parameters, const float* inputs, const
   }
   const int logits = static_cast<int>(nodes_.size());
   const float* logit_values = workspace->values_[logits];
-  if (correct != nullptr) *correct += CountCorrect(logit_values, labels, count, num_classes_);
+  if (correct != nullptr) *correct += CountCorrect(logit_values, labels, count, num_classes_, correct_flags);
   return SoftmaxCrossEntropy(logit_values, labels, count, num_classes_,
                              backward ? workspace->gradients_[logits] : nullptr);
 }
@@ -163,7 +163,7 @@ double Network::AccumulateGradient(absl::Span<const float> parameters, const flo
 }
 
 double Network::Evaluate(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t batch,
-                         Workspace* workspace, int64_t* correct) const {
+                         Workspace* workspace, int64_t* correct, uint8_t* correct_flags) const {
   CheckArguments(parameters, batch, workspace);
   PARSITY_CHECK(correct != nullptr);
   *correct = 0;
@@ -172,7 +172,8 @@ double Network::Evaluate(absl::Span<const float> parameters, const float* inputs
   for (int64_t first = 0; first < batch; first += chunk_examples_) {
     const int64_t count = std::min(chunk_examples_, batch - first);
     loss_sum += ForwardChunk(parameters.data(), inputs + first * input_size, labels + first, count,
-                             /*backward=*/false, workspace, correct);
+                             /*backward=*/false, workspace, correct,
+                             correct_flags != nullptr ? correct_flags + first : nullptr);
   }
   return loss_sum;
 }

@@ -123,18 +123,21 @@ class Network {
                             int64_t batch, Workspace* workspace, absl::Span<float> gradient) const;
 
   // Forward only: returns sum_i loss_i and writes the number of examples whose arg-max logit equals the label to
-  // `*correct`. Same requirements as AccumulateGradient.
+  // `*correct`; with `correct_flags` (batch bytes), also 1 there for each such example and 0 for the others. An
+  // example's logits do not depend on the other examples of the call (bit for bit), so neither do its loss and flag.
+  // Same requirements as AccumulateGradient.
   double Evaluate(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t batch,
-                  Workspace* workspace, int64_t* correct) const;
+                  Workspace* workspace, int64_t* correct, uint8_t* correct_flags = nullptr) const;
 
  private:
   friend class NetworkBuilder;
   Network() = default;
 
   // One chunk of `count` examples forward; returns the loss sum. Fills the logits gradient when `backward` is set,
-  // adds the number of correct predictions to `*correct` when it is not null.
+  // adds the number of correct predictions to `*correct` when it is not null (and flags them in `correct_flags`
+  // when that is not null).
   double ForwardChunk(const float* parameters, const float* inputs, const int32_t* labels, int64_t count, bool backward,
-                      Workspace* workspace, int64_t* correct) const;
+                      Workspace* workspace, int64_t* correct, uint8_t* correct_flags = nullptr) const;
   // The same chunk backward, after ForwardChunk(..., backward = true); adds into `gradient`.
   void BackwardChunk(const float* parameters, const float* inputs, int64_t count, Workspace* workspace,
                      float* gradient) const;

@@ -86,13 +86,21 @@ Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const
 
 Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const data::Examples& examples,
                                        int64_t begin_example, int64_t end_example) {
-  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
   PARSITY_CHECK(examples.shape.Size() == network_->input_shape().size());
   PARSITY_CHECK(0 <= begin_example && begin_example <= end_example && end_example <= examples.size());
   const int64_t count = end_example - begin_example;
+  if (count == 0) return Evaluation{};
+  return Evaluate(parameters, examples.example(begin_example), examples.labels.data() + begin_example, count);
+}
+
+Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,
+                                       int64_t count, uint8_t* correct_flags) {
+  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
+  PARSITY_CHECK(count >= 0);
   Evaluation result;
   result.examples = count;
   if (count == 0) return result;
+  const int64_t values_per_example = network_->input_shape().size();
   const int64_t chunks = ChunkCount(count);
   const int threads = static_cast<int>(std::min<int64_t>(options_.threads, chunks));
   for (int thread = 0; thread < threads; ++thread) {
@@ -102,11 +110,12 @@ Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const
   pool_.Run(threads, [&](int thread) {
     ThreadState& state = *thread_states_[thread];
     for (int64_t chunk = thread; chunk < chunks; chunk += threads) {
-      const int64_t begin = begin_example + chunk * count / chunks;
-      const int64_t end = begin_example + (chunk + 1) * count / chunks;
+      const int64_t begin = chunk * count / chunks;
+      const int64_t end = (chunk + 1) * count / chunks;
       int64_t correct = 0;
-      state.loss_sum += network_->Evaluate(parameters, examples.example(begin), examples.labels.data() + begin,
-                                           end - begin, state.workspace.get(), &correct);
+      state.loss_sum += network_->Evaluate(parameters, inputs + begin * values_per_example, labels + begin,
+                                           end - begin, state.workspace.get(), &correct,
+                                           correct_flags != nullptr ? correct_flags + begin : nullptr);
       state.correct += correct;
     }
   });

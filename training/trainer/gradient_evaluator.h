@@ -70,6 +70,11 @@ class GradientEvaluator {
   Evaluation Evaluate(absl::Span<const float> parameters, const data::Examples& examples);
   // The same over examples [begin, end) only. REQUIRES: 0 <= begin <= end <= examples.size().
   Evaluation Evaluate(absl::Span<const float> parameters, const data::Examples& examples, int64_t begin, int64_t end);
+  // The same over `count` examples at `inputs` (NHWC) with `labels`; with `correct_flags` (count bytes), also writes
+  // 1 there for each correctly classified example and 0 for the others. Each example's loss and flag are the same
+  // whatever the other examples of the call and the thread count (only the loss sum's order changes).
+  Evaluation Evaluate(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
+                      uint8_t* correct_flags = nullptr);
 
   const nn::Network& network() const { return *network_; }
   const EvaluatorOptions& options() const { return options_; }

@@ -87,7 +87,8 @@ Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const 
       reducer_(reducer),
       schedule_(std::move(schedule)),
       sparse_plan_(std::move(sparse_plan)),
-      evaluator_(network, WithPlan(config.evaluator, sparse_plan_.get())) {}
+      evaluator_(network, WithPlan(config.evaluator, sparse_plan_.get())),
+      validation_check_(&dataset->validation, &evaluator_, reducer, {.early_exit = config.check_early_exit}) {}
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& config, const nn::Network* network,
                                                          const data::Dataset* dataset, const nn::Mask* mask,
@@ -145,22 +146,6 @@ double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Ba
   return loss_sum[0] / static_cast<double>(batch.size());
 }
 
-Evaluation Trainer::EvaluateValidation(absl::Span<const float> parameters) {
-  const data::Examples& validation = dataset_->validation;
-  if (reducer_ == nullptr) return evaluator_.Evaluate(parameters, validation);
-  const Shard shard = ShardOf(validation.size(), reducer_->rank(), reducer_->size());
-  const Evaluation part = evaluator_.Evaluate(parameters, validation, shard.begin, shard.end);
-  double sums[2] = {part.loss_sum, static_cast<double>(part.errors)};
-  reducer_->SumScalars(sums);
-  Evaluation whole;
-  whole.examples = validation.size();
-  whole.loss_sum = sums[0];
-  whole.errors = static_cast<int64_t>(sums[1]);
-  whole.mean_loss = whole.loss_sum / static_cast<double>(whole.examples);
-  whole.error_rate = static_cast<double>(whole.errors) / static_cast<double>(whole.examples);
-  return whole;
-}
-
 TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hooks) {
   PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
   const auto start = std::chrono::steady_clock::now();
@@ -179,6 +164,7 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
   TrialResult result;
   double training_loss_since_check = 0;
   int64_t steps_since_check = 0;
+  const int64_t max_errors = MaxErrorsWithin(config_.goal_error, dataset_->validation.size());
 
   for (int64_t step = 0; step < config_.max_steps; ++step) {
     stream->Next(&batch);
@@ -200,15 +186,19 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
     }
 
     if (result.steps % config_.check_interval != 0 && result.steps != config_.max_steps) continue;
-    const Evaluation validation = EvaluateValidation(parameters);
+    const CheckEvaluation validation = validation_check_.Run(parameters, max_errors);
     Check check;
     check.step = result.steps;
-    check.validation_error = validation.error_rate;
-    check.validation_loss = validation.mean_loss;
+    check.validation_error = validation.error_rate();
+    check.validation_loss = validation.mean_loss();
+    check.validation_examples = validation.examples;
+    check.validation_examples_evaluated = validation.evaluated;
     check.mean_training_loss = training_loss_since_check / static_cast<double>(steps_since_check);
     check.examples_seen = result.examples_seen;
     check.seconds = SecondsSince(start);
     result.checks.push_back(check);
+    if (validation.exited_early()) ++result.checks_exited_early;
+    result.validation_examples_evaluated += validation.evaluated;
     result.final_validation_error = check.validation_error;
     training_loss_since_check = 0;
     steps_since_check = 0;
@@ -216,7 +206,7 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
       result.status = TrialStatus::kInfeasible;
       break;
     }
-    if (check.validation_error <= config_.goal_error) {
+    if (validation.errors <= max_errors) {  // The same as validation_error <= goal_error (MaxErrorsWithin).
       result.status = TrialStatus::kComplete;
       result.steps_to_result = check.step;
       if (hooks.on_check) hooks.on_check(check);

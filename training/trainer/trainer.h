@@ -1,7 +1,8 @@
 // Trains one trial and measures its steps-to-result (PAPER.md, "The tuning protocol"): SGD-family updates on
 // minibatches from a seeded stream, the whole validation set evaluated every check_interval steps, and the trial
 // COMPLETE at the first check whose validation error is <= goal_error, INFEASIBLE as soon as the loss is NaN or
-// infinite, INCOMPLETE when the step budget runs out.
+// infinite, INCOMPLETE when the step budget runs out. With check_early_exit a check stops evaluating as soon as it
+// cannot complete the trial (validation_check.h); the trial's status and steps-to-result are the same either way.
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, Trainer::Create(config, network.get(), &dataset, &mask));
 //   InitializeParameters(*network, /*seed=*/trial, parameters);   // then prune, then:
@@ -31,6 +32,7 @@
 #include "training/optimizers/schedule.h"
 #include "training/trainer/gradient_evaluator.h"
 #include "training/trainer/gradient_reducer.h"
+#include "training/trainer/validation_check.h"
 
 namespace parsity::trainer {
 
@@ -48,6 +50,11 @@ struct TrainerConfig {
   int64_t batch_size = 0;        // Examples per step: >= 1 and <= the training set's size.
   int64_t max_steps = 0;         // Step budget: >= 1.
   int64_t check_interval = 100;  // Steps between evaluations of the whole validation set: >= 1.
+  // Stop a check once more than goal_error x N validation examples are misclassified (it cannot complete the trial).
+  // Exact: the same status and steps-to-result as evaluating every example; only the checks' recorded error (then a
+  // lower bound) and loss (then over the examples evaluated) change, and a non-finite loss among examples not
+  // evaluated is seen at the next check or step where it shows (a diverged network shows it on every example).
+  bool check_early_exit = false;
   double goal_error = 0;         // Validation error that completes the trial: in (0, 1).
   uint64_t data_order_seed = 0;  // Seed of the batch stream; the paper uses 0 for every trial.
   EvaluatorOptions evaluator;    // Threads inside a step, chunk size (its sparse_plan is the trainer's own).
@@ -66,14 +73,18 @@ struct TrainerConfig {
 // field and its value (and the optimizer's and schedule's own validation errors).
 absl::Status ValidateTrainerConfig(const TrainerConfig& config, int64_t training_examples);
 
-// One evaluation of the whole validation set.
+// One evaluation of the validation set (all of it unless the check exited early).
 struct Check {
   int64_t step = 0;                // Updates done before the check.
-  double validation_error = 0;     // Fraction misclassified, in [0, 1].
-  double validation_loss = 0;      // Mean cross-entropy (nats).
+  // Misclassified examples over the validation set's size, in [0, 1]; when the check exited early, a lower bound
+  // (the errors among the examples evaluated), above the goal.
+  double validation_error = 0;
+  double validation_loss = 0;      // Mean cross-entropy over the examples evaluated (nats).
   double mean_training_loss = 0;   // Mean of the minibatch losses since the previous check.
   int64_t examples_seen = 0;       // step * batch_size.
   double seconds = 0;              // Wall time since training started, evaluation included.
+  int64_t validation_examples = 0;            // The validation set's size.
+  int64_t validation_examples_evaluated = 0;  // Fewer than validation_examples iff the check exited early.
 };
 
 struct TrialResult {
@@ -81,9 +92,12 @@ struct TrialResult {
   std::optional<int64_t> steps_to_result;  // The step of the first check with error <= goal; set iff COMPLETE.
   int64_t steps = 0;                       // Updates done.
   int64_t examples_seen = 0;               // steps * batch_size.
-  double final_validation_error = 1.0;     // At the last check (1.0 when there was none).
+  double final_validation_error = 1.0;     // At the last check (1.0 when there was none; a lower bound when that
+                                           // check exited early).
   bool stopped_by_caller = false;          // An on_check hook asked to stop.
   std::vector<Check> checks;
+  int64_t checks_exited_early = 0;            // Checks that stopped before the whole validation set.
+  int64_t validation_examples_evaluated = 0;  // Over all checks (checks.size() x the set's size without early exit).
   double wall_seconds = 0;
 };
 
@@ -131,8 +145,6 @@ class Trainer {
           std::unique_ptr<nn::SparsePlan> sparse_plan);
   // The mean-loss gradient of `batch` into `gradient` (this rank's shard, summed over ranks); returns the mean loss.
   double BatchGradient(absl::Span<const float> parameters, const data::Batch& batch, std::vector<float>& gradient);
-  // The whole validation set (this rank's shard, combined over ranks).
-  Evaluation EvaluateValidation(absl::Span<const float> parameters);
 
   TrainerConfig config_;
   const nn::Network* network_;
@@ -142,6 +154,7 @@ class Trainer {
   optimizers::Schedule schedule_;
   std::unique_ptr<nn::SparsePlan> sparse_plan_;  // Before evaluator_, which uses it.
   GradientEvaluator evaluator_;
+  ValidationCheck validation_check_;
 };
 
 }  // namespace parsity::trainer

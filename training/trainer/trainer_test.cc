@@ -132,6 +132,52 @@ TEST_F(TrainerTest, DivergenceIsInfeasible) {
   EXPECT_LT(result.steps, config.max_steps);
 }
 
+// Early exit changes what a check looks at, never what the trial decides: the same checks at the same steps, the
+// same status and steps-to-result, the same parameters; exited checks record a lower bound above the goal.
+TEST_F(TrainerTest, EarlyExitChecksDecideAsFullChecks) {
+  for (const double goal : {0.05, kUnreachableGoal}) {
+    TrainerConfig config = BaseConfig();
+    config.goal_error = goal;
+    config.max_steps = 150;
+    std::vector<float> full_parameters = InitialParameters(3);
+    const TrialResult full = Run(config, &full_parameters);
+    config.check_early_exit = true;
+    std::vector<float> early_parameters = InitialParameters(3);
+    const TrialResult early = Run(config, &early_parameters);
+    EXPECT_EQ(early.status, full.status);
+    EXPECT_EQ(early.steps_to_result, full.steps_to_result);
+    EXPECT_EQ(early.steps, full.steps);
+    EXPECT_EQ(0, std::memcmp(early_parameters.data(), full_parameters.data(), full_parameters.size() * 4));
+    ASSERT_EQ(early.checks.size(), full.checks.size());
+    EXPECT_EQ(full.checks_exited_early, 0);
+    EXPECT_EQ(full.validation_examples_evaluated, 500 * static_cast<int64_t>(full.checks.size()));
+    EXPECT_GT(early.checks_exited_early, 0);
+    int64_t evaluated = 0;
+    for (size_t i = 0; i < full.checks.size(); ++i) {
+      const Check& a = early.checks[i];
+      const Check& b = full.checks[i];
+      EXPECT_EQ(b.validation_examples, 500);
+      EXPECT_EQ(b.validation_examples_evaluated, 500);
+      EXPECT_EQ(a.validation_examples, 500);
+      evaluated += a.validation_examples_evaluated;
+      if (a.validation_examples_evaluated < 500) {
+        EXPECT_GT(a.validation_error, goal);
+        EXPECT_LE(a.validation_error, b.validation_error);
+      } else {
+        EXPECT_EQ(a.validation_error, b.validation_error);
+      }
+    }
+    EXPECT_EQ(early.validation_examples_evaluated, evaluated);
+    EXPECT_LT(evaluated, full.validation_examples_evaluated);
+  }
+  // Divergence is still INFEASIBLE.
+  TrainerConfig diverging = BaseConfig();
+  diverging.schedule.initial_learning_rate = 1e8f;
+  diverging.check_early_exit = true;
+  std::vector<float> parameters = InitialParameters(0);
+  EXPECT_EQ(Run(diverging, &parameters).status, TrialStatus::kInfeasible);
+}
+
 TEST_F(TrainerTest, BudgetRunsOutAsIncompleteWithAFinalCheck) {
   TrainerConfig config = BaseConfig();
   config.max_steps = 25;  // Not a multiple of the check interval: the budget's end is checked too.
@@ -223,14 +269,17 @@ TEST(TrialRecordTest, JsonAndCsvCarryTheResult) {
   result.steps = 200;
   result.examples_seen = 6400;
   result.final_validation_error = 0.015;
-  result.checks = {{100, 0.5, 1.25, 1.5, 3200, 0.5}, {200, 0.015, 0.0625, 0.125, 6400, 1.0}};
+  result.checks = {{100, 0.5, 1.25, 1.5, 3200, 0.5, 1000, 32}, {200, 0.015, 0.0625, 0.125, 6400, 1.0, 1000, 1000}};
+  result.checks_exited_early = 1;
+  result.validation_examples_evaluated = 1032;
   JsonObject object;
   AddTrialResult(result, &object);
   EXPECT_THAT(object.ToString(), HasSubstr(R"("status":"COMPLETE","steps_to_result":200,)"));
   EXPECT_THAT(object.ToString(), HasSubstr(R"("final_validation_error":0.015,"steps":200,"examples_seen":6400)"));
+  EXPECT_THAT(object.ToString(), HasSubstr(R"("checks":2,"checks_exited_early":1,"validation_examples_evaluated":1032)"));
   EXPECT_EQ(MeasurementsCsv(result.checks),
-            "step,validation_error,validation_loss,training_loss,examples_seen,seconds\n"
-            "100,0.5,1.25,1.5,3200,0.5\n200,0.015,0.0625,0.125,6400,1\n");
+            "step,validation_error,validation_loss,training_loss,examples_seen,seconds,validation_examples_evaluated\n"
+            "100,0.5,1.25,1.5,3200,0.5,32\n200,0.015,0.0625,0.125,6400,1,1000\n");
   result.status = TrialStatus::kIncomplete;
   result.steps_to_result.reset();
   JsonObject incomplete;

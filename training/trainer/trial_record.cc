@@ -15,15 +15,19 @@ void AddTrialResult(const TrialResult& result, JsonObject* object) {
   object->Add("steps", result.steps).Add("examples_seen", result.examples_seen);
   object->Add("stopped_by_caller", result.stopped_by_caller);
   object->Add("checks", static_cast<int64_t>(result.checks.size()));
+  object->Add("checks_exited_early", result.checks_exited_early);
+  object->Add("validation_examples_evaluated", result.validation_examples_evaluated);
   object->Add("wall_seconds", result.wall_seconds);
 }
 
 std::string MeasurementsCsv(const std::vector<Check>& checks) {
-  std::string csv = "step,validation_error,validation_loss,training_loss,examples_seen,seconds\n";
+  std::string csv =
+      "step,validation_error,validation_loss,training_loss,examples_seen,seconds,validation_examples_evaluated\n";
   for (const Check& check : checks) {
     absl::StrAppend(&csv, check.step, ",", JsonNumber(check.validation_error), ",",
                     JsonNumber(check.validation_loss), ",", JsonNumber(check.mean_training_loss), ",",
-                    check.examples_seen, ",", JsonNumber(check.seconds), "\n");
+                    check.examples_seen, ",", JsonNumber(check.seconds), ",", check.validation_examples_evaluated,
+                    "\n");
   }
   return csv;
 }
