@@ -5,6 +5,8 @@
 #  - mpirun -np 2, dense and SNIP 90% sparse: the one-process steps_to_result and final validation error; "ranks":2;
 #    the bytes of the whole gradient (4 x 266,610) dense and of the kept entries only (4 x 26,661) sparse, or of the
 #    whole gradient again with --sparse_allreduce=false; only rank 0 prints the JSON and the progress lines;
+#  - mpirun -np 2 with --check_early_exit: the one-process (full-check) status and steps_to_result, with checks that
+#    stopped early (the ranks decide each round together);
 #  - ranks that disagree about the data set (mpirun's MPMD form gives rank 1 other flags) end the job before training
 #    with a message naming the ranks; a batch smaller than the number of ranks ends it naming the flag.
 set -uo pipefail
@@ -29,6 +31,7 @@ compare() {
 for kind in dense sparse; do
   declare -n flags=$kind
   one=$("$train" "${flags[@]}" 2>/dev/null | tail -1)
+  declare "one_$kind=$one"
   echo "one process, $kind: $one"
   expect_field "one process $kind" "$one" ranks 1
   expect_field "one process $kind" "$one" bytes_communicated_per_step 0
@@ -48,6 +51,15 @@ for kind in dense sparse; do
     compare "mpirun -np 2 sparse, --sparse_allreduce=false" "$one" "$two" $((4 * 266610)) false
   fi
 done
+
+early=$(mpi_run 2 "$train" "${dense[@]}" --check_early_exit 2>/dev/null | tail -1)
+echo "mpirun -np 2, dense, --check_early_exit: $early"
+for name in status steps_to_result; do
+  expect_field "mpirun -np 2 --check_early_exit" "$early" "$name" "$(field "$one_dense" "$name")"
+done
+expect_field "mpirun -np 2 --check_early_exit" "$early" check_early_exit true
+[[ $(field "$early" checks_exited_early) -gt 0 ]] || fail "--check_early_exit: no check exited early"
+expect_field "one process dense" "$one_dense" checks_exited_early 0
 
 expect_job_fails "rank 1 reads another data set" \
   "data sets (--dataset, --data_dir) differ across the 2 data-parallel ranks: rank 1 differs from rank 0" -- \
