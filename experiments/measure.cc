@@ -113,10 +113,10 @@ struct MeasureFlags {
 
 absl::StatusOr<trainer::TrainerConfig> TrainerConfigFromFlags() {
   trainer::TrainerConfig config;
-  const double learning_rate = absl::GetFlag(FLAGS_learning_rate);
-  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) {
-    return absl::InvalidArgumentError(absl::StrCat("--learning_rate=", learning_rate, " must be positive and finite"));
-  }
+  using experiments::FloatFlag;
+  using experiments::FloatFlagRange;
+  ASSIGN_OR_RETURN(const float learning_rate,
+                   FloatFlag("learning_rate", absl::GetFlag(FLAGS_learning_rate), FloatFlagRange::kPositive));
   const int64_t steps = absl::GetFlag(FLAGS_steps);
   if (steps < 1) return absl::InvalidArgumentError(absl::StrCat("--steps=", steps, " must be >= 1"));
   config.batch_size = absl::GetFlag(FLAGS_batch_size);
@@ -125,11 +125,13 @@ absl::StatusOr<trainer::TrainerConfig> TrainerConfigFromFlags() {
   config.goal_error = 1e-12;      // Never reached before the end: every step runs.
   config.evaluator.threads = absl::GetFlag(FLAGS_threads);
   config.optimizer.name = absl::GetFlag(FLAGS_optimizer);
-  config.optimizer.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
+  ASSIGN_OR_RETURN(config.optimizer.momentum,
+                   FloatFlag("momentum", absl::GetFlag(FLAGS_momentum), FloatFlagRange::kBelowOne));
   config.schedule.name = absl::GetFlag(FLAGS_schedule);
-  config.schedule.initial_learning_rate = static_cast<float>(learning_rate);
+  config.schedule.initial_learning_rate = learning_rate;
   config.schedule.decay_steps = absl::GetFlag(FLAGS_decay_steps);
-  config.schedule.end_factor = static_cast<float>(absl::GetFlag(FLAGS_end_factor));
+  ASSIGN_OR_RETURN(config.schedule.end_factor,
+                   FloatFlag("end_factor", absl::GetFlag(FLAGS_end_factor), FloatFlagRange::kPositiveUpToOne));
   RETURN_IF_ERROR(experiments::CheckOptimizerAndScheduleNames(config));
   const absl::Status status = trainer::ValidateTrainerConfig(config, /*training_examples=*/config.batch_size);
   if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("--", status.message()));

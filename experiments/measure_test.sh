@@ -64,6 +64,8 @@ expect_rejected() {
   echo "ok: $* -> $output"
 }
 expect_rejected lipschitz_interval --lipschitz_interval=-1
+expect_rejected "learning_rate=1e-320 is below the smallest normal float" --learning_rate=1e-320
+expect_rejected "momentum=0.99999999999 rounds to 1" --optimizer=momentum --momentum=0.99999999999
 expect_rejected noise_interval --noise_interval=-5
 expect_rejected lipschitz_interval --lipschitz_interval=0 --noise_interval=0
 expect_rejected lipschitz_sample --lipschitz_sample=-2

@@ -12,6 +12,7 @@
 // and the JSON and writes files; any rank's error ends the whole job.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -70,7 +71,7 @@ ABSL_FLAG(double, sparsity, 0.0, "fraction of prunable parameters removed, in [0
 ABSL_FLAG(std::string, prune_scope, "global", "global (the paper: one threshold across layers) or layer");
 ABSL_FLAG(bool, prune_biases, true, "whether biases are prunable (the paper prunes weights and biases alike)");
 ABSL_FLAG(int64_t, snip_batches, 0, "SNIP's sample in batches of 100; 0 = the whole training set");
-ABSL_FLAG(std::string, measurements_csv, "", "write every check to this CSV file");
+ABSL_FLAG(std::string, measurements_csv, "", "write every check to this CSV file (its folder must exist)");
 ABSL_FLAG(std::string, sparse_kernels, "auto",
           "with a pruning mask: auto (each layer's products run on the kept weights only where that measured faster), "
           "dense (the masked-dense kernels) or sparse (always the sparse kernels); results are identical");
@@ -82,10 +83,10 @@ namespace {
 
 absl::StatusOr<trainer::TrainerConfig> ConfigFromFlags() {
   trainer::TrainerConfig config;
-  const double learning_rate = absl::GetFlag(FLAGS_learning_rate);
-  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) {
-    return absl::InvalidArgumentError(absl::StrCat("--learning_rate=", learning_rate, " must be positive and finite"));
-  }
+  using experiments::FloatFlag;
+  using experiments::FloatFlagRange;
+  ASSIGN_OR_RETURN(const float learning_rate,
+                   FloatFlag("learning_rate", absl::GetFlag(FLAGS_learning_rate), FloatFlagRange::kPositive));
   config.batch_size = absl::GetFlag(FLAGS_batch_size);
   config.max_steps = absl::GetFlag(FLAGS_max_steps);
   config.check_interval = absl::GetFlag(FLAGS_check_interval);
@@ -96,14 +97,19 @@ absl::StatusOr<trainer::TrainerConfig> ConfigFromFlags() {
   if (!selection.ok()) return absl::InvalidArgumentError(absl::StrCat("--sparse_kernels: ", selection.status().message()));
   config.sparse_kernels = *selection;
   config.optimizer.name = absl::GetFlag(FLAGS_optimizer);
-  config.optimizer.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
-  config.optimizer.beta1 = static_cast<float>(absl::GetFlag(FLAGS_adam_beta1));
-  config.optimizer.beta2 = static_cast<float>(absl::GetFlag(FLAGS_adam_beta2));
-  config.optimizer.epsilon = static_cast<float>(absl::GetFlag(FLAGS_adam_epsilon));
+  ASSIGN_OR_RETURN(config.optimizer.momentum,
+                   FloatFlag("momentum", absl::GetFlag(FLAGS_momentum), FloatFlagRange::kBelowOne));
+  ASSIGN_OR_RETURN(config.optimizer.beta1,
+                   FloatFlag("adam_beta1", absl::GetFlag(FLAGS_adam_beta1), FloatFlagRange::kBelowOne));
+  ASSIGN_OR_RETURN(config.optimizer.beta2,
+                   FloatFlag("adam_beta2", absl::GetFlag(FLAGS_adam_beta2), FloatFlagRange::kBelowOne));
+  ASSIGN_OR_RETURN(config.optimizer.epsilon,
+                   FloatFlag("adam_epsilon", absl::GetFlag(FLAGS_adam_epsilon), FloatFlagRange::kPositive));
   config.schedule.name = absl::GetFlag(FLAGS_schedule);
-  config.schedule.initial_learning_rate = static_cast<float>(learning_rate);
+  config.schedule.initial_learning_rate = learning_rate;
   config.schedule.decay_steps = absl::GetFlag(FLAGS_decay_steps);
-  config.schedule.end_factor = static_cast<float>(absl::GetFlag(FLAGS_end_factor));
+  ASSIGN_OR_RETURN(config.schedule.end_factor,
+                   FloatFlag("end_factor", absl::GetFlag(FLAGS_end_factor), FloatFlagRange::kPositiveUpToOne));
   // Name the flag, not the config field, for the two names a user is most likely to mistype.
   RETURN_IF_ERROR(experiments::CheckOptimizerAndScheduleNames(config));
   // Checks that do not need the data set run first, so that a bad flag fails before a slow load.
@@ -122,10 +128,28 @@ absl::StatusOr<pruning::PruningConfig> PruningConfigFromFlags() {
   return config;
 }
 
+// A file named by a flag is written into an existing folder only: a mistyped path must not create folders
+// (anywhere up to /) and leave the results where nobody looks.
+absl::Status CheckOutputFolder(const std::string& path) {
+  if (path.empty()) return absl::OkStatus();
+  std::error_code error;
+  const std::filesystem::path folder = std::filesystem::absolute(path, error).parent_path();
+  if (!std::filesystem::is_directory(folder, error)) {
+    return absl::InvalidArgumentError(absl::StrCat("--measurements_csv=", path, ": folder ", folder.string(),
+                                                   std::filesystem::exists(folder, error) ? " is not a directory"
+                                                                                           : " does not exist"));
+  }
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat("--measurements_csv=", path, " is a directory"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run(const distributed::MpiSession& session) {
   const bool root = session.rank() == 0;
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, ConfigFromFlags());
   ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, PruningConfigFromFlags());
+  RETURN_IF_ERROR(CheckOutputFolder(absl::GetFlag(FLAGS_measurements_csv)));
   absl::StatusOr<std::unique_ptr<nn::Network>> created = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
   if (!created.ok()) return absl::InvalidArgumentError(absl::StrCat("--network: ", created.status().message()));
   std::unique_ptr<nn::Network> network = *std::move(created);

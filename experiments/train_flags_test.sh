@@ -34,4 +34,16 @@ expect_rejected sparsity --pruning=snip --sparsity=1.0
 expect_rejected sparsity --pruning=magnitude --sparsity=-0.5
 expect_rejected pruning --pruning=lottery --sparsity=0.5
 expect_rejected prune_scope --pruning=snip --sparsity=0.5 --prune_scope=network
+# Checked as typed, before rounding to float: not reported as an internal field after rounding ("got 0", "got 1").
+expect_rejected "learning_rate=1e-320 is below the smallest normal float" --learning_rate=1e-320
+expect_rejected "learning_rate=1e+39 is above the largest float" --learning_rate=1e39
+expect_rejected "momentum=0.99999999999 rounds to 1" --optimizer=momentum --momentum=0.99999999999
+expect_rejected "adam_beta2=0.999999999 rounds to 1" --optimizer=adam --adam_beta2=0.999999999
+expect_rejected "adam_epsilon=1e-50 is below" --optimizer=adam --adam_epsilon=1e-50
+expect_rejected "end_factor=0 is not in (0, 1]" --schedule=linear_decay --end_factor=0
+# A file in a missing folder is refused before training; no folder is created.
+expect_rejected "measurements_csv=$TEST_TMPDIR/missing/deeper/m.csv: folder $TEST_TMPDIR/missing/deeper does not exist" \
+  --measurements_csv="$TEST_TMPDIR/missing/deeper/m.csv"
+[[ ! -e "$TEST_TMPDIR/missing" ]] || { echo "FAIL: --measurements_csv created $TEST_TMPDIR/missing"; failures=$((failures + 1)); }
+expect_rejected "measurements_csv=$TEST_TMPDIR is a directory" --measurements_csv="$TEST_TMPDIR"
 [[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }

@@ -224,10 +224,27 @@ absl::Status ValidateSearch(const StudySpec& spec, const FieldErrors& error) {
 absl::Status ValidateStudyShape(const StudySpec& spec, const FieldErrors& error) {
   if (!spec.has_trials()) return error("trials", "is required");
   if (spec.trials() < 1) return error("trials", absl::StrCat(spec.trials(), " must be >= 1"));
+  if (spec.trials() > kMaxTrials) {
+    return error("trials", absl::StrCat(spec.trials(), " is more than ", kMaxTrials, " trials per study"));
+  }
   if (!spec.has_max_steps()) return error("max_steps", "is required");
   if (spec.max_steps() < 1) return error("max_steps", absl::StrCat(spec.max_steps(), " must be >= 1"));
+  if (spec.max_steps() > kMaxSteps) {
+    return error("max_steps", absl::StrCat(spec.max_steps(), " is more than ", kMaxSteps, " steps"));
+  }
   if (spec.check_interval() < 1) {
     return error("check_interval", absl::StrCat(spec.check_interval(), " must be >= 1"));
+  }
+  if (spec.max_steps() / spec.check_interval() > kMaxChecks) {
+    return error("check_interval", absl::StrCat(spec.check_interval(), " gives ", spec.max_steps() / spec.check_interval(),
+                                                " checks in max_steps ", spec.max_steps(), ": more than ", kMaxChecks,
+                                                " checks per trial"));
+  }
+  if (spec.batch_sizes_size() > kMaxListEntries) {
+    return error("batch_sizes", absl::StrCat("has ", spec.batch_sizes_size(), " entries, more than ", kMaxListEntries));
+  }
+  if (spec.sparsities_size() > kMaxListEntries) {
+    return error("sparsities", absl::StrCat("has ", spec.sparsities_size(), " entries, more than ", kMaxListEntries));
   }
   if (!spec.has_goal_error()) return error("goal_error", "is required");
   if (!(spec.goal_error() > 0 && spec.goal_error() < 1)) {
@@ -239,6 +256,9 @@ absl::Status ValidateStudyShape(const StudySpec& spec, const FieldErrors& error)
     const int64_t batch_size = spec.batch_sizes(i);
     if (batch_size < 1)
       return error(Indexed("batch_sizes", i), absl::StrCat(batch_size, " is not a positive batch size"));
+    if (batch_size > kMaxBatchSize) {
+      return error(Indexed("batch_sizes", i), absl::StrCat(batch_size, " is more than ", kMaxBatchSize, " examples"));
+    }
     if (const auto [it, inserted] = batch_index.emplace(batch_size, i); !inserted) {
       return error(Indexed("batch_sizes", i),
                    absl::StrCat(batch_size, " is listed twice (also batch_sizes[", it->second, "])"));
@@ -247,7 +267,8 @@ absl::Status ValidateStudyShape(const StudySpec& spec, const FieldErrors& error)
   if (spec.sparsities().empty()) return error("sparsities", "is empty");
   std::map<std::string, int> sparsity_folder;
   for (int i = 0; i < spec.sparsities_size(); ++i) {
-    const double sparsity = spec.sparsities(i);
+    // -0.0 is 0 (LoadStudySpec writes it so); compared as 0, it is a duplicate of 0 and names no folder of its own.
+    const double sparsity = spec.sparsities(i) + 0.0;
     if (!InUnitInterval(sparsity)) return error(Indexed("sparsities", i), absl::StrCat(sparsity, " is not in [0, 1)"));
     // The result folder is named after StrCat's 6 significant digits (result_store.h); they must tell levels apart.
     if (const auto [it, inserted] = sparsity_folder.emplace(absl::StrCat(sparsity), i); !inserted) {
@@ -277,8 +298,8 @@ absl::Status ValidateStudyShape(const StudySpec& spec, const FieldErrors& error)
     if (!with_settings.insert(settings.batch_size()).second) {
       return error(field + ".batch_size", absl::StrCat(settings.batch_size(), " has settings twice"));
     }
-    if (settings.has_max_steps() && settings.max_steps() < 1) {
-      return error(field + ".max_steps", absl::StrCat(settings.max_steps(), " must be >= 1"));
+    if (settings.has_max_steps() && (settings.max_steps() < 1 || settings.max_steps() > kMaxSteps)) {
+      return error(field + ".max_steps", absl::StrCat(settings.max_steps(), " is not in [1, ", kMaxSteps, "]"));
     }
     if (settings.has_check_interval() && settings.check_interval() < 1) {
       return error(field + ".check_interval", absl::StrCat(settings.check_interval(), " must be >= 1"));
@@ -379,6 +400,24 @@ absl::Status ValidateStudySpecForData(const StudySpec& spec, int64_t training_ex
   return absl::OkStatus();
 }
 
+absl::Status ValidateStudySpecForData(const StudySpec& spec, const data::Dataset& dataset, absl::string_view source) {
+  const FieldErrors error(source);
+  absl::StatusOr<std::unique_ptr<nn::Network>> network = nn::CreateNetwork(spec.network());
+  if (!network.ok()) return error("network", network.status().message());
+  const nn::ImageShape& input = (*network)->input_shape();
+  const data::ImageShape& shape = dataset.train.shape;
+  if (shape.height != input.height || shape.width != input.width || shape.channels != input.channels ||
+      dataset.validation.shape != shape) {
+    return error("dataset", absl::StrCat("data set '", dataset.name, "' has examples of shape ", shape.ToString(),
+                                         ", network '", spec.network(), "' takes ", input.height, "x", input.width,
+                                         "x", input.channels));
+  }
+  if (dataset.validation.size() == 0) {
+    return error("dataset", absl::StrCat("data set '", dataset.name, "' has no validation examples"));
+  }
+  return ValidateStudySpecForData(spec, dataset.train.size(), source);
+}
+
 absl::StatusOr<StudySpec> LoadStudySpec(const std::string& path, absl::string_view profile, absl::string_view source) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) {
@@ -386,7 +425,9 @@ absl::StatusOr<StudySpec> LoadStudySpec(const std::string& path, absl::string_vi
                         absl::StrCat(source, ": cannot read the config: ", text.status().message()));
   }
   ASSIGN_OR_RETURN(const StudySpec spec, ParseStudySpec(*text, source));
-  ASSIGN_OR_RETURN(const StudySpec resolved, ApplyProfile(spec, profile, source));
+  ASSIGN_OR_RETURN(StudySpec resolved, ApplyProfile(spec, profile, source));
+  // -0.0 and 0.0 are one sparsity; the sign would name a second result folder ("sparsity_-0").
+  for (int i = 0; i < resolved.sparsities_size(); ++i) resolved.set_sparsities(i, resolved.sparsities(i) + 0.0);
   const std::string resolved_source =
       profile.empty() ? std::string(source) : absl::StrCat(source, " (profile ", profile, ")");
   RETURN_IF_ERROR(ValidateStudySpec(resolved, resolved_source));

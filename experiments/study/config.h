@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "experiments/study.pb.h"
 #include "google/protobuf/message.h"
+#include "training/data/dataset.h"
 
 namespace parsity::experiments {
 
@@ -26,6 +27,13 @@ absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text, absl::string_vi
 // Merges `overrides` into `base` (both of the same message type) with the profile semantics of study.proto: MergeFrom,
 // except that a repeated field set (non-empty) in `overrides` replaces `base`'s list, at any depth.
 void MergeOverrides(const google::protobuf::Message& overrides, google::protobuf::Message* base);
+
+// Limits a config must stay within, checked before anything is allocated for it (ValidateStudySpec).
+inline constexpr int32_t kMaxTrials = 100000;             // trials per study
+inline constexpr int64_t kMaxSteps = 1000000000;          // max_steps, and each batch size's
+inline constexpr int64_t kMaxChecks = 1000000;            // max_steps / check_interval: checks kept per trial
+inline constexpr int64_t kMaxBatchSize = int64_t{1} << 24;  // each of batch_sizes
+inline constexpr int kMaxListEntries = 64;                // entries of batch_sizes and of sparsities
 
 // The names of `spec`'s profiles, in file order.
 std::vector<std::string> ProfileNames(const StudySpec& spec);
@@ -39,12 +47,16 @@ absl::StatusOr<StudySpec> ApplyProfile(const StudySpec& spec, absl::string_view 
 // Checks a resolved spec (profile applied) on its own: every field in range, the searched metaparameters used by the
 // optimizer and schedule and the fixed ones valid, the network's input shape that of the data set, distinct batch
 // sizes and sparsities, a pruning scheme able to reach every sparsity, batch_size_settings and theory settings that
-// refer to listed batch sizes. Errors: InvalidArgument "source: field: problem", naming the first bad field with its
-// index ("search[1].max", "batch_sizes[3]").
+// refer to listed batch sizes, and the limits above. A sparsity of -0.0 counts as 0 (so [0, -0.0] lists 0 twice).
+// Errors: InvalidArgument "source: field: problem", naming the first bad field with its index ("search[1].max",
+// "batch_sizes[3]").
 absl::Status ValidateStudySpec(const StudySpec& spec, absl::string_view source);
 
 // The checks that need the loaded data: every batch size at most `training_examples`. Errors as ValidateStudySpec.
 absl::Status ValidateStudySpecForData(const StudySpec& spec, int64_t training_examples, absl::string_view source);
+// The same for a loaded data set, and its examples of the network's input shape (before any trial, rather than at
+// the first): "source: dataset: data set 'mnist' has examples of shape 32x32x3, network 'simple_cnn' takes 28x28x1".
+absl::Status ValidateStudySpecForData(const StudySpec& spec, const data::Dataset& dataset, absl::string_view source);
 
 // Reads `path`, parses it, applies `profile` and validates the result. `source` names the file in errors (the path
 // as the user wrote it); once a profile is applied, errors say "source (profile quick): ...". Errors: NotFound when

@@ -1,5 +1,7 @@
 #include "experiments/study/config.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -7,7 +9,10 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
+#include "tools/base/atomic_file.h"
 #include "tools/base/status_matchers.h"
+#include "training/data/dataset.h"
 
 namespace parsity::experiments {
 namespace {
@@ -130,7 +135,21 @@ TEST(ConfigTest, EachBadFieldIsNamedWithTheFile) {
        [](StudySpec* s) { s->mutable_batch_size_settings(0)->set_batch_size(32); },
        "batch_size_settings[0].batch_size: 32 is not one of batch_sizes"},
       {"zero budget for one batch size", [](StudySpec* s) { s->mutable_batch_size_settings(0)->set_max_steps(0); },
-       "batch_size_settings[0].max_steps: 0 must be >= 1"},
+       "batch_size_settings[0].max_steps: 0 is not in [1, 1000000000]"},
+      // Limits, checked before anything is allocated for them (2e9 trials ended in std::bad_alloc).
+      {"two billion trials", [](StudySpec* s) { s->set_trials(2000000000); },
+       "trials: 2000000000 is more than 100000 trials per study"},
+      {"a budget of 1e12 steps", [](StudySpec* s) { s->set_max_steps(1000000000000); },
+       "max_steps: 1000000000000 is more than 1000000000 steps"},
+      {"a check every step of 1e9", [](StudySpec* s) { s->set_max_steps(1000000000); s->set_check_interval(1); },
+       "check_interval: 1 gives 1000000000 checks in max_steps 1000000000: more than 1000000 checks per trial"},
+      {"a batch of 2^40", [](StudySpec* s) { s->set_batch_sizes(3, int64_t{1} << 40); },
+       "batch_sizes[3]: 1099511627776 is more than 16777216 examples"},
+      {"a thousand sparsities", [](StudySpec* s) { for (int i = 1; i < 1000; ++i) s->add_sparsities(0.0005 * i); },
+       "sparsities: has 1002 entries, more than 64"},
+      // -0.0 names the folder "sparsity_-0": it must be the same level as 0.
+      {"0 and -0", [](StudySpec* s) { s->set_sparsities(1, -0.0); },
+       "sparsities[1]: 0 is listed twice (also sparsities[0], to 6 significant digits)"},
       {"remeasure an unlisted batch size", [](StudySpec* s) { s->mutable_theory()->set_remeasure_batch_size(5); },
        "theory.remeasure_batch_size: 5 is not one of batch_sizes"},
       {"noise batch sizes in the wrong order", [](StudySpec* s) { s->mutable_theory()->set_noise_batch_sizes(0, 32); },
@@ -143,6 +162,40 @@ TEST(ConfigTest, EachBadFieldIsNamedWithTheFile) {
     EXPECT_THAT(ValidateStudySpec(spec, kSource),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(std::string(kSource) + ": " + bad.expected)));
   }
+}
+
+TEST(ConfigTest, MinusZeroSparsityIsZero) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/minus_zero.textproto";
+  StudySpec spec = ValidSpec();
+  spec.clear_sparsities();
+  spec.add_sparsities(-0.0);
+  spec.add_sparsities(0.9);
+  std::string text;
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(spec, &text));
+  ASSERT_THAT(WriteFileAtomically(path, text), IsOk());
+  ASSERT_OK_AND_ASSIGN(const StudySpec loaded, LoadStudySpec(path, "", kSource));
+  EXPECT_FALSE(std::signbit(loaded.sparsities(0)));
+  EXPECT_EQ(absl::StrCat(loaded.sparsities(0)), "0");
+}
+
+TEST(ConfigTest, DataOfAnotherShapeIsRefusedBeforeAnyTrial) {
+  data::Dataset cifar_shaped;
+  cifar_shaped.name = "cifar10";
+  cifar_shaped.train.shape = {32, 32, 3};
+  cifar_shaped.validation.shape = {32, 32, 3};
+  cifar_shaped.train.labels.assign(100, 0);
+  cifar_shaped.validation.labels.assign(10, 0);
+  EXPECT_THAT(ValidateStudySpecForData(ValidSpec(), cifar_shaped, kSource),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("x.textproto: dataset: data set 'cifar10' has examples of shape 32x32x3, network "
+                                 "'simple_cnn' takes 28x28x1")));
+  data::Dataset mnist_shaped = cifar_shaped;
+  mnist_shaped.train.shape = {28, 28, 1};
+  mnist_shaped.validation.shape = {28, 28, 1};
+  EXPECT_THAT(ValidateStudySpecForData(ValidSpec(), mnist_shaped, kSource), IsOk());
+  mnist_shaped.train.labels.assign(10, 0);
+  EXPECT_THAT(ValidateStudySpecForData(ValidSpec(), mnist_shaped, kSource),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("16 is larger than the training set")));
 }
 
 TEST(ConfigTest, BatchSizeLargerThanTheTrainingSet) {
