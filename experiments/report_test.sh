@@ -4,7 +4,9 @@
 # goal), L = 2 (with one spike of 40) and 4 over the dense trial's 200 steps, then 0.5 for 600 more sparse steps: by
 # whole-trial means the sparse L (2.09) looks smaller than the dense one (9.6); over the common steps by the median it
 # is twice as large, and that ratio predicts the step ratio exactly. Checks the CSVs, report.md (table, fits, L, predictions, verdicts), the PNGs, the summary JSON
-# (S_min 1000, B_crit 64 and 2000, 64 recovered; prediction error 0), --compare_dir, and the errors.
+# (S_min 1000, B_crit 64 and 2000, 64 recovered; prediction error 0), --compare_dir, and the errors (an unwritable
+# report.md included). The fixture has no trial folders: its study.json files are taken as is (result_store.h's
+# VerifyStore); the report's refusal of damaged trials is tested by study_test.
 set -euo pipefail
 report=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -144,6 +146,14 @@ grep -qF 'Lipschitz constant L along training
 
 Not measured' "$dir/report.md" 2>/dev/null || grep -q '^Not measured (no `<workload>' "$dir/report.md" ||
   fail "L section without L"
+
+# A report that cannot be written (report.md is a directory: fails as root too) is an error naming it (issue 13).
+rm -f "$dir/report.md" && mkdir -p "$dir/report.md/x"
+if "$report" "$dir" --bootstrap_resamples=0 --plots=false > "$tmp/out8" 2> "$tmp/err8"; then
+  fail "an unwritable report.md succeeded"
+fi
+grep -q "^report: .*$dir/report.md" "$tmp/err8" || fail "unwritable report.md message: $(cat "$tmp/err8")"
+rm -r "$dir/report.md"
 
 # Errors: an empty directory, a broken study.json.
 mkdir -p "$tmp/empty"

@@ -12,9 +12,19 @@
 // Under `mpirun -np P` (or srun) the ranks share the trials (experiments/study/runner.h, "Distributed sweeps"): each
 // rank trains one trial at a time, --output_dir must be on storage every rank sees, and rank 0 alone measures the
 // theory, writes the report and prints. A rank that fails ends the whole job; the same command resumes.
+//
+// One run per output directory: rank 0 (or the only process) locks --output_dir/study.lock before it loads the data
+// and holds it to the end, so a second run on the same directory exits 1 at once naming the holder's host and PID
+// (runner.h, "One owner per output directory").
+//
+// Exit status: 0 when everything was written; 1 on an error (one line on stderr; finished trials stay stored); 2
+// when the studies (and theory measurements) are done and stored but the report could not be written (a full disk,
+// an unwritable report.md): the summary line is printed first, with "report_error", and
+// `bazel run //experiments:report -- DIR` writes the report once the cause is fixed.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -29,6 +39,7 @@
 #include "experiments/study/theory_measurements.h"
 #include "experiments/working_directory.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/file_lock.h"
 #include "tools/base/status_macros.h"
 #include "training/data/dataset.h"
 #include "training/distributed/mpi_session.h"
@@ -61,7 +72,11 @@ std::string ResolveConfig(const std::string& path) {
   return PathExists(resolved) || !PathExists(path) ? resolved : path;
 }
 
-absl::Status Run(const char* argv0, const distributed::MpiSession& session) {
+// The exit status when the results are stored but the report could not be written.
+constexpr int kReportNotWritten = 2;
+
+// Runs everything; sets *exit_code to kReportNotWritten when only the report failed (after printing the summary).
+absl::Status Run(const char* argv0, const distributed::MpiSession& session, int* exit_code) {
   const std::string config = absl::GetFlag(FLAGS_config);
   if (config.empty()) return absl::InvalidArgumentError("--config is required (experiments/configs/*.textproto)");
   const std::string profile = absl::GetFlag(FLAGS_profile);
@@ -85,6 +100,12 @@ absl::Status Run(const char* argv0, const distributed::MpiSession& session) {
   options.check_early_exit = absl::GetFlag(FLAGS_check_early_exit);
   options.source = profile.empty() ? config : absl::StrCat(config, " --profile=", profile);
   options.session = &session;
+  // Rank 0 owns the output directory until it returns (theory and report included); refused at once when taken.
+  std::unique_ptr<FileLock> lock;
+  if (session.rank() == 0) {
+    ASSIGN_OR_RETURN(lock, experiments::LockOutputDirectory(options.output_dir));
+    options.lock = lock.get();
+  }
 
   absl::StatusOr<data::Dataset> dataset = data::LoadDataset(spec.dataset(), spec.data_dir());
   if (!dataset.ok()) {
@@ -112,8 +133,10 @@ absl::Status Run(const char* argv0, const distributed::MpiSession& session) {
     std::fprintf(stderr, "report: %s/report.md\n", options.output_dir.c_str());
     json.Add("report", *report);
   } else {
-    std::fprintf(stderr, "study: report: %s\n", std::string(report.status().message()).c_str());
+    std::fprintf(stderr, "study: report: %s\nstudy: the report was not written; the results are stored in %s\n",
+                 std::string(report.status().message()).c_str(), options.output_dir.c_str());
     json.Add("report_error", std::string(report.status().message()));
+    *exit_code = kReportNotWritten;
   }
   std::cout << json.ToString() << std::endl;
   return absl::OkStatus();
@@ -127,7 +150,8 @@ int main(int argc, char** argv) {
       "Runs the studies of a config (--config, --profile) into --output_dir; the last stdout line is a JSON summary.");
   absl::ParseCommandLine(argc, argv);
   const parsity::distributed::MpiSession session;
-  const absl::Status status = parsity::Run(argv[0], session);
+  int exit_code = 0;
+  const absl::Status status = parsity::Run(argv[0], session, &exit_code);
   if (!status.ok()) {
     if (session.size() > 1) {
       // The other ranks may be waiting for this one: end the job (finished trials are stored; rerun to resume).
@@ -140,5 +164,5 @@ int main(int argc, char** argv) {
   }
   // Ranks other than 0 finish with the sweep, rank 0 after the theory measurements and the report: wait idle.
   session.WaitForAllRanks();
-  return 0;
+  return exit_code;
 }

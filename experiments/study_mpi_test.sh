@@ -7,7 +7,9 @@
 #  3. a rank killed midway (SIGKILL, as when a node dies) makes the job fail with mpirun naming the rank, and the
 #     same command then resumes: it reuses the finished trials and the results equal the one-process run. This run
 #     has early termination off (it then lasts long enough to be killed midway), so its equality with the
-#     one-process run with early termination on also shows that the shortcut changes no result across ranks.
+#     one-process run with early termination on also shows that the shortcut changes no result across ranks. While
+#     that job runs, rank 0 alone holds the output directory's lock (the other ranks train without it), and a second
+#     run on the directory is refused naming rank 0's host and PID (issue 13).
 set -uo pipefail
 source "${TEST_SRCDIR}/${TEST_WORKSPACE}/training/distributed/mpi_test_lib.sh"
 source "${TEST_SRCDIR}/${TEST_WORKSPACE}/experiments/tiny_study_lib.sh"
@@ -56,14 +58,14 @@ expect_job_fails "different configs" "the 2 MPI ranks resolved different trials:
 killed_run=(--config="$tmp/tiny.textproto" --output_dir="$tmp/killed" --early_termination=false)
 mpi_run 3 "$study" "${killed_run[@]}" >/dev/null 2>"$tmp/killed.err" &
 mpirun_pid=$!
-# The study process of this job whose rank is 1.
-rank_1_pid() {
+# The study process of this job whose rank is $1.
+rank_pid() {
   local cmdline
   for cmdline in /proc/[0-9]*/cmdline; do
     local pid=${cmdline#/proc/}
     pid=${pid%/cmdline}
     if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -q -- "--output_dir=$tmp/killed " &&
-      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
       echo "$pid"
       return
     fi
@@ -72,7 +74,8 @@ rank_1_pid() {
 victim=""
 for _ in $(seq 1 4000); do
   if [[ $(find "$tmp/killed" -name metadata.json 2>/dev/null | wc -l) -ge 3 ]]; then
-    victim=$(rank_1_pid)
+    victim=$(rank_pid 1)
+    holder=$(rank_pid 0)
     break
   fi
   sleep 0.005
@@ -80,6 +83,10 @@ done
 if [[ -z $victim ]]; then
   fail "could not find rank 1 of the 3-rank run"
 else
+  second=$("$study" "${killed_run[@]}" 2>&1 >/dev/null)
+  code=$?
+  [[ $code -eq 1 && "$second" == *"/study.lock is held by host $(uname -n), PID $holder, since "* ]] ||
+    fail "a second run on the directory of the 3-rank job (rank 0 is PID $holder): exit $code: $second"
   kill -KILL "$victim"
 fi
 wait "$mpirun_pid"

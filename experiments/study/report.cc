@@ -507,6 +507,23 @@ std::string VerdictThree(const std::vector<Curve>& curves, double tolerance) {
   return absl::StrCat(verdict, " -- ", absl::StrJoin(parts, ". "));
 }
 
+// What VerifyStore checked, for report.md: "" when the tree holds no trial folders (a hand-written fixture).
+std::string StoreSentence(const StoreVerification& store) {
+  if (store.trials == 0) return "";
+  std::string sentence = absl::StrCat(" Their ", store.trials, " stored trials were verified: ", store.verified,
+                                      " by their SHA-256 digests");
+  if (store.legacy > 0) {
+    absl::StrAppend(&sentence, ", ", store.legacy,
+                    " (written before digests) by the agreement of metadata.json and measurements.csv");
+  }
+  absl::StrAppend(&sentence, ".");
+  if (store.damaged_moved_aside > 0) {
+    absl::StrAppend(&sentence, " ", store.damaged_moved_aside,
+                    " damaged trial folders were found on resumes, moved aside and the trials trained again.");
+  }
+  return sentence;
+}
+
 // The first comment line of each workload's study_spec.textproto ("Resolved from ... --profile=quick ...").
 std::string SpecSource(const std::string& dir, const std::string& workload) {
   absl::StatusOr<std::string> text = ReadFile(absl::StrCat(dir, "/", workload, "/study_spec.textproto"));
@@ -621,10 +638,13 @@ absl::StatusOr<std::vector<Curve>> LoadCurves(const std::string& dir, int bootst
 }  // namespace
 
 absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptions& options) {
+  // Nothing is aggregated from a store whose trials fail their digests or disagree with its study.json files.
+  ASSIGN_OR_RETURN(const StoreVerification store, VerifyStore(dir));
   std::vector<StudyRecord> records;
   ASSIGN_OR_RETURN(std::vector<Curve> curves, LoadCurves(dir, options.bootstrap_resamples, &records));
   std::vector<Curve> compare;
   if (!options.compare_dir.empty()) {
+    RETURN_IF_ERROR(VerifyStore(options.compare_dir).status());
     ASSIGN_OR_RETURN(std::vector<StudyRecord> compare_records, ReadStudyRecords(options.compare_dir));
     if (compare_records.empty()) {
       // Not parsity's layout: Shallue et al.'s public data, at this run's goals.
@@ -684,7 +704,7 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
   // report.md.
   std::string md = absl::StrCat("# Steps-to-result vs batch size and sparsity: ", dir, "\n\n",
                                 "Regenerated from the result files by `//experiments:report` (", records.size(),
-                                " studies).\n\n## What was run\n\n");
+                                " studies).", StoreSentence(store), "\n\n## What was run\n\n");
   for (const std::string& workload : workloads) {
     absl::StrAppend(&md, "**", workload, "**: ", SpecSource(dir, workload), "\n\n", Protocol(records, workload), "\n");
   }
@@ -904,6 +924,11 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
       .Add("gradient_noise", noise)
       .Add("predictions", predictions)
       .Add("verdicts", JsonObject().Add("1", verdict1).Add("2", verdict2).Add("3", verdict3))
+      .Add("store", JsonObject()
+                        .Add("trials", store.trials)
+                        .Add("verified", store.verified)
+                        .Add("legacy", store.legacy)
+                        .Add("damaged_moved_aside", store.damaged_moved_aside))
       .Add("report", absl::StrCat(dir, "/report.md"))
       .Add("plots", plots_json);
   return summary;

@@ -50,9 +50,15 @@ struct ReportOptions {
 //        each sparse network against the dense one over their common steps (steps up to the shorter trial's last
 //        measurement), medians because single-step estimates have spikes; the prediction uses this median ratio
 //    "predictions":[{"workload":..,"sparsity":..,"mean_abs_log_error":..,"max_abs_log_error":..,"count":..}],
-//    "verdicts":{"1":"holds: ..","2":..,"3":..},"report":"DIR/report.md","plots":[..]}
-// Errors: NotFound when DIR holds no study.json; DataLoss naming an unparsable file; Internal when the plot script
-// fails (its exit code named).
+//    "verdicts":{"1":"holds: ..","2":..,"3":..},
+//    "store":{"trials":..,"verified":..,"legacy":..,"damaged_moved_aside":..},   (result_store.h's VerifyStore)
+//    "report":"DIR/report.md","plots":[..]}
+// First verifies DIR (and a --compare_dir in parsity's layout) with VerifyStore: every stored trial against its
+// digest (legacy trials by their consistency) and every study.json against its trials; a damaged store is refused
+// before anything is written.
+// Errors: DataLoss from VerifyStore, naming each damaged trial or stale study.json and saying to rerun the study;
+// NotFound when DIR holds no study.json; DataLoss naming an unparsable file; Internal when the plot script fails (its
+// exit code named); the errno-derived error of a file that cannot be written (report.md included), naming it.
 absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptions& options);
 
 // tools/plots/plot_study.py in the runfiles of the binary `argv0` (a `data` dependency): the first that exists of

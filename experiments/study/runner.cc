@@ -172,6 +172,9 @@ class Runner {
   int trials_to_run_ = 0;
   int trials_run_ = 0;
   int trials_resumed_ = 0;
+  int trials_damaged_ = 0;
+  int trials_adopted_ = 0;
+  int temporary_files_removed_ = 0;
   int studies_done_ = 0;
   absl::Status error_;
   std::atomic<bool> aborting_{false};
@@ -189,6 +192,14 @@ absl::Status Runner::Plan(bool coordinator) {
   std::sort(batch_order.begin(), batch_order.end(),
             [&](int a, int b) { return spec_.batch_sizes(a) < spec_.batch_sizes(b); });
   const DataFingerprint data = FingerprintData(dataset_);
+  if (coordinator) {
+    // This process owns the tree (its lock): no writer is left but killed ones.
+    ASSIGN_OR_RETURN(temporary_files_removed_, RemoveStaleTemporaryFiles(options_.output_dir));
+    if (temporary_files_removed_ > 0) {
+      std::fprintf(stderr, "study: removed %d temporary file%s (*.tmp.<pid>) left in %s by writers that were killed\n",
+                   temporary_files_removed_, temporary_files_removed_ > 1 ? "s" : "", options_.output_dir.c_str());
+    }
+  }
   // Read every stored trial before training anything, so that a mismatch fails at once.
   for (int sparsity_index : sparsity_order) {
     for (int batch_index : batch_order) {
@@ -204,8 +215,19 @@ absl::Status Runner::Plan(bool coordinator) {
         study->trials.push_back(
             MakeTrialSpec(spec_, data, study->sparsity, study->batch_size, trial, parameters_[trial]));
         if (!coordinator) continue;
-        ASSIGN_OR_RETURN(study->done[trial],
-                         ReadFinishedTrial(TrialDirectory(study->directory, trial), study->trials.back()));
+        const std::string directory = TrialDirectory(study->directory, trial);
+        ASSIGN_OR_RETURN(const StoredTrial stored,
+                         CheckStoredTrial(directory, &study->trials.back(), /*adopt_legacy=*/true));
+        if (stored.state == StoredTrialState::kDamaged) {
+          ASSIGN_OR_RETURN(const std::string moved_to, MoveDamagedTrialAside(directory));
+          ++trials_damaged_;
+          std::fprintf(stderr, "study: damaged trial %s: %s; moved aside to %s, to be trained again\n",
+                       directory.c_str(), stored.problem.c_str(),
+                       moved_to.substr(moved_to.find_last_of('/') + 1).c_str());
+        } else if (stored.state == StoredTrialState::kAdopted) {
+          ++trials_adopted_;
+        }
+        study->done[trial] = stored.summary;
         ++trials_total_;
         if (study->done[trial].has_value()) {
           ++study->done_count;
@@ -222,6 +244,12 @@ absl::Status Runner::Plan(bool coordinator) {
     }
   }
   if (!coordinator) return absl::OkStatus();
+  if (trials_adopted_ > 0) {
+    std::fprintf(stderr,
+                 "study: adopted %d legacy trial%s of %s (written before digests; metadata.json and measurements.csv "
+                 "agree): their digests added\n",
+                 trials_adopted_, trials_adopted_ > 1 ? "s" : "", options_.output_dir.c_str());
+  }
   RETURN_IF_ERROR(WriteResolvedSpec(options_.output_dir, spec_, options_.source));
   for (const std::unique_ptr<Study>& study : studies_) {
     if (study->done_count == spec_.trials()) {
@@ -406,8 +434,9 @@ absl::Status Runner::WriteStudy(const Study& study) {
                           "; ", result.complete, " complete, ", result.incomplete, " incomplete (",
                           result.stopped_early, " stopped early), ", result.infeasible, " infeasible"));
   }
-  return WriteFileAtomically(absl::StrCat(study.directory, "/study.json"),
-                             StudyJson(spec_, study.sparsity, study.batch_size, result));
+  return WriteFileAtomically(
+      absl::StrCat(study.directory, "/study.json"),
+      StudyJson(spec_, study.sparsity, study.batch_size, result, CountDamagedTrials(study.directory)));
 }
 
 void Runner::Progress(const std::string& line) const {
@@ -604,8 +633,23 @@ absl::StatusOr<RunSummary> Runner::Run() {
                                                    " MPI ranks: under mpirun every rank trains one trial at a time; "
                                                    "start one rank per core instead"));
   }
-  RETURN_IF_ERROR(ValidateStudySpecForData(spec_, dataset_.train.size(), options_.source));
-  if (rank == 0) RETURN_IF_ERROR(CreateDirectories(options_.output_dir));
+  RETURN_IF_ERROR(ValidateStudySpecForData(spec_, dataset_, options_.source));
+  std::unique_ptr<FileLock> own_lock;  // Held until the run returns, when the caller holds none.
+  if (rank == 0) {
+    const FileLock* lock = options_.lock;
+    if (lock == nullptr) {
+      ASSIGN_OR_RETURN(own_lock, LockOutputDirectory(options_.output_dir));
+      lock = own_lock.get();
+    } else if (lock->path() != OutputLockPath(options_.output_dir)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the lock given, ", lock->path(), ", is not the output directory's ", OutputLockPath(options_.output_dir)));
+    }
+    if (lock->previous_holder().has_value()) {
+      const LockHolder& holder = *lock->previous_holder();
+      std::fprintf(stderr, "study: %s: the run of host %s, PID %lld (since %s) ended without releasing it; resuming\n",
+                   lock->path().c_str(), holder.host.c_str(), static_cast<long long>(holder.pid), holder.since.c_str());
+    }
+  }
   RETURN_IF_ERROR(Plan(/*coordinator=*/rank == 0));
   if (ranks_ > 1) RETURN_IF_ERROR(CheckRanksAgree(session->communicator(), rank, ranks_));
   if (rank != 0) {
@@ -634,6 +678,9 @@ absl::StatusOr<RunSummary> Runner::Run() {
   summary.trials = trials_total_;
   summary.trials_run = trials_run_;
   summary.trials_resumed = trials_resumed_;
+  summary.trials_damaged = trials_damaged_;
+  summary.trials_adopted = trials_adopted_;
+  summary.temporary_files_removed = temporary_files_removed_;
   summary.early_termination = options_.early_termination;
   summary.check_early_exit = options_.check_early_exit;
   summary.parallel_trials = options_.parallel_trials;
@@ -658,6 +705,18 @@ absl::StatusOr<RunSummary> Runner::Run() {
 }
 
 }  // namespace
+
+std::string OutputLockPath(const std::string& output_dir) { return absl::StrCat(output_dir, "/study.lock"); }
+
+absl::StatusOr<std::unique_ptr<FileLock>> LockOutputDirectory(const std::string& output_dir) {
+  RETURN_IF_ERROR(CreateDirectories(output_dir));
+  absl::StatusOr<std::unique_ptr<FileLock>> lock = FileLock::TryAcquire(OutputLockPath(output_dir));
+  if (absl::IsUnavailable(lock.status())) {
+    return absl::UnavailableError(absl::StrCat("output directory ", output_dir, " is in use: ", lock.status().message(),
+                                               "; wait for that run to end, or use another --output_dir"));
+  }
+  return lock;
+}
 
 absl::StatusOr<RunSummary> RunStudies(const StudySpec& spec, const data::Dataset& dataset, const RunOptions& options) {
   Runner runner(spec, dataset, options);
@@ -690,7 +749,9 @@ JsonObject RunSummaryJson(const RunSummary& summary) {
   JsonObject json;
   json.Add("workload", summary.workload).Add("goal_error", summary.goal_error).Add("steps_to_result", table);
   json.Add("trials", summary.trials).Add("trials_run", summary.trials_run);
-  json.Add("trials_resumed", summary.trials_resumed).Add("stopped_early", stopped_early);
+  json.Add("trials_resumed", summary.trials_resumed).Add("trials_damaged", summary.trials_damaged);
+  json.Add("trials_adopted", summary.trials_adopted);
+  json.Add("temporary_files_removed", summary.temporary_files_removed).Add("stopped_early", stopped_early);
   json.Add("examples_trained", summary.examples_trained);
   json.Add("examples_saved_at_most", summary.examples_saved_at_most);
   json.Add("validation_examples_evaluated", summary.validation_examples_evaluated);

@@ -35,17 +35,32 @@
 //
 // Resume. A trial is finished iff its metadata.json exists; a run reads finished trials back (refusing, before any
 // training, ones whose TrialSpec differs from the current config's: another config, profile or data set), seeds
-// each study's incumbent with them, and runs only the others.
+// each study's incumbent with them, and runs only the others. Every stored trial is verified first
+// (result_store.h's CheckStoredTrial): one whose digest does not match its files, whose files cannot be parsed or
+// whose measurements.csv is missing is damaged: its folder is moved aside to "<trial>.damaged.<time>" (nothing is
+// deleted), one stderr line names the trial, the problem and the new folder, and the trial is trained again
+// (RunSummary::trials_damaged, study.json's "trials_damaged"). A trial written before digests existed is verified
+// by the agreement of its metadata.json and measurements.csv and adopted (its digest added), with one line counting
+// them; one whose files disagree is damaged. Before that, temporary files of writers killed midway
+// ("<file>.tmp.<pid>" with no process <pid> on this host) are removed from the tree, with one line counting them.
+//
+// One owner per output directory. Rank 0 (or the only process) holds DIR/study.lock (tools/base/file_lock.h,
+// LockOutputDirectory) for the whole run, and the binary for its theory measurements and report too: a second run
+// on the same directory is refused at once, naming the holder's host and PID. The kernel releases the lock when its
+// holder dies, so the file a killed run leaves behind does not block the resume (it says which run ended without
+// releasing it). The other MPI ranks take no lock: they only write the trials rank 0 hands them.
 #ifndef PARSITY_EXPERIMENTS_STUDY_RUNNER_H_
 #define PARSITY_EXPERIMENTS_STUDY_RUNNER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "experiments/study.pb.h"
 #include "experiments/study/aggregation.h"
+#include "tools/base/file_lock.h"
 #include "tools/base/json.h"
 #include "training/data/dataset.h"
 #include "training/distributed/mpi_session.h"
@@ -65,6 +80,10 @@ struct RunOptions {
   // The MPI job this process belongs to (distributed sweeps above), or null for a run of this process only. With
   // more than one rank every rank calls RunStudies with the same arguments and parallel_trials must be 1.
   const distributed::MpiSession* session = nullptr;
+  // Rank 0 (or the only process): the output directory's lock (LockOutputDirectory) when the caller holds it for
+  // longer than the run (the binary: through the theory measurements and the report); null: RunStudies takes it
+  // itself for the run. Ignored on the other ranks.
+  const FileLock* lock = nullptr;
 };
 
 struct StudyOutcome {
@@ -79,7 +98,10 @@ struct RunSummary {
   std::vector<StudyOutcome> studies;  // Sparsity-major, in the spec's order.
   int trials = 0;                     // Over all studies.
   int trials_run = 0;                 // Trained (or skipped by early termination) in this run.
-  int trials_resumed = 0;             // Read back from an earlier run.
+  int trials_resumed = 0;             // Read back from an earlier run (verified, or legacy and adopted).
+  int trials_damaged = 0;             // Found damaged by this run, moved aside and trained again.
+  int trials_adopted = 0;             // Of trials_resumed, legacy trials (no digest) whose digest this run added.
+  int temporary_files_removed = 0;    // Left by writers killed midway.
   int64_t examples_trained = 0;       // Over all trials of all studies, earlier runs' included.
   int64_t examples_saved_at_most = 0;
   int64_t validation_examples_evaluated = 0;       // Over all trials' checks, earlier runs' included.
@@ -92,17 +114,29 @@ struct RunSummary {
   double wall_seconds = 0;  // Of this run.
 };
 
+// DIR/study.lock.
+std::string OutputLockPath(const std::string& output_dir);
+
+// Creates `output_dir` if missing and takes its lock (OutputLockPath) for as long as the result lives. Errors:
+// Unavailable when another process holds it: "output directory DIR is in use: DIR/study.lock is held by host H,
+// PID P, since T; wait for that run to end, or use another --output_dir"; those of creating the directory or the file.
+absl::StatusOr<std::unique_ptr<FileLock>> LockOutputDirectory(const std::string& output_dir);
+
 // Runs (or resumes) every study of the valid, resolved `spec` (ValidateStudySpec) on `dataset`, writing the result
 // tree under options.output_dir, and returns the table. Errors: InvalidArgument for parallel_trials < 1 (or > 1 with
-// several MPI ranks) or batch sizes larger than the training set (ValidateStudySpecForData); FailedPrecondition when
-// MPI ranks resolved different trials, naming the ranks; FailedPrecondition or DataLoss from stored trials
-// that cannot be reused (ReadFinishedTrial), before any training; the first error of a trial (pruning, trainer
-// creation) or a write, after which the other workers stop (finished trials stay stored: rerun to resume).
+// several MPI ranks), batch sizes larger than the training set or data of another shape than the network takes
+// (ValidateStudySpecForData), or options.lock not the
+// output directory's; Unavailable when another process holds the output directory (LockOutputDirectory);
+// FailedPrecondition when MPI ranks resolved different trials, naming the ranks; FailedPrecondition from stored trials
+// of another configuration (CheckStoredTrial), before any training; the errors of reading, adopting or moving stored
+// trials; the first error of a trial (pruning, trainer creation) or a write, after which the other workers stop
+// (finished trials stay stored: rerun to resume).
 absl::StatusOr<RunSummary> RunStudies(const StudySpec& spec, const data::Dataset& dataset, const RunOptions& options);
 
 // The binary's last stdout line:
 //   {"workload":"mnist/simple_cnn/sgd","goal_error":0.03,"steps_to_result":{"0":{"8":3400,"32":1000},"0.9":{...}},
-//    "trials":40,"trials_run":40,"trials_resumed":0,"stopped_early":22,"examples_trained":...,
+//    "trials":40,"trials_run":40,"trials_resumed":0,"trials_damaged":0,"trials_adopted":0,
+//    "temporary_files_removed":0,"stopped_early":22,"examples_trained":...,
 //    "examples_saved_at_most":...,"validation_examples_evaluated":...,"validation_examples_in_full_checks":...,
 //    "early_termination":true,"check_early_exit":true,"parallel_trials":2,"ranks":1,"wall_seconds":812.5}
 // steps_to_result maps sparsity, then batch size, to the study's steps-to-result (null when no trial completed).

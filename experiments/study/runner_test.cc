@@ -1,8 +1,12 @@
 #include "experiments/study/runner.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/file_lock.h"
 #include "tools/base/status_matchers.h"
 #include "training/data/dataset.h"
 
@@ -267,6 +272,196 @@ TEST_F(RunnerTest, AnotherConfigurationIsRefusedBeforeTraining) {
                        AllOf(HasSubstr("metadata.json was written by another configuration"),
                              HasSubstr("goal_error: 0.05 -> 0.1"))));
   EXPECT_EQ(ResultColumns(*full_dir_), ResultColumns(root));
+}
+
+std::string Read(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  EXPECT_THAT(text, IsOk()) << path;
+  return text.value_or("");
+}
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from << " in " << text.substr(0, 200);
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+// The value of `key` in a metadata.json, as written ("\"steps\":" -> "950").
+std::string Field(const std::string& metadata, const std::string& key) {
+  const size_t at = metadata.find(key);
+  EXPECT_NE(at, std::string::npos) << key;
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size();
+  return metadata.substr(start, metadata.find(',', start) - start);
+}
+
+// The names in `directory` that start with `prefix`.
+std::vector<std::string> EntriesStartingWith(const std::string& directory, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) names.push_back(name);
+  }
+  return names;
+}
+
+// Issue 13, hole 1: a resume verifies every stored trial. A truncated or deleted measurements.csv, an edited
+// metadata.json (its steps) and a truncated one are damage: each trial is moved aside whole and trained again, and the
+// results equal an undamaged run's. Before digests the first two were reused silently, the edit changed the table,
+// and the truncated metadata.json stopped the study.
+TEST_F(RunnerTest, DamagedTrialsAreMovedAsideAndTrainedAgain) {
+  const std::string root = TestDirectory("damaged");
+  std::filesystem::copy(*full_dir_, root, std::filesystem::copy_options::recursive);
+  const std::string study = StudyDirectory(root, *spec_, 0, 8);
+  const std::string csv0 = TrialDirectory(study, 0) + "/measurements.csv";
+  const std::string truncated_csv = Read(csv0).substr(0, Read(csv0).size() / 2);
+  ASSERT_THAT(WriteFileAtomically(csv0, truncated_csv), IsOk());
+  std::filesystem::remove(TrialDirectory(study, 1) + "/measurements.csv");
+  const std::string metadata2 = Read(TrialDirectory(study, 2) + "/metadata.json");
+  const std::string steps2 = Field(metadata2, "\"steps\":");
+  ASSERT_THAT(WriteFileAtomically(TrialDirectory(study, 2) + "/metadata.json",
+                                  Replace(metadata2, "\"steps\":" + steps2 + ",", "\"steps\":5,")),
+              IsOk());
+  ASSERT_THAT(WriteFileAtomically(TrialDirectory(study, 3) + "/metadata.json",
+                                  Read(TrialDirectory(study, 3) + "/metadata.json").substr(0, 100)),
+              IsOk());
+
+  ASSERT_OK_AND_ASSIGN(const RunSummary resumed,
+                       RunStudies(*spec_, *dataset_, Options(root, 2, /*early_termination=*/false, false)));
+  EXPECT_EQ(resumed.trials_damaged, 4);
+  EXPECT_EQ(resumed.trials_run, 4);
+  EXPECT_EQ(resumed.trials_resumed, 28);
+  ExpectSameResults(*full_, resumed);
+  EXPECT_EQ(ResultColumns(*full_dir_), ResultColumns(root));
+  EXPECT_THAT(RunSummaryJson(resumed).ToString(), HasSubstr("\"trials_damaged\":4,"));
+  EXPECT_THAT(Read(study + "/study.json"), HasSubstr("\"trials_damaged\":4"));
+  EXPECT_THAT(Read(StudyDirectory(root, *spec_, 0, 32) + "/study.json"), HasSubstr("\"trials_damaged\":0"));
+  // Retrained: the same record as the undamaged run's (up to wall times).
+  const std::string full_study = StudyDirectory(*full_dir_, *spec_, 0, 8);
+  for (int trial = 0; trial < 4; ++trial) {
+    SCOPED_TRACE(trial);
+    EXPECT_EQ(Field(Read(TrialDirectory(study, trial) + "/metadata.json"), "\"steps\":"),
+              Field(Read(TrialDirectory(full_study, trial) + "/metadata.json"), "\"steps\":"));
+    // Kept, whole, beside it.
+    const std::vector<std::string> aside = EntriesStartingWith(study, absl::StrCat(trial, ".damaged."));
+    ASSERT_EQ(aside.size(), 1u);
+    EXPECT_TRUE(PathExists(absl::StrCat(study, "/", aside[0], "/metadata.json")));
+  }
+  EXPECT_EQ(Read(absl::StrCat(study, "/", EntriesStartingWith(study, "0.damaged.")[0], "/measurements.csv")),
+            truncated_csv);
+
+  // Everything verified now: nothing is damaged or trained.
+  ASSERT_OK_AND_ASSIGN(const RunSummary again, RunStudies(*spec_, *dataset_, Options(root, 2)));
+  EXPECT_EQ(again.trials_damaged, 0);
+  EXPECT_EQ(again.trials_run, 0);
+  ASSERT_OK_AND_ASSIGN(const StoreVerification verification, VerifyStore(root));
+  EXPECT_EQ(verification.verified, 32);
+  EXPECT_EQ(verification.damaged_moved_aside, 4);
+}
+
+// Issue 13, legacy rule: trials written before digests (no digest member; measurements.csv with 6 or 7 columns) are
+// verified by the agreement of their files and adopted, not trained again; a legacy trial whose files disagree is
+// damaged.
+TEST_F(RunnerTest, LegacyTrialsAreAdoptedNotTrainedAgain) {
+  const std::string root = TestDirectory("legacy");
+  std::filesystem::copy(*shortcut_dir_, root, std::filesystem::copy_options::recursive);
+  std::map<std::string, std::string> legacy;  // metadata.json path -> its legacy text.
+  int six_columns = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+    if (entry.path().filename() != "metadata.json") continue;
+    const std::string path = entry.path().string();
+    const std::string metadata = Read(path);
+    const size_t digest = metadata.rfind(",\"digest\":");
+    ASSERT_NE(digest, std::string::npos) << path;
+    legacy[path] = metadata.substr(0, digest) + "}\n";
+    ASSERT_THAT(WriteFileAtomically(path, legacy[path]), IsOk());
+    if (legacy.size() % 2 == 0) {  // Every other trial: measurements.csv before validation_examples_evaluated.
+      const std::string csv_path = entry.path().parent_path().string() + "/measurements.csv";
+      std::string csv;
+      for (absl::string_view line : absl::StrSplit(Read(csv_path), '\n', absl::SkipEmpty())) {
+        absl::StrAppend(&csv, line.substr(0, line.rfind(',')), "\n");
+      }
+      ASSERT_THAT(WriteFileAtomically(csv_path, csv), IsOk());
+      ++six_columns;
+    }
+  }
+  ASSERT_EQ(legacy.size(), 32u);
+  ASSERT_EQ(six_columns, 16);
+  // One legacy trial that disagrees: its steps edited.
+  const std::string edited = TrialDirectory(StudyDirectory(root, *spec_, 0.8, 32), 5) + "/metadata.json";
+  const std::string edited_steps = Field(legacy[edited], "\"steps\":");
+  ASSERT_NE(edited_steps, "0");
+  ASSERT_THAT(WriteFileAtomically(edited, Replace(legacy[edited], "\"steps\":" + edited_steps + ",", "\"steps\":5,")),
+              IsOk());
+
+  ASSERT_OK_AND_ASSIGN(const RunSummary resumed, RunStudies(*spec_, *dataset_, Options(root, 2)));
+  EXPECT_EQ(resumed.trials_adopted, 31);
+  EXPECT_EQ(resumed.trials_damaged, 1);
+  EXPECT_EQ(resumed.trials_run, 1);
+  ExpectSameResults(*full_, resumed);
+  EXPECT_EQ(ResultColumns(*full_dir_), ResultColumns(root));
+  for (const auto& [path, text] : legacy) {
+    if (path == edited) continue;
+    const std::string adopted = Read(path);
+    EXPECT_EQ(adopted.substr(0, text.size() - 2), text.substr(0, text.size() - 2)) << path;
+    EXPECT_THAT(adopted.substr(text.size() - 2), ::testing::StartsWith(",\"digest\":\"sha256:")) << path;
+  }
+  ASSERT_OK_AND_ASSIGN(const RunSummary again, RunStudies(*spec_, *dataset_, Options(root, 2)));
+  EXPECT_EQ(again.trials_adopted, 0);
+  EXPECT_EQ(again.trials_run, 0);
+}
+
+// Issue 13, hole 2: one owner per output directory. While a process holds DIR/study.lock, a run is refused at once
+// naming the holder; the lock file a dead holder left blocks nothing.
+TEST_F(RunnerTest, ASecondOwnerOfTheOutputDirectoryIsRefused) {
+  const std::string root = TestDirectory("locked");
+  std::filesystem::copy(*full_dir_, root, std::filesystem::copy_options::recursive);
+  {
+    ASSERT_OK_AND_ASSIGN(const std::unique_ptr<FileLock> held, LockOutputDirectory(root));
+    EXPECT_THAT(RunStudies(*spec_, *dataset_, Options(root, 1)),
+                StatusIs(absl::StatusCode::kUnavailable,
+                         AllOf(HasSubstr(absl::StrCat("output directory ", root, " is in use: ", root,
+                                                      "/study.lock is held by host ", HostName(), ", PID ", getpid())),
+                               HasSubstr("use another --output_dir"))));
+    // The caller's own lock is what RunStudies then uses.
+    RunOptions options = Options(root, 1);
+    options.lock = held.get();
+    ASSERT_OK_AND_ASSIGN(const RunSummary with_lock, RunStudies(*spec_, *dataset_, options));
+    EXPECT_EQ(with_lock.trials_run, 0);
+    options.output_dir = TestDirectory("elsewhere");
+    EXPECT_THAT(RunStudies(*spec_, *dataset_, options),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not the output directory's")));
+  }
+  // A leftover line of a process that has ended (as a killed run leaves it).
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  ASSERT_THAT(WriteFileAtomically(root + "/study.lock",
+                                  absl::StrCat("host=", HostName(), " pid=", child, " since=2026-12-01T00:00:00Z\n")),
+              IsOk());
+  ASSERT_OK_AND_ASSIGN(const RunSummary resumed, RunStudies(*spec_, *dataset_, Options(root, 1)));
+  EXPECT_EQ(resumed.trials_run, 0);
+  EXPECT_EQ(Read(root + "/study.lock"), "");  // Released on return.
+}
+
+// Issue 13, hole 3: temporary files left by killed writers are removed on resume and counted.
+TEST_F(RunnerTest, TemporaryFilesOfKilledWritersAreRemoved) {
+  const std::string root = TestDirectory("temporary");
+  std::filesystem::copy(*full_dir_, root, std::filesystem::copy_options::recursive);
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  const std::string study = StudyDirectory(root, *spec_, 0.8, 8);
+  const std::string trial_temporary = absl::StrCat(TrialDirectory(study, 4), "/measurements.csv.tmp.", child);
+  const std::string study_temporary = absl::StrCat(study, "/study.json.tmp.", child);
+  ASSERT_THAT(WriteFileAtomically(trial_temporary, "step,valid"), IsOk());
+  ASSERT_THAT(WriteFileAtomically(study_temporary, "{\"data"), IsOk());
+  ASSERT_OK_AND_ASSIGN(const RunSummary resumed, RunStudies(*spec_, *dataset_, Options(root, 1)));
+  EXPECT_EQ(resumed.temporary_files_removed, 2);
+  EXPECT_FALSE(PathExists(trial_temporary));
+  EXPECT_FALSE(PathExists(study_temporary));
+  EXPECT_THAT(RunSummaryJson(resumed).ToString(), HasSubstr("\"temporary_files_removed\":2,"));
 }
 
 RunOptions HugeOptions() {

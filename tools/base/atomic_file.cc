@@ -1,14 +1,21 @@
 #include "tools/base/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace parsity {
@@ -76,6 +83,48 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     return ErrnoStatus(error_number, "cannot rename into place", path);
   }
   return absl::OkStatus();
+}
+
+std::optional<int64_t> TemporaryFileWriter(absl::string_view file_name) {
+  const size_t slash = file_name.find_last_of('/');
+  if (slash != absl::string_view::npos) file_name.remove_prefix(slash + 1);
+  constexpr absl::string_view kMarker = ".tmp.";
+  const size_t marker = file_name.rfind(kMarker);
+  if (marker == absl::string_view::npos || marker == 0) return std::nullopt;
+  const absl::string_view digits = file_name.substr(marker + kMarker.size());
+  if (digits.empty() || digits.size() > 10) return std::nullopt;
+  for (char c : digits) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  }
+  int64_t pid = 0;
+  if (!absl::SimpleAtoi(digits, &pid) || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+bool ProcessIsRunning(int64_t pid) {
+  if (pid <= 0 || pid > INT32_MAX) return false;
+  return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+absl::StatusOr<int> RemoveTemporaryFilesOfDeadWriters(const std::string& directory) {
+  DIR* handle = opendir(directory.c_str());
+  if (handle == nullptr) return ErrnoStatus(errno, "cannot list", directory);
+  std::vector<std::string> stale;
+  while (const dirent* entry = readdir(handle)) {
+    const std::optional<int64_t> writer = TemporaryFileWriter(entry->d_name);
+    if (writer.has_value() && !ProcessIsRunning(*writer)) stale.push_back(entry->d_name);
+  }
+  closedir(handle);
+  int removed = 0;
+  for (const std::string& name : stale) {
+    const std::string path = absl::StrCat(directory, "/", name);
+    if (unlink(path.c_str()) != 0) {
+      if (errno == ENOENT) continue;  // Gone meanwhile.
+      return ErrnoStatus(errno, "cannot remove the temporary file", path);
+    }
+    ++removed;
+  }
+  return removed;
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

@@ -1,10 +1,13 @@
 #include "tools/base/atomic_file.h"
 
 #include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
@@ -49,6 +52,48 @@ TEST(AtomicFileTest, WritingUnderAFileFailsNamingThePath) {
   ASSERT_THAT(WriteFileAtomically(blocker, "x"), IsOk());
   EXPECT_THAT(WriteFileAtomically(blocker + "/inside/result.json", "y"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(blocker)));
+}
+
+// The PID of a process that has ended (a child that exited and was reaped).
+int64_t DeadPid() {
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  return child;
+}
+
+TEST(AtomicFileTest, TemporaryFileNames) {
+  EXPECT_EQ(TemporaryFileWriter("measurements.csv.tmp.4242"), 4242);
+  EXPECT_EQ(TemporaryFileWriter("/r/s/3/metadata.json.tmp.17"), 17);
+  EXPECT_EQ(TemporaryFileWriter("measurements.csv"), std::nullopt);
+  EXPECT_EQ(TemporaryFileWriter("notes.tmp.old"), std::nullopt);
+  EXPECT_EQ(TemporaryFileWriter("x.tmp."), std::nullopt);
+  EXPECT_EQ(TemporaryFileWriter(".tmp.12"), std::nullopt);
+  EXPECT_EQ(TemporaryFileWriter("x.tmp.0"), std::nullopt);
+}
+
+TEST(AtomicFileTest, RemovesOnlyTemporaryFilesOfDeadWriters) {
+  const std::string directory = TestDirectory() + "/stale";
+  const int64_t dead = DeadPid();
+  ASSERT_FALSE(ProcessIsRunning(dead));
+  ASSERT_TRUE(ProcessIsRunning(getpid()));
+  for (const std::string& name :
+       {absl::StrCat("measurements.csv.tmp.", dead), absl::StrCat("metadata.json.tmp.", getpid()),
+        std::string("measurements.csv"), std::string("notes.tmp.x")}) {
+    ASSERT_THAT(WriteFileAtomically(directory + "/" + name, "x"), IsOk());
+  }
+  ASSERT_THAT(WriteFileAtomically(absl::StrCat(directory, "/sub/study.json.tmp.", dead), "x"), IsOk());
+  ASSERT_OK_AND_ASSIGN(const int removed, RemoveTemporaryFilesOfDeadWriters(directory));
+  EXPECT_EQ(removed, 1);
+  EXPECT_FALSE(PathExists(absl::StrCat(directory, "/measurements.csv.tmp.", dead)));
+  EXPECT_TRUE(PathExists(absl::StrCat(directory, "/metadata.json.tmp.", getpid())));  // A live writer's.
+  EXPECT_TRUE(PathExists(directory + "/measurements.csv"));
+  EXPECT_TRUE(PathExists(directory + "/notes.tmp.x"));
+  EXPECT_TRUE(PathExists(absl::StrCat(directory, "/sub/study.json.tmp.", dead)));  // Not recursive.
+  ASSERT_OK_AND_ASSIGN(const int removed_again, RemoveTemporaryFilesOfDeadWriters(directory));
+  EXPECT_EQ(removed_again, 0);
+  EXPECT_THAT(RemoveTemporaryFilesOfDeadWriters(directory + "/missing"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
 }
 
 }  // namespace
