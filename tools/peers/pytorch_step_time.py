@@ -56,20 +56,25 @@ class SimpleCnn(nn.Module):
 
 
 class PreActivationBlock(nn.Module):
+    """parsity's block (training/nn/networks.cc): r = relu(x); y = conv2(relu(conv1(r))) + shortcut, the shortcut x
+    when the shape is kept, else avg_pool(r, 2, 2) with zero channels appended. A stride-2 convolution pads as
+    TensorFlow's SAME does (0 before, 1 after); stride 1 pads 1 on every side."""
+
     def __init__(self, in_channels, out_channels, stride):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1 if stride == 1 else 0)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.extra_channels = out_channels - in_channels
         self.stride = stride
 
     def forward(self, x):
+        activated = F.relu(x)
         shortcut = x
         if self.stride != 1:
-            shortcut = F.avg_pool2d(shortcut, 2, 2)
+            shortcut = F.avg_pool2d(activated, 2, 2)
         if self.extra_channels:
             shortcut = F.pad(shortcut, (0, 0, 0, 0, 0, self.extra_channels))
-        y = self.conv1(F.relu(x))
+        y = self.conv1(activated if self.stride == 1 else F.pad(activated, (0, 1, 0, 1)))
         y = self.conv2(F.relu(y))
         return y + shortcut
 
