@@ -1,8 +1,8 @@
-// Trains one trial and measures, along its trajectory, the quantities of the paper's theory (PAPER.md, "The
-// theory"): the trajectory Lipschitz constant L of the full-batch gradient (theory/trajectory_lipschitz.h),
-// optionally the Hessian's top eigenvalue at the same point (theory/hessian_top_eigenvalue.h), and the gradient
-// noise |G|^2, tr(Sigma), B_simple (theory/gradient_noise.h). Progress on stderr; on stdout one JSON object per
-// measurement, then a summary object as the last line.
+// Trains one trial and measures, along its trajectory, the quantities of the paper's theory (theory/README.md, "The
+// theory"): the trajectory Lipschitz constant L of the full-batch gradient (theory/trajectory_lipschitz.h), optionally
+// the Hessian's top eigenvalue at the same point (theory/hessian_top_eigenvalue.h), and the gradient noise |G|^2,
+// tr(Sigma), B_simple (theory/gradient_noise.h). Progress on stderr; on stdout one JSON object per measurement, then a
+// summary object as the last line.
 //
 //   bazel run //experiments:measure -- --dataset=mnist --network=simple_cnn --pruning=snip --sparsity=0.9
 //       --optimizer=sgd --learning_rate=0.05 --batch_size=128 --steps=2000 --lipschitz_interval=500

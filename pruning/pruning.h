@@ -1,6 +1,6 @@
-// Pruning at initialization (PAPER.md, "Pruning at initialization: SNIP"), from one config struct: the entry point
-// that trials and binaries use. Each trial prunes its own initialization, before its first step, and the mask then
-// stays fixed for all of training. Design note: pruning/README.md.
+// Pruning at initialization (experiments/PROTOCOL.md, "Pruning at initialization: SNIP"), from one config struct: the
+// entry point that trials and binaries use. Each trial prunes its own initialization, before its first step, and the
+// mask then stays fixed for all of training. Design note: pruning/README.md.
 //
 //   InitializeParameters(*network, /*seed=*/trial, parameters);                        // training/trainer/trainer.h
 //   ASSIGN_OR_RETURN(nn::Mask mask, ComputeMask(config, *network, parameters, dataset.train, trial, 2));

@@ -1,8 +1,8 @@
-// The gradient noise of McCandlish et al. 2018 (PAPER.md, "The theory"): the squared norm of the full gradient
-// |G|^2, the trace of the per-example gradient covariance tr(Sigma), and the simple noise scale
-// B_simple = tr(Sigma) / |G|^2, the batch size around which steps-to-result stops scaling perfectly.
-// Two estimators: from per-example gradients of a sample, and the two-batch-size estimator of McCandlish et al.'s
-// Appendix A. Design note: theory/README.md.
+// The gradient noise of McCandlish et al. 2018 (theory/README.md, "The theory"): the squared norm of the full gradient
+// |G|^2, the trace of the per-example gradient covariance tr(Sigma), and the simple noise scale B_simple = tr(Sigma) /
+// |G|^2, the batch size around which steps-to-result stops scaling perfectly. Two estimators: from per-example
+// gradients of a sample, and the two-batch-size estimator of McCandlish et al.'s Appendix A. Design note:
+// theory/README.md.
 //
 //   ASSIGN_OR_RETURN(GradientNoiseEstimate noise,
 //                    EstimateGradientNoise(*oracle, parameters, {.sample_size = 1000, .seed = step}));

@@ -9,7 +9,7 @@
 // The model. f(w) = 1/2 sum_i h_i w_i^2 with a diagonal Hessian H = diag(h), minimum f* = 0 at w = 0. A minibatch
 // gradient of batch size B is g = H w + xi with xi ~ N(0, C / B) and C = diag(c) the per-example gradient covariance;
 // drawing one Gaussian of variance c_i / B per coordinate is exactly the mean of B independent per-example Gaussian
-// gradients. The theory's constants (PAPER.md, "The theory") are then exact:
+// gradients. The theory's constants (theory/README.md, "The theory") are then exact:
 //   L = max_i h_i,   Delta = f(w0),   sigma^2 = tr(C) = sum_i c_i.
 // The default problem (MakeInverseIndexQuadratic) is Zhang et al.'s: h_i = 1 / i, C = H, w0 = (1, ..., 1).
 //
@@ -108,13 +108,13 @@ absl::StatusOr<RunResult> SimulateRun(const NoisyQuadratic& problem, const RunSe
 absl::StatusOr<std::vector<double>> ExpectedCriterion(const NoisyQuadratic& problem, const RunSettings& settings,
                                                       int64_t steps);
 
-// The learning-rate search of one "study" (PAPER.md: steps-to-result is the fewest steps over the trials): a coarse
-// log grid min_learning_rate * 2^(j / coarse_points_per_octave) up to max_learning_rate, then a fine grid with
-// `fine_points_per_octave` points per factor 2 within one coarse spacing either side of the coarse winner (clipped to
-// [min, max]). Every run has the same seed, hence the same noise: the runs of a grid advance in lockstep sharing one
-// noise draw per step, and the grid stops at the first step at which some run reaches the goal (ties go to the smaller
-// learning rate). That equals running every learning rate alone (SimulateRun) and taking the fewest steps, and costs
-// about (runs) x (best steps) coordinate updates, as a study runner that stops hopeless trials early.
+// The learning-rate search of one "study" (experiments/PROTOCOL.md: steps-to-result is the fewest steps over the
+// trials): a coarse log grid min_learning_rate * 2^(j / coarse_points_per_octave) up to max_learning_rate, then a fine
+// grid with `fine_points_per_octave` points per factor 2 within one coarse spacing either side of the coarse winner
+// (clipped to [min, max]). Every run has the same seed, hence the same noise: the runs of a grid advance in lockstep
+// sharing one noise draw per step, and the grid stops at the first step at which some run reaches the goal (ties go to
+// the smaller learning rate). That equals running every learning rate alone (SimulateRun) and taking the fewest steps,
+// and costs about (runs) x (best steps) coordinate updates, as a study runner that stops hopeless trials early.
 struct TuningOptions {
   double min_learning_rate = 1.0 / 4096;  // > 0.
   double max_learning_rate = 4.0;         // >= min_learning_rate. SGD diverges above 2 / L anyway.

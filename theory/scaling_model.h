@@ -1,4 +1,4 @@
-// The scaling model: how steps-to-result depend on batch size, in closed form from the theory (PAPER.md, "The
+// The scaling model: how steps-to-result depend on batch size, in closed form from the theory (theory/README.md, "The
 // theory") and fitted to measured curves; predictions of a sparse network's curve from its Lipschitz constant, and
 // their scores against observations. Design note: theory/README.md.
 //
@@ -15,17 +15,17 @@
 //      K(B) = 2 L Delta / (eps - sigma^2 / B)      for B >  B*                    (diminishing returns),
 //    continuous at B* (both 4 L Delta / eps) and falling to the floor 2 L Delta / eps as B -> infinity (maximal data
 //    parallelism). Both regimes are proportional to L.
-//    Momentum (heavy ball, v <- m v + g, w <- w - eta v). PAPER.md states only that momentum variants have the same
-//    structure with the effective step eta_eff = eta / (1 - m). This library takes exactly that and no more: the SGD
-//    bound with eta replaced by eta_eff, while the raw step keeps the SGD constraint eta <= 1/L, i.e.
-//    eta_eff <= 1 / ((1 - m) L). (A heuristic, not a proven heavy-ball bound; heavy ball on a quadratic is in fact
+//    Momentum (heavy ball, v <- m v + g, w <- w - eta v). theory/README.md states only that momentum variants have the
+//    same structure with the effective step eta_eff = eta / (1 - m). This library takes exactly that and no more: the
+//    SGD bound with eta replaced by eta_eff, while the raw step keeps the SGD constraint eta <= 1/L, i.e. eta_eff <= 1
+//    / ((1 - m) L). (A heuristic, not a proven heavy-ball bound; heavy ball on a quadratic is in fact
 //    stable up to eta < 2 (1 + m) / L.) The optimum is then eta_eff* = min(eps B / (2 L sigma^2), 1 / ((1 - m) L)):
 //      K_m(B) = 8 L Delta sigma^2 / (B eps^2)                   for B <= B*_m = 2 sigma^2 / ((1 - m) eps),
 //      K_m(B) = 2 L Delta (1 - m) / (eps - sigma^2 / ((1 - m) B))  above, floor 2 L Delta (1 - m) / eps,
 //    that is K_m(B) = (1 - m) K_0((1 - m) B): K does NOT simply scale by (1 - m). Perfect scaling is unchanged
 //    (momentum buys nothing at small B), the critical batch size grows by 1 / (1 - m) and the floor falls by (1 - m):
 //    the curve slides along the perfect-scaling line, which is how momentum moves the end of perfect scaling to larger
-//    B (PAPER.md claim 2; Zhang et al. 2019).
+//    B (experiments/PROTOCOL.md, finding 2; Zhang et al. 2019).
 // 2. The empirical form S(B) = S_min (1 + B_crit / B) (McCandlish et al. 2018), fitted to measured (B, steps) by
 //    weighted least squares in log space (FitScalingCurve), with a bootstrap confidence interval, residuals, and a
 //    regime per point (ClassifyRegime).
@@ -48,7 +48,7 @@
 
 namespace parsity::theory {
 
-// The three regimes of a steps-vs-batch curve (PAPER.md claim 1).
+// The three regimes of a steps-vs-batch curve (experiments/PROTOCOL.md, finding 1).
 enum class ScalingRegime {
   kPerfectScaling,          // Steps ~ 1 / B.
   kDiminishingReturns,      // Steps still fall, more slowly.

@@ -1,6 +1,6 @@
-// The paper's local Lipschitz constant of the gradient along the training trajectory (PAPER.md, "How the paper
-// measures L"): from two parameter vectors one optimizer step apart, the largest secant slope of the full-batch
-// gradient along that step. Design note: theory/README.md.
+// The paper's local Lipschitz constant of the gradient along the training trajectory (theory/README.md, "The theory":
+// how the paper measures L): from two parameter vectors one optimizer step apart, the largest secant slope of the
+// full-batch gradient along that step. Design note: theory/README.md.
 //
 //   // In a TrainerHooks::after_step(step, previous, current) callback (training/trainer/trainer.h):
 //   absl::StatusOr<TrajectoryLipschitzEstimate> l = EstimateTrajectoryLipschitz(*oracle, previous, current);

@@ -1,6 +1,6 @@
-// A study's result from its trials: steps-to-result = fewest steps over the COMPLETE trials (PAPER.md, "The tuning
-// protocol"), the best trial (ties: lowest index, as in early_termination.h), counts by status, and the examples
-// trained and saved.
+// A study's result from its trials: steps-to-result = fewest steps over the COMPLETE trials (experiments/PROTOCOL.md,
+// "The tuning protocol"), the best trial (ties: lowest index, as in early_termination.h), counts by status, and the
+// examples trained and saved.
 //
 //   const StudyResult result = AggregateStudy(trials);
 //   if (result.steps_to_result) Plot(batch_size, *result.steps_to_result);

@@ -754,7 +754,7 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
   } else {
     absl::StrAppend(
         &md,
-        "Trajectory estimates (PAPER.md, \"How the paper measures L\") along each sparsity's retrained best "
+        "Trajectory estimates (theory/README.md, \"The theory\") along each sparsity's retrained best "
         "trial, over that whole trial:\n\n"
         "| workload | sparsity | measurements | last step | mean L | max L |\n|---|---|---|---|---|---|\n");
     for (const Curve& curve : curves) {

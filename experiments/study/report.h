@@ -2,8 +2,8 @@
 // steps-to-result table, a fit S(B) = S_min (1 + B_crit / B) per (workload, sparsity) with confidence intervals and
 // regimes (theory/scaling_model.h), the Lipschitz constant per sparsity when lipschitz.csv files exist, the theory's
 // prediction of each sparse curve from the dense one and the L ratio (over the steps both trials measured), and a
-// verdict computed from the data on each of the paper's three findings (PAPER.md). Used by //experiments:report and
-// at the end of //experiments:study.
+// verdict computed from the data on each of the paper's three findings (experiments/PROTOCOL.md). Used by
+// //experiments:report and at the end of //experiments:study.
 //
 //   ReportOptions options;
 //   options.plot_script = "tools/plots/plot_study.py";

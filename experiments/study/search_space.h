@@ -1,6 +1,6 @@
 // The search space of a study: quasi-random Sobol points (Boost.Random's `sobol`, Joe & Kuo's direction numbers)
 // mapped through each searched metaparameter's scale (study.proto, Scale). Trial r of every study uses point r, so the
-// same metaparameters are tried at every batch size and sparsity (PAPER.md, "The tuning protocol").
+// same metaparameters are tried at every batch size and sparsity (experiments/PROTOCOL.md, "The tuning protocol").
 //
 //   const std::vector<std::vector<double>> points = SobolPoints(spec.search_size(), spec.trials());
 //   const Metaparameters trial_3 = TrialMetaparameters(spec, points[3]);   // learning_rate, momentum, ...

@@ -1,9 +1,9 @@
-// The theory's measurements after a run's studies (PAPER.md, "How the paper measures L"): for each sparsity, the best
-// trial of spec.theory().remeasure_batch_size() is retrained (same seed, metaparameters, mask: the same trajectory)
-// with the trajectory Lipschitz estimator (theory/trajectory_lipschitz.h) every theory.lipschitz_interval steps, until
-// it completes (or its budget ends), and at the same points (w_prev of each L estimate) the gradient noise
-// (theory/gradient_noise.h: per-example over `noise_sample` training examples drawn anew each time, and the
-// two-batch estimator with 10 pairs when theory.noise_batch_sizes is set). The estimates are written atomically to
+// The theory's measurements after a run's studies (theory/README.md, "The theory"): for each sparsity, the best trial
+// of spec.theory().remeasure_batch_size() is retrained (same seed, metaparameters, mask: the same trajectory) with the
+// trajectory Lipschitz estimator (theory/trajectory_lipschitz.h) every theory.lipschitz_interval steps, until it
+// completes (or its budget ends), and at the same points (w_prev of each L estimate) the gradient noise
+// (theory/gradient_noise.h: per-example over `noise_sample` training examples drawn anew each time, and the two-batch
+// estimator with 10 pairs when theory.noise_batch_sizes is set). The estimates are written atomically to
 //   DIR/<dataset>/<network>/<optimizer>/sparsity_<s>/lipschitz.csv       "step,lipschitz", one row per estimate
 //   DIR/<dataset>/<network>/<optimizer>/sparsity_<s>/gradient_noise.csv  "step,loss,gradient_norm_squared,
 //       covariance_trace,simple_noise_scale,sample_size,two_batch_gradient_norm_squared,two_batch_covariance_trace,

@@ -17,14 +17,14 @@ users do: a random 0/1 mask per weight and bias tensor keeps round(n * (1 - s)) 
 seeded 0), the parameters are multiplied by it once, and every timed step multiplies each gradient by its mask after
 backward, before the SGD update. At sparsity 0 nothing is masked.
 
-The networks are defined exactly as in PAPER.md: same layer shapes, same parameter counts (checked below), no batch
-norm, NHWC data in parsity and NCHW in PyTorch (each library's native layout). PyTorch is Debian's python3-torch
-(CPU); run with /usr/bin/python3. Each BLAS is timed in a child process of this script (--pytorch_worker) whose
-LD_LIBRARY_PATH puts that BLAS's libblas.so.3 first, whatever the system's libblas.so.3 alternative is; the child
-checks in /proc/self/maps which libblas.so.3 (and whether libopenblas) it really loaded, and the script prints it.
-The OpenBLAS child runs without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, so that OpenBLAS picks its own kernels.
-PyTorch's convolutions run in oneDNN (MKL-DNN), not in the BLAS: the BLAS matters most for LeNet-300-100.
-"""
+The networks are defined exactly as in experiments/PROTOCOL.md: same layer shapes, same parameter counts (checked
+below), no batch norm, NHWC data in parsity and NCHW in PyTorch (each library's native layout). PyTorch is Debian's
+python3-torch (CPU); run with /usr/bin/python3. Each BLAS is timed in a child process of this script
+(--pytorch_worker) whose LD_LIBRARY_PATH puts that BLAS's libblas.so.3 first, whatever the system's libblas.so.3
+alternative is; the child checks in /proc/self/maps which libblas.so.3 (and whether libopenblas) it really loaded, and
+the script prints it. The OpenBLAS child runs without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, so that OpenBLAS picks
+its own kernels. PyTorch's convolutions run in oneDNN (MKL-DNN), not in the BLAS: the BLAS matters most for
+LeNet-300-100. """
 
 import argparse
 import ctypes

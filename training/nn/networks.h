@@ -1,4 +1,4 @@
-// The networks of the study, built by name (PAPER.md, "Networks").
+// The networks of the study, built by name (experiments/PROTOCOL.md, "Networks").
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<Network> network, CreateNetwork("resnet8"));
 //   ParameterBuffer parameters(network->layout());

@@ -1,6 +1,6 @@
-// Trains one trial and measures its steps-to-result (PAPER.md, "The tuning protocol"): SGD-family updates on
-// minibatches from a seeded stream, the whole validation set evaluated every check_interval steps, and the trial
-// COMPLETE at the first check whose validation error is <= goal_error, INFEASIBLE as soon as the loss is NaN or
+// Trains one trial and measures its steps-to-result (experiments/PROTOCOL.md, "The tuning protocol"): SGD-family
+// updates on minibatches from a seeded stream, the whole validation set evaluated every check_interval steps, and the
+// trial COMPLETE at the first check whose validation error is <= goal_error, INFEASIBLE as soon as the loss is NaN or
 // infinite, INCOMPLETE when the step budget runs out. With check_early_exit a check stops evaluating as soon as it
 // cannot complete the trial (validation_check.h); the trial's status and steps-to-result are the same either way.
 //
@@ -111,7 +111,8 @@ struct TrainerHooks {
   std::function<void(int64_t step, absl::Span<const float> previous, absl::Span<const float> current)> after_step;
 };
 
-// The parameter initialization of PAPER.md from std::mt19937_64(seed): each trial's seed gives its own weights.
+// The parameter initialization of experiments/PROTOCOL.md from std::mt19937_64(seed): each trial's seed gives its own
+// weights.
 void InitializeParameters(const nn::Network& network, uint64_t seed, absl::Span<float> parameters);
 
 class Trainer {
