@@ -103,6 +103,8 @@ absl::Status Run(const char* argv0, const distributed::MpiSession& session, int*
   // Rank 0 owns the output directory until it returns (theory and report included); refused at once when taken.
   std::unique_ptr<FileLock> lock;
   if (session.rank() == 0) {
+    // The default, studies/<profile>, may create studies/ too; a given --output_dir creates itself only.
+    if (output_dir.empty()) RETURN_IF_ERROR(CreateDirectories(ResolveAgainstWorkingDirectory("studies")));
     ASSIGN_OR_RETURN(lock, experiments::LockOutputDirectory(options.output_dir));
     options.lock = lock.get();
   }

@@ -43,6 +43,9 @@ expect_error "bad_syntax.textproto:2:10: " --config="$tmp/bad_syntax.textproto" 
 expect_error "no profile 'fast'; known profiles: quick" --config="$tmp/tiny.textproto" --profile=fast \
   --output_dir="$tmp/unused"
 expect_error "--config is required" --output_dir="$tmp/unused"
+expect_error "folder $tmp/missing/deeper does not exist" --config="$tmp/tiny.textproto" \
+  --output_dir="$tmp/missing/deeper/out"
+[[ ! -e "$tmp/missing" ]] || fail "--output_dir under a missing folder created $tmp/missing"
 
 # 2. Kill and resume.
 results() { cut -d, -f1-10 "$1/steps_to_result.csv"; }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -709,6 +710,17 @@ absl::StatusOr<RunSummary> Runner::Run() {
 std::string OutputLockPath(const std::string& output_dir) { return absl::StrCat(output_dir, "/study.lock"); }
 
 absl::StatusOr<std::unique_ptr<FileLock>> LockOutputDirectory(const std::string& output_dir) {
+  std::error_code error;
+  const std::filesystem::path path = std::filesystem::absolute(output_dir, error).lexically_normal();
+  const std::filesystem::path folder = path.has_filename() ? path : path.parent_path();
+  if (std::filesystem::exists(folder, error) && !std::filesystem::is_directory(folder, error)) {
+    return absl::InvalidArgumentError(absl::StrCat("output directory ", output_dir, " is not a directory"));
+  }
+  if (!std::filesystem::is_directory(folder.parent_path(), error)) {
+    return absl::InvalidArgumentError(absl::StrCat("output directory ", output_dir, ": folder ",
+                                                   folder.parent_path().string(), " does not exist (only the output "
+                                                   "directory itself is created)"));
+  }
   RETURN_IF_ERROR(CreateDirectories(output_dir));
   absl::StatusOr<std::unique_ptr<FileLock>> lock = FileLock::TryAcquire(OutputLockPath(output_dir));
   if (absl::IsUnavailable(lock.status())) {

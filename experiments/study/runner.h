@@ -117,8 +117,10 @@ struct RunSummary {
 // DIR/study.lock.
 std::string OutputLockPath(const std::string& output_dir);
 
-// Creates `output_dir` if missing and takes its lock (OutputLockPath) for as long as the result lives. Errors:
-// Unavailable when another process holds it: "output directory DIR is in use: DIR/study.lock is held by host H,
+// Creates `output_dir` if missing (the folder itself only: its parent must exist, so that a mistyped path creates
+// nothing) and takes its lock (OutputLockPath) for as long as the result lives. Errors: InvalidArgument "output
+// directory DIR: folder PARENT does not exist" (or "... is not a directory"); Unavailable when another process
+// holds it: "output directory DIR is in use: DIR/study.lock is held by host H,
 // PID P, since T; wait for that run to end, or use another --output_dir"; those of creating the directory or the file.
 absl::StatusOr<std::unique_ptr<FileLock>> LockOutputDirectory(const std::string& output_dir);
 
