@@ -21,6 +21,9 @@
 #include "absl/strings/strip.h"
 #include "experiments/study/public_results.h"
 #include "experiments/study/records.pb.h"
+#include "experiments/study/report_curves.h"
+#include "experiments/study/report_files.h"
+#include "experiments/study/report_verdicts.h"
 #include "experiments/study/result_store.h"
 #include "theory/scaling_model.h"
 #include "tools/base/atomic_file.h"
@@ -31,312 +34,39 @@
 namespace parsity::experiments {
 namespace {
 
+using report::AppendCurvesCsv;
+using report::Curve;
+using report::DenseCurve;
+using report::FitCurves;
+using report::FitJson;
+using report::FitsCsv;
+using report::GroupCurves;
+using report::LipschitzComparison;
+using report::LipschitzCsv;
+using report::LoadCurves;
+using report::Median;
+using report::MedianNoiseScale;
+using report::NoiseCsv;
+using report::NoisePoint;
+using report::ObservedAt;
+using report::PredictedAt;
+using report::ShortNumber;
+using report::VerdictOne;
+using report::VerdictThree;
+using report::VerdictTwo;
+using report::Workload;
+using report::Workloads;
+
 using theory::ScalingCurve;
 using theory::ScalingFit;
 
-// The L of a sparse network against the dense one's over their common steps: the measurements at steps up to the
-// shorter trajectory's last one. L falls as training goes on, so whole trajectories of different lengths are not
-// comparable; single-step estimates have spikes (a step along a sharp direction), so the median is the summary.
-struct LipschitzComparison {
-  int64_t up_to_step = 0;
-  int dense_count = 0, sparse_count = 0;  // Measurements at steps <= up_to_step.
-  double dense_median = 0, sparse_median = 0;
-  double dense_mean = 0, sparse_mean = 0;
-  int matched = 0;       // Steps both measured.
-  int sparse_above = 0;  // Of those, where the sparse L is the larger.
-  double ratio() const { return sparse_median / dense_median; }
-};
-
-// One row of a gradient_noise.csv (theory_measurements.h): the per-example estimates at one step.
-struct NoisePoint {
-  int64_t step = 0;
-  double gradient_norm_squared = 0;  // |G|^2, unbiased (may be <= 0).
-  double covariance_trace = 0;       // tr(Sigma).
-  double simple_noise_scale = 0;     // B_simple = tr(Sigma) / |G|^2 (+inf when |G|^2 <= 0).
-};
-
-// One (workload, sparsity) curve of a results directory.
-struct Curve {
-  std::string workload;
-  double sparsity = 0;
-  std::vector<int64_t> all_batch_sizes;  // Every study, with or without a steps-to-result.
-  ScalingCurve observed;                 // The studies with a steps-to-result.
-  std::optional<ScalingFit> fit;
-  std::string note;  // Why there is no fit.
-  std::optional<double> lipschitz_mean, lipschitz_max;
-  std::vector<std::pair<int64_t, double>> lipschitz;      // (step, L).
-  std::optional<LipschitzComparison> lipschitz_vs_dense;  // Sparse curves with L for both.
-  std::vector<NoisePoint> noise;                          // gradient_noise.csv, by step.
-  std::optional<ScalingCurve> predicted;
-  std::optional<theory::PredictionScore> score;
-};
-
-std::string Workload(const StudyRecord& record) {
-  return absl::StrCat(record.dataset(), "/", record.model(), "/", record.optimizer());
-}
-
 std::string Slug(const std::string& workload) { return absl::StrReplaceAll(workload, {{"/", "_"}}); }
-
-std::string Num(double value) { return absl::StrFormat("%.4g", value); }
 
 // 12345678 -> "12.3 million"; below a million, the plain number.
 std::string Count(int64_t value) {
   if (value >= 1000000000) return absl::StrFormat("%.3g billion", value / 1e9);
   if (value >= 1000000) return absl::StrFormat("%.3g million", value / 1e6);
   return absl::StrCat(value);
-}
-
-std::vector<Curve> GroupCurves(const std::vector<StudyRecord>& records) {
-  std::vector<Curve> curves;
-  for (const StudyRecord& record : records) {
-    if (curves.empty() || curves.back().workload != Workload(record) || curves.back().sparsity != record.sparsity()) {
-      curves.emplace_back();
-      curves.back().workload = Workload(record);
-      curves.back().sparsity = record.sparsity();
-    }
-    Curve& curve = curves.back();
-    curve.all_batch_sizes.push_back(record.batch_size());
-    if (record.has_steps_to_result() && record.steps_to_result() > 0) {
-      curve.observed.batch_sizes.push_back(static_cast<double>(record.batch_size()));
-      curve.observed.steps.push_back(static_cast<double>(record.steps_to_result()));
-    }
-  }
-  return curves;
-}
-
-absl::Status FitCurves(std::vector<Curve>& curves, int bootstrap_resamples) {
-  for (Curve& curve : curves) {
-    if (curve.observed.batch_sizes.size() < 2) {
-      curve.note = absl::StrCat("not fitted: ", curve.observed.batch_sizes.size(),
-                                " batch size(s) with a steps-to-result (a fit needs >= 2)");
-      continue;
-    }
-    theory::ScalingFitOptions options;
-    options.bootstrap_resamples = bootstrap_resamples;
-    absl::StatusOr<ScalingFit> fit = theory::FitScalingCurve(curve.observed, options);
-    if (!fit.ok()) {
-      return absl::Status(fit.status().code(), absl::StrCat(curve.workload, " sparsity ", Num(curve.sparsity),
-                                                            ": fit: ", fit.status().message()));
-    }
-    curve.fit = *std::move(fit);
-  }
-  return absl::OkStatus();
-}
-
-// Reads DIR/<workload>/sparsity_<s>/lipschitz.csv (header, then step,L rows) when present.
-absl::Status ReadLipschitz(const std::string& dir, Curve& curve) {
-  const std::string path =
-      absl::StrCat(dir, "/", curve.workload, "/", SparsityDirectoryName(curve.sparsity), "/lipschitz.csv");
-  if (!PathExists(path)) return absl::OkStatus();
-  ASSIGN_OR_RETURN(const CsvTable table, ReadCsv(path));
-  for (size_t row = 0; row < table.rows.size(); ++row) {
-    const std::vector<std::string>& fields = table.rows[row];
-    int64_t step = 0;
-    double lipschitz = 0;
-    if (fields.size() < 2 || !absl::SimpleAtoi(fields[0], &step) || !absl::SimpleAtod(fields[1], &lipschitz) ||
-        !std::isfinite(lipschitz) || lipschitz <= 0) {
-      return absl::DataLossError(
-          absl::StrCat(table.Where(row), ": expected step,L with L > 0, got \"", table.lines[row], "\""));
-    }
-    curve.lipschitz.emplace_back(step, lipschitz);
-  }
-  if (curve.lipschitz.empty()) return absl::OkStatus();
-  double sum = 0, max = 0;
-  for (const auto& [step, l] : curve.lipschitz) {
-    sum += l;
-    max = std::max(max, l);
-  }
-  curve.lipschitz_mean = sum / curve.lipschitz.size();
-  curve.lipschitz_max = max;
-  return absl::OkStatus();
-}
-
-// Reads DIR/<workload>/sparsity_<s>/gradient_noise.csv when present (columns found by the header's names).
-absl::Status ReadNoise(const std::string& dir, Curve& curve) {
-  const std::string path =
-      absl::StrCat(dir, "/", curve.workload, "/", SparsityDirectoryName(curve.sparsity), "/gradient_noise.csv");
-  if (!PathExists(path)) return absl::OkStatus();
-  ASSIGN_OR_RETURN(const CsvTable table, ReadCsv(path));
-  if (table.header.empty()) return absl::DataLossError(absl::StrCat(path, ": empty (expected a header line)"));
-  const auto column = [&](absl::string_view name) -> absl::StatusOr<size_t> {
-    const std::optional<size_t> index = table.Column(name);
-    if (!index) return absl::DataLossError(absl::StrCat(path, ": the header has no column \"", name, "\""));
-    return *index;
-  };
-  ASSIGN_OR_RETURN(const size_t step_column, column("step"));
-  ASSIGN_OR_RETURN(const size_t norm_column, column("gradient_norm_squared"));
-  ASSIGN_OR_RETURN(const size_t trace_column, column("covariance_trace"));
-  ASSIGN_OR_RETURN(const size_t scale_column, column("simple_noise_scale"));
-  for (size_t row = 0; row < table.rows.size(); ++row) {
-    const std::vector<std::string>& fields = table.rows[row];
-    NoisePoint point;
-    const auto number = [&](size_t index, double* value) {
-      if (index >= fields.size()) return false;
-      // B_simple is +infinity when |G|^2 <= 0 (written as "inf" or "null" by the JSON number writer).
-      if (fields[index] == "inf" || fields[index] == "null") {
-        *value = std::numeric_limits<double>::infinity();
-        return true;
-      }
-      return absl::SimpleAtod(fields[index], value);
-    };
-    if (step_column >= fields.size() || !absl::SimpleAtoi(fields[step_column], &point.step) ||
-        !number(norm_column, &point.gradient_norm_squared) || !number(trace_column, &point.covariance_trace) ||
-        !number(scale_column, &point.simple_noise_scale)) {
-      return absl::DataLossError(absl::StrCat(table.Where(row), ": cannot be parsed: \"", table.lines[row], "\""));
-    }
-    curve.noise.push_back(point);
-  }
-  return absl::OkStatus();
-}
-
-// The dense curve of a workload: its lowest sparsity.
-const Curve* DenseCurve(const std::vector<Curve>& curves, const std::string& workload) {
-  const Curve* dense = nullptr;
-  for (const Curve& curve : curves) {
-    if (curve.workload == workload && (dense == nullptr || curve.sparsity < dense->sparsity)) dense = &curve;
-  }
-  return dense;
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-// REQUIRES: both curves have L measurements.
-LipschitzComparison CompareLipschitz(const Curve& dense, const Curve& sparse) {
-  LipschitzComparison comparison;
-  comparison.up_to_step = std::min(dense.lipschitz.back().first, sparse.lipschitz.back().first);
-  const auto window = [&](const Curve& curve) {
-    std::vector<double> values;
-    for (const auto& [step, l] : curve.lipschitz) {
-      if (step <= comparison.up_to_step) values.push_back(l);
-    }
-    return values;
-  };
-  const auto mean = [](const std::vector<double>& values) {
-    double sum = 0;
-    for (double value : values) sum += value;
-    return sum / values.size();
-  };
-  const std::vector<double> dense_values = window(dense), sparse_values = window(sparse);
-  comparison.dense_count = static_cast<int>(dense_values.size());
-  comparison.sparse_count = static_cast<int>(sparse_values.size());
-  comparison.dense_median = Median(dense_values);
-  comparison.sparse_median = Median(sparse_values);
-  comparison.dense_mean = mean(dense_values);
-  comparison.sparse_mean = mean(sparse_values);
-  std::map<int64_t, double> dense_at(dense.lipschitz.begin(), dense.lipschitz.end());
-  for (const auto& [step, l] : sparse.lipschitz) {
-    const auto it = dense_at.find(step);
-    if (it == dense_at.end()) continue;
-    ++comparison.matched;
-    if (l > it->second) ++comparison.sparse_above;
-  }
-  return comparison;
-}
-
-absl::Status Predict(std::vector<Curve>& curves) {
-  for (Curve& curve : curves) {
-    const Curve* dense = DenseCurve(curves, curve.workload);
-    if (dense == &curve || dense->lipschitz.empty() || curve.lipschitz.empty()) continue;
-    curve.lipschitz_vs_dense = CompareLipschitz(*dense, curve);
-    if (dense->observed.steps.empty() || curve.observed.steps.empty()) continue;
-    ASSIGN_OR_RETURN(ScalingCurve predicted,
-                     theory::PredictSparseCurve(dense->observed, curve.lipschitz_vs_dense->dense_median,
-                                                curve.lipschitz_vs_dense->sparse_median));
-    absl::StatusOr<theory::PredictionScore> score = theory::ScoreCurvePrediction(predicted, curve.observed);
-    if (!score.ok()) continue;  // No shared batch size.
-    curve.predicted = std::move(predicted);
-    curve.score = *score;
-  }
-  return absl::OkStatus();
-}
-
-std::optional<double> PredictedAt(const Curve& curve, double batch_size) {
-  if (!curve.predicted) return std::nullopt;
-  for (size_t i = 0; i < curve.predicted->batch_sizes.size(); ++i) {
-    if (curve.predicted->batch_sizes[i] == batch_size) return curve.predicted->steps[i];
-  }
-  return std::nullopt;
-}
-
-std::optional<double> ObservedAt(const Curve& curve, double batch_size) {
-  for (size_t i = 0; i < curve.observed.batch_sizes.size(); ++i) {
-    if (curve.observed.batch_sizes[i] == batch_size) return curve.observed.steps[i];
-  }
-  return std::nullopt;
-}
-
-std::vector<std::string> Workloads(const std::vector<Curve>& curves) {
-  std::vector<std::string> workloads;
-  for (const Curve& curve : curves) {
-    if (std::find(workloads.begin(), workloads.end(), curve.workload) == workloads.end()) {
-      workloads.push_back(curve.workload);
-    }
-  }
-  return workloads;
-}
-
-void AppendCurvesCsv(const std::vector<Curve>& curves, absl::string_view source, std::string& csv) {
-  for (const Curve& curve : curves) {
-    for (size_t i = 0; i < curve.observed.batch_sizes.size(); ++i) {
-      const double b = curve.observed.batch_sizes[i];
-      const std::optional<double> predicted = PredictedAt(curve, b);
-      absl::StrAppend(&csv, source, ",", curve.workload, ",", JsonNumber(curve.sparsity), ",", b, ",",
-                      curve.observed.steps[i], ",", curve.fit ? JsonNumber(theory::FittedSteps(*curve.fit, b)) : "",
-                      ",", curve.fit ? theory::ScalingRegimeName(curve.fit->regimes[i]) : "", ",",
-                      predicted ? JsonNumber(*predicted) : "", "\n");
-    }
-  }
-}
-
-std::string FitsCsv(const std::vector<Curve>& curves) {
-  std::string csv =
-      "workload,sparsity,points,min_steps,min_steps_lower,min_steps_upper,critical_batch_size,"
-      "critical_batch_size_lower,critical_batch_size_upper,critical_batch_size_at_bound\n";
-  for (const Curve& curve : curves) {
-    if (!curve.fit) continue;
-    const ScalingFit& fit = *curve.fit;
-    absl::StrAppend(&csv, curve.workload, ",", JsonNumber(curve.sparsity), ",", curve.observed.steps.size(), ",",
-                    JsonNumber(fit.min_steps), ",", JsonNumber(fit.min_steps_interval.lower), ",",
-                    JsonNumber(fit.min_steps_interval.upper), ",", JsonNumber(fit.critical_batch_size), ",",
-                    JsonNumber(fit.critical_batch_size_interval.lower), ",",
-                    JsonNumber(fit.critical_batch_size_interval.upper), ",",
-                    fit.critical_batch_size_at_bound ? "true" : "false", "\n");
-  }
-  return csv;
-}
-
-std::string NoiseCsv(const std::vector<Curve>& curves) {
-  std::string csv = "workload,sparsity,step,gradient_norm_squared,covariance_trace,simple_noise_scale\n";
-  for (const Curve& curve : curves) {
-    for (const NoisePoint& point : curve.noise) {
-      absl::StrAppend(&csv, curve.workload, ",", JsonNumber(curve.sparsity), ",", point.step, ",",
-                      JsonNumber(point.gradient_norm_squared), ",", JsonNumber(point.covariance_trace), ",",
-                      std::isfinite(point.simple_noise_scale) ? JsonNumber(point.simple_noise_scale) : "inf", "\n");
-    }
-  }
-  return csv;
-}
-
-// Median B_simple over a curve's noise measurements (the infinite ones, where |G|^2 <= 0, count as the largest).
-std::optional<double> MedianNoiseScale(const Curve& curve) {
-  if (curve.noise.empty()) return std::nullopt;
-  std::vector<double> scales;
-  for (const NoisePoint& point : curve.noise) scales.push_back(point.simple_noise_scale);
-  return Median(scales);
-}
-
-std::string LipschitzCsv(const std::vector<Curve>& curves) {
-  std::string csv = "workload,sparsity,step,lipschitz\n";
-  for (const Curve& curve : curves) {
-    for (const auto& [step, l] : curve.lipschitz) {
-      absl::StrAppend(&csv, curve.workload, ",", JsonNumber(curve.sparsity), ",", step, ",", JsonNumber(l), "\n");
-    }
-  }
-  return csv;
 }
 
 // The table sparsity x batch size of one workload, in markdown.
@@ -367,144 +97,6 @@ std::string MarkdownTable(const std::vector<Curve>& curves, const std::string& w
   }
   absl::StrAppend(&md, "\n(steps-to-result; \"none\": no trial reached the goal; \"-\": not run)\n");
   return md;
-}
-
-// Finding 1: steps fall with batch size through the three regimes.
-std::string VerdictOne(const std::vector<Curve>& curves) {
-  std::vector<std::string> parts;
-  bool all_hold = true, any = false;
-  for (const Curve& curve : curves) {
-    const std::string name = absl::StrCat(curve.workload, " sparsity ", JsonNumber(curve.sparsity));
-    if (curve.observed.steps.size() < 2) {
-      parts.push_back(absl::StrCat(name, ": not measured (fewer than 2 batch sizes reached the goal)"));
-      continue;
-    }
-    any = true;
-    // observed is in increasing batch size (records are sorted).
-    std::vector<std::string> rises;
-    for (size_t i = 1; i < curve.observed.steps.size(); ++i) {
-      if (curve.observed.steps[i] > curve.observed.steps[i - 1]) {
-        rises.push_back(absl::StrCat("B=", curve.observed.batch_sizes[i - 1], "->", curve.observed.batch_sizes[i]));
-      }
-    }
-    const double first = curve.observed.steps.front(), last = curve.observed.steps.back();
-    std::vector<std::string> seen;
-    std::vector<std::string> missing;
-    for (theory::ScalingRegime regime :
-         {theory::ScalingRegime::kPerfectScaling, theory::ScalingRegime::kDiminishingReturns,
-          theory::ScalingRegime::kMaximalDataParallelism}) {
-      const bool found = curve.fit && std::find(curve.fit->regimes.begin(), curve.fit->regimes.end(), regime) !=
-                                          curve.fit->regimes.end();
-      (found ? seen : missing).push_back(std::string(theory::ScalingRegimeName(regime)));
-    }
-    std::string regimes = absl::StrCat("regimes seen: ", seen.empty() ? "none" : absl::StrJoin(seen, ", "));
-    if (!missing.empty()) absl::StrAppend(&regimes, "; not reached: ", absl::StrJoin(missing, ", "));
-    if (rises.empty() && last < first) {
-      parts.push_back(absl::StrCat(name, ": ", missing.empty() ? "holds" : "holds partly",
-                                   ": steps fall monotonically from ", first,
-                                   " (B=", curve.observed.batch_sizes.front(), ") to ", last,
-                                   " (B=", curve.observed.batch_sizes.back(), "); ", regimes));
-      if (!missing.empty()) all_hold = false;
-    } else {
-      all_hold = false;
-      parts.push_back(
-          absl::StrCat(name, ": does not hold: steps ",
-                       rises.empty() ? "do not fall overall" : absl::StrCat("rise at ", absl::StrJoin(rises, ", ")),
-                       " (", first, " at B=", curve.observed.batch_sizes.front(), ", ", last,
-                       " at B=", curve.observed.batch_sizes.back(), "); ", regimes));
-    }
-  }
-  if (!any) return absl::StrCat("not measured: ", absl::StrJoin(parts, ". "));
-  return absl::StrCat(all_hold ? "holds" : "holds partly or not", " -- ", absl::StrJoin(parts, ". "));
-}
-
-// Finding 2: sparse networks need more steps at every batch size.
-std::string VerdictTwo(const std::vector<Curve>& curves) {
-  std::vector<std::string> parts;
-  bool any = false, all = true;
-  for (const Curve& curve : curves) {
-    const Curve* dense = DenseCurve(curves, curve.workload);
-    if (dense == &curve) continue;
-    std::vector<double> ratios;
-    std::vector<std::string> fewer;
-    for (size_t i = 0; i < curve.observed.batch_sizes.size(); ++i) {
-      const std::optional<double> base = ObservedAt(*dense, curve.observed.batch_sizes[i]);
-      if (!base) continue;
-      ratios.push_back(curve.observed.steps[i] / *base);
-      if (curve.observed.steps[i] <= *base) fewer.push_back(absl::StrCat("B=", curve.observed.batch_sizes[i]));
-    }
-    const std::string name =
-        absl::StrCat(curve.workload, " sparsity ", JsonNumber(curve.sparsity), " vs ", JsonNumber(dense->sparsity));
-    if (ratios.empty()) {
-      parts.push_back(absl::StrCat(name, ": not measured (no batch size where both reached the goal)"));
-      continue;
-    }
-    any = true;
-    const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
-    if (fewer.empty()) {
-      parts.push_back(absl::StrCat(name, ": holds: more steps at all ", ratios.size(), " shared batch sizes (ratio ",
-                                   Num(*lo), " to ", Num(*hi), ")"));
-    } else {
-      all = false;
-      parts.push_back(absl::StrCat(name, ": does not hold: no more steps at ", absl::StrJoin(fewer, ", "), " of ",
-                                   ratios.size(), " shared batch sizes (ratio ", Num(*lo), " to ", Num(*hi), ")"));
-    }
-  }
-  if (parts.empty()) return "not measured: only one sparsity level";
-  if (!any) return absl::StrCat("not measured -- ", absl::StrJoin(parts, ". "));
-  return absl::StrCat(all ? "holds" : "does not hold everywhere", " -- ", absl::StrJoin(parts, ". "));
-}
-
-// Finding 3: larger L for sparser networks (LipschitzComparison), and the L ratio predicts the step ratio.
-std::string VerdictThree(const std::vector<Curve>& curves, double tolerance) {
-  std::vector<std::string> parts;
-  bool any = false, all_larger = true, all_predict = true;
-  for (const Curve& curve : curves) {
-    const Curve* dense = DenseCurve(curves, curve.workload);
-    if (dense == &curve) continue;
-    const std::string name =
-        absl::StrCat(curve.workload, " sparsity ", JsonNumber(curve.sparsity), " vs ", JsonNumber(dense->sparsity));
-    if (!curve.lipschitz_vs_dense) {
-      parts.push_back(absl::StrCat(name, ": L not measured"));
-      continue;
-    }
-    any = true;
-    const LipschitzComparison& l = *curve.lipschitz_vs_dense;
-    const bool larger = l.ratio() > 1;
-    all_larger = all_larger && larger;
-    std::string part =
-        absl::StrCat(name, ": L ", larger ? "larger" : "NOT larger", " (median over steps <= ", l.up_to_step, ": ",
-                     Num(l.sparse_median), " vs ", Num(l.dense_median), ", ratio ", Num(l.ratio()), "; larger at ",
-                     l.sparse_above, " of ", l.matched, " matched steps)");
-    if (curve.score) {
-      // Geometric mean of the observed step ratios at the shared batch sizes.
-      double log_sum = 0;
-      int n = 0;
-      for (size_t i = 0; i < curve.observed.batch_sizes.size(); ++i) {
-        const std::optional<double> base = ObservedAt(*dense, curve.observed.batch_sizes[i]);
-        if (!base) continue;
-        log_sum += std::log(curve.observed.steps[i] / *base);
-        ++n;
-      }
-      const bool predicts = curve.score->mean_abs_log_error <= tolerance;
-      all_predict = all_predict && predicts;
-      absl::StrAppend(&part, "; the L ratio ", predicts ? "predicts" : "does not predict",
-                      " the step ratio (observed geometric mean ", Num(std::exp(log_sum / std::max(n, 1))),
-                      "; mean |ln(pred/obs)| ", Num(curve.score->mean_abs_log_error), ", max ",
-                      Num(curve.score->max_abs_log_error), " over ", curve.score->count, " batch sizes; tolerance ",
-                      Num(tolerance), ")");
-    } else {
-      all_predict = false;
-      absl::StrAppend(&part, "; prediction not scored (no shared batch size with a steps-to-result)");
-    }
-    parts.push_back(part);
-  }
-  if (parts.empty()) return "not measured: only one sparsity level";
-  if (!any) return absl::StrCat("not measured -- ", absl::StrJoin(parts, ". "));
-  const char* verdict = all_larger && all_predict ? "holds"
-                        : all_larger              ? "holds partly (L is larger; the L ratio misses the step ratio)"
-                                                  : "does not hold";
-  return absl::StrCat(verdict, " -- ", absl::StrJoin(parts, ". "));
 }
 
 // What VerifyStore checked, for report.md: "" when the tree holds no trial folders (a hand-written fixture).
@@ -596,43 +188,6 @@ std::string Protocol(const std::vector<StudyRecord>& records, const std::string&
     absl::StrAppend(&md, "- No trial was stopped early (", Count(examples_trained), " training examples trained)\n");
   }
   return md;
-}
-
-JsonObject FitJson(const Curve& curve) {
-  JsonObject json;
-  json.Add("workload", curve.workload)
-      .Add("sparsity", curve.sparsity)
-      .Add("points", static_cast<int>(curve.observed.steps.size()));
-  if (curve.fit) {
-    json.Add("fit", theory::ScalingFitJson(*curve.fit));
-    JsonArray regimes, batch_sizes;
-    for (size_t i = 0; i < curve.fit->regimes.size(); ++i) {
-      regimes.Add(theory::ScalingRegimeName(curve.fit->regimes[i]));
-      batch_sizes.Add(curve.observed.batch_sizes[i]);
-    }
-    json.Add("batch_sizes", batch_sizes).Add("regimes", regimes);
-  } else {
-    json.AddNull("fit").Add("note", curve.note);
-  }
-  return json;
-}
-
-absl::StatusOr<std::vector<Curve>> LoadCurves(const std::string& dir, int bootstrap_resamples,
-                                              std::vector<StudyRecord>* records_out) {
-  ASSIGN_OR_RETURN(std::vector<StudyRecord> records, ReadStudyRecords(dir));
-  if (records.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat(dir, ": no study.json under <dataset>/<network>/<optimizer>/sparsity_<s>/<batch_size>/"));
-  }
-  std::vector<Curve> curves = GroupCurves(records);
-  RETURN_IF_ERROR(FitCurves(curves, bootstrap_resamples));
-  for (Curve& curve : curves) {
-    RETURN_IF_ERROR(ReadLipschitz(dir, curve));
-    RETURN_IF_ERROR(ReadNoise(dir, curve));
-  }
-  RETURN_IF_ERROR(Predict(curves));
-  if (records_out != nullptr) *records_out = std::move(records);
-  return curves;
 }
 
 }  // namespace
@@ -740,10 +295,10 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
                                                                                        : "MDP"));
     }
     absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " | ", curve.observed.steps.size(),
-                    " | ", Num(fit.min_steps), " [", Num(fit.min_steps_interval.lower), ", ",
-                    Num(fit.min_steps_interval.upper), "] | ", Num(fit.critical_batch_size), " [",
-                    Num(fit.critical_batch_size_interval.lower), ", ", Num(fit.critical_batch_size_interval.upper), "]",
-                    fit.critical_batch_size_at_bound ? " (at search bound)" : "", " | ", Num(fit.rms_log_residual),
+                    " | ", ShortNumber(fit.min_steps), " [", ShortNumber(fit.min_steps_interval.lower), ", ",
+                    ShortNumber(fit.min_steps_interval.upper), "] | ", ShortNumber(fit.critical_batch_size), " [",
+                    ShortNumber(fit.critical_batch_size_interval.lower), ", ", ShortNumber(fit.critical_batch_size_interval.upper), "]",
+                    fit.critical_batch_size_at_bound ? " (at search bound)" : "", " | ", ShortNumber(fit.rms_log_residual),
                     " | ", absl::StrJoin(regimes, " "), " |\n");
   }
   absl::StrAppend(&md, "\n## Lipschitz constant L along training\n\n");
@@ -760,8 +315,8 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
     for (const Curve& curve : curves) {
       if (curve.lipschitz.empty()) continue;
       absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " | ", curve.lipschitz.size(),
-                      " | ", curve.lipschitz.back().first, " | ", Num(*curve.lipschitz_mean), " | ",
-                      Num(*curve.lipschitz_max), " |\n");
+                      " | ", curve.lipschitz.back().first, " | ", ShortNumber(*curve.lipschitz_mean), " | ",
+                      ShortNumber(*curve.lipschitz_max), " |\n");
     }
     absl::StrAppend(
         &md,
@@ -777,8 +332,8 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
       const LipschitzComparison& l = *curve.lipschitz_vs_dense;
       absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " vs ",
                       JsonNumber(DenseCurve(curves, curve.workload)->sparsity), " | ", l.up_to_step, " | ",
-                      Num(l.sparse_median), " / ", Num(l.dense_median), " | ", Num(l.ratio()), " | ",
-                      Num(l.sparse_mean), " / ", Num(l.dense_mean), " | ", l.sparse_above, " of ", l.matched, " |\n");
+                      ShortNumber(l.sparse_median), " / ", ShortNumber(l.dense_median), " | ", ShortNumber(l.ratio()), " | ",
+                      ShortNumber(l.sparse_mean), " / ", ShortNumber(l.dense_mean), " | ", l.sparse_above, " of ", l.matched, " |\n");
     }
   }
   bool any_noise = false;
@@ -804,11 +359,11 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
       }
       const double last = curve.noise.back().simple_noise_scale;
       absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " | ", curve.noise.size(), " | ",
-                      Num(Median(norms)), " | ", Num(Median(traces)), " | ", Num(*MedianNoiseScale(curve)), " | ",
-                      std::isfinite(last) ? Num(last) : "inf", " | ",
-                      curve.fit ? absl::StrCat(Num(curve.fit->critical_batch_size), " [",
-                                               Num(curve.fit->critical_batch_size_interval.lower), ", ",
-                                               Num(curve.fit->critical_batch_size_interval.upper), "]")
+                      ShortNumber(Median(norms)), " | ", ShortNumber(Median(traces)), " | ", ShortNumber(*MedianNoiseScale(curve)), " | ",
+                      std::isfinite(last) ? ShortNumber(last) : "inf", " | ",
+                      curve.fit ? absl::StrCat(ShortNumber(curve.fit->critical_batch_size), " [",
+                                               ShortNumber(curve.fit->critical_batch_size_interval.lower), ", ",
+                                               ShortNumber(curve.fit->critical_batch_size_interval.upper), "]")
                                 : "no fit",
                       " |\n");
     }
@@ -825,7 +380,7 @@ absl::StatusOr<JsonObject> WriteReport(const std::string& dir, const ReportOptio
     }
     any_prediction = true;
     absl::StrAppend(&md, "| ", curve.workload, " | ", JsonNumber(curve.sparsity), " | ", curve.score->count, " | ",
-                    Num(curve.score->mean_abs_log_error), " | ", Num(curve.score->max_abs_log_error), " |\n");
+                    ShortNumber(curve.score->mean_abs_log_error), " | ", ShortNumber(curve.score->max_abs_log_error), " |\n");
   }
   if (!any_prediction) absl::StrAppend(&md, "Not measured (needs L for the dense and a sparse network).\n");
   absl::StrAppend(&md, "\n## Verdicts on the paper's findings (computed from this run)\n\n",
