@@ -492,16 +492,5 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   // One process unless an MPI launcher started this one (mpirun, srun); the session outlives Run's reducers.
   const parsity::distributed::MpiSession session;
-  const absl::Status status = parsity::Run(session);
-  if (!status.ok()) {
-    if (session.size() == 1) {
-      std::fprintf(stderr, "measure: %s\n", std::string(status.message()).c_str());
-      return 1;
-    }
-    // The other ranks may be waiting in a collective call: end them all (MPI_Abort), naming this rank.
-    std::fprintf(stderr, "measure: rank %d of %d: %s\n", session.rank(), session.size(),
-                 std::string(status.message()).c_str());
-    session.Abort(1);
-  }
-  return 0;
+  return session.ExitCode("measure", parsity::Run(session));
 }

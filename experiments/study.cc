@@ -153,16 +153,9 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const parsity::distributed::MpiSession session;
   int exit_code = 0;
-  const absl::Status status = parsity::Run(argv[0], session, &exit_code);
-  if (!status.ok()) {
-    if (session.size() > 1) {
-      // The other ranks may be waiting for this one: end the job (finished trials are stored; rerun to resume).
-      std::fprintf(stderr, "study: rank %d of %d: %s\n", session.rank(), session.size(),
-                   std::string(status.message()).c_str());
-      session.Abort(1);
-    }
-    std::fprintf(stderr, "study: %s\n", std::string(status.message()).c_str());
-    return 1;
+  // On an error the job ends (finished trials are stored; rerun to resume).
+  if (const int failed = session.ExitCode("study", parsity::Run(argv[0], session, &exit_code)); failed != 0) {
+    return failed;
   }
   // Ranks other than 0 finish with the sweep, rank 0 after the theory measurements and the report: wait idle.
   session.WaitForAllRanks();

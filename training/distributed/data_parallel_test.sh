@@ -104,7 +104,7 @@ expect_job_fails "rank 1 aborts" 134 \
   -- --test_fail_rank=1 --test_fail_step=5 --test_fail_how=abort
 # (Open MPI's own "MPI_ABORT was invoked on rank 1" banner is sometimes lost when mpirun stops the job first.)
 expect_job_fails "rank 1 returns an error" 1 \
-  "rank 1 of 2: data_parallel_trial: failing on purpose after step 5" \
+  "data_parallel_trial: rank 1 of 2: failing on purpose after step 5" \
   -- --test_fail_rank=1 --test_fail_step=5 --test_fail_how=status
 expect_job_fails "rank 1's weights diverge" 134 \
   "parameters differ across the 2 data-parallel ranks after 10 gradient all-reduces: rank 1 differs from rank 0" \

@@ -185,11 +185,5 @@ absl::Status Run(const MpiSession& session) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const parsity::distributed::MpiSession session;
-  const absl::Status status = parsity::distributed::Run(session);
-  if (!status.ok()) {
-    std::fprintf(stderr, "rank %d of %d: data_parallel_trial: %s\n", session.rank(), session.size(),
-                 std::string(status.message()).c_str());
-    session.Abort(1);
-  }
-  return 0;
+  return session.ExitCode("data_parallel_trial", parsity::distributed::Run(session));
 }

@@ -1,5 +1,7 @@
 #include "training/distributed/mpi_session.h"
 
+#include <string>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +61,17 @@ void MpiSession::Abort(int exit_code) const {
   std::fflush(stderr);
   if (mpi_active_) MPI_Abort(MPI_COMM_WORLD, exit_code);
   std::exit(exit_code);
+}
+
+int MpiSession::ExitCode(absl::string_view program, const absl::Status& status) const {
+  if (status.ok()) return 0;
+  if (size() == 1) {
+    std::fprintf(stderr, "%s: %s\n", std::string(program).c_str(), std::string(status.message()).c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "%s: rank %d of %d: %s\n", std::string(program).c_str(), rank(), size(),
+               std::string(status.message()).c_str());
+  Abort(1);
 }
 
 }  // namespace parsity::distributed

@@ -9,6 +9,9 @@
 #ifndef PARSITY_TRAINING_DISTRIBUTED_MPI_SESSION_H_
 #define PARSITY_TRAINING_DISTRIBUTED_MPI_SESSION_H_
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
 #include <mpi.h>
 
 namespace parsity::distributed {
@@ -47,6 +50,12 @@ class MpiSession {
   // Ends every process of the job with `exit_code`: MPI_Abort(MPI_COMM_WORLD) when MPI is active (mpirun and srun
   // then stop the other ranks and exit non-zero), std::exit otherwise. Print the reason to stderr first.
   [[noreturn]] void Abort(int exit_code) const;
+
+  // The end of a binary's main(): 0 for an OK `status`; otherwise one line on stderr, "program: message" (with
+  // "program: rank r of P: message" when the job has several ranks), and exit code 1: returned for one process (so that
+  // destructors run), by aborting the whole job for several (the other ranks may be waiting in a collective call).
+  //   return session.ExitCode("train", Run(session));
+  int ExitCode(absl::string_view program, const absl::Status& status) const;
 
  private:
   bool mpi_active_ = false;

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "absl/status/status.h"
+
 #include "gtest/gtest.h"
 
 namespace parsity::distributed {
@@ -47,6 +49,18 @@ TEST(MpiSessionDeathTest, AbortWithoutMpiExitsWithTheCode) {
   UnsetLauncherVariables();
   const MpiSession session;
   EXPECT_EXIT(session.Abort(7), ::testing::ExitedWithCode(7), "");
+}
+
+// One process: the error is one line naming the program, returned as exit code 1 (the multi-rank form, which aborts
+// the job naming the rank, is checked by the MPI binaries' tests, e.g. //training/distributed:data_parallel_test).
+TEST(MpiSessionTest, ExitCodeOfOneProcessIsOneLineAndOne) {
+  UnsetLauncherVariables();
+  const MpiSession session;
+  EXPECT_EQ(session.ExitCode("tool", absl::OkStatus()), 0);
+  ::testing::internal::CaptureStderr();
+  const int code = session.ExitCode("tool", absl::InvalidArgumentError("--flag=3 is wrong"));
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "tool: --flag=3 is wrong\n");
+  EXPECT_EQ(code, 1);
 }
 
 }  // namespace
