@@ -53,6 +53,7 @@
 #include "absl/strings/str_join.h"
 #include "experiments/data_fingerprints.h"
 #include "experiments/flag_checks.h"
+#include "experiments/trial_flags.h"
 #include "experiments/sharded_gradient_oracle.h"
 #include "pruning/mask_report.h"
 #include "pruning/pruning.h"
@@ -72,22 +73,7 @@
 #include "training/optimizers/schedule.h"
 #include "training/trainer/trainer.h"
 
-ABSL_FLAG(std::string, dataset, "mnist", "data set: mnist, fashion_mnist or cifar10");
-ABSL_FLAG(std::string, data_dir, "", "directory of the data set's files (default: its install location)");
-ABSL_FLAG(std::string, network, "simple_cnn", "network: simple_cnn, resnet8 or lenet_300_100");
-ABSL_FLAG(std::string, optimizer, "sgd", "optimizer: sgd, momentum, nesterov or adam");
-ABSL_FLAG(double, learning_rate, 0.05, "initial learning rate, > 0");
-ABSL_FLAG(double, momentum, 0.9, "momentum (momentum, nesterov), in [0, 1)");
-ABSL_FLAG(std::string, schedule, "constant", "learning-rate schedule: constant or linear_decay");
-ABSL_FLAG(int64_t, decay_steps, 30000, "linear_decay: steps over which the rate falls to end_factor * rate");
-ABSL_FLAG(double, end_factor, 0.01, "linear_decay: final rate as a fraction of the initial one, in (0, 1]");
-ABSL_FLAG(int64_t, batch_size, 128, "examples per step");
 ABSL_FLAG(int64_t, steps, 2000, "updates to train (all of them: there is no goal error)");
-ABSL_FLAG(uint64_t, seed, 0, "trial seed: initialization (and pruning mask)");
-ABSL_FLAG(int32_t, threads, 1, "threads inside a training step and a full-gradient evaluation (per rank)");
-ABSL_FLAG(std::string, pruning, "none", "pruning at initialization: none, snip, magnitude or random");
-ABSL_FLAG(double, sparsity, 0.0, "fraction of prunable parameters removed, in [0, 1)");
-ABSL_FLAG(int64_t, snip_batches, 0, "SNIP's sample in batches of 100; 0 = the whole training set");
 ABSL_FLAG(int64_t, lipschitz_interval, 1000, "measure L every this many steps (0: never)");
 ABSL_FLAG(int64_t, noise_interval, 1000, "measure the gradient noise every this many steps (0: never)");
 ABSL_FLAG(int64_t, lipschitz_sample, 0,
@@ -112,38 +98,14 @@ struct MeasureFlags {
 };
 
 absl::StatusOr<trainer::TrainerConfig> TrainerConfigFromFlags() {
-  trainer::TrainerConfig config;
-  using experiments::FloatFlag;
-  using experiments::FloatFlagRange;
-  ASSIGN_OR_RETURN(const float learning_rate,
-                   FloatFlag("learning_rate", absl::GetFlag(FLAGS_learning_rate), FloatFlagRange::kPositive));
+  ASSIGN_OR_RETURN(trainer::TrainerConfig config, experiments::TrainerConfigFromTrialFlags());
   const int64_t steps = absl::GetFlag(FLAGS_steps);
   if (steps < 1) return absl::InvalidArgumentError(absl::StrCat("--steps=", steps, " must be >= 1"));
-  config.batch_size = absl::GetFlag(FLAGS_batch_size);
   config.max_steps = steps;
   config.check_interval = steps;  // One evaluation of the validation set, at the end.
   config.goal_error = 1e-12;      // Never reached before the end: every step runs.
-  config.evaluator.threads = absl::GetFlag(FLAGS_threads);
-  config.optimizer.name = absl::GetFlag(FLAGS_optimizer);
-  ASSIGN_OR_RETURN(config.optimizer.momentum,
-                   FloatFlag("momentum", absl::GetFlag(FLAGS_momentum), FloatFlagRange::kBelowOne));
-  config.schedule.name = absl::GetFlag(FLAGS_schedule);
-  config.schedule.initial_learning_rate = learning_rate;
-  config.schedule.decay_steps = absl::GetFlag(FLAGS_decay_steps);
-  ASSIGN_OR_RETURN(config.schedule.end_factor,
-                   FloatFlag("end_factor", absl::GetFlag(FLAGS_end_factor), FloatFlagRange::kPositiveUpToOne));
-  RETURN_IF_ERROR(experiments::CheckOptimizerAndScheduleNames(config));
   const absl::Status status = trainer::ValidateTrainerConfig(config, /*training_examples=*/config.batch_size);
   if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("--", status.message()));
-  return config;
-}
-
-absl::StatusOr<pruning::PruningConfig> PruningConfigFromFlags() {
-  pruning::PruningConfig config;
-  config.scheme = absl::GetFlag(FLAGS_pruning);
-  config.sparsity = absl::GetFlag(FLAGS_sparsity);
-  config.snip_batches = absl::GetFlag(FLAGS_snip_batches);
-  RETURN_IF_ERROR(experiments::ValidatePruningFlags(config));
   return config;
 }
 
@@ -233,7 +195,7 @@ std::string CollectiveSettings(const trainer::TrainerConfig& config, const Measu
 absl::Status Run(const distributed::MpiSession& session) {
   const bool root = session.rank() == 0;
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, TrainerConfigFromFlags());
-  ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, PruningConfigFromFlags());
+  ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, experiments::PruningConfigFromTrialFlags());
   ASSIGN_OR_RETURN(MeasureFlags measure, MeasureFlagsFromFlags());
   absl::StatusOr<std::unique_ptr<nn::Network>> created = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
   if (!created.ok()) return absl::InvalidArgumentError(absl::StrCat("--network: ", created.status().message()));
@@ -263,7 +225,8 @@ absl::Status Run(const distributed::MpiSession& session) {
   ASSIGN_OR_RETURN(const nn::Mask mask, pruning::ComputeMask(pruning_config, *network, parameters,
                                                                      dataset.train, seed, config.evaluator.threads));
   mask.Apply(absl::MakeSpan(parameters));
-  const pruning::MaskReport mask_report = pruning::ReportMask(mask, network->layout(), pruning_config.sparsity, true);
+  const pruning::MaskReport mask_report = pruning::ReportMask(mask, network->layout(), pruning_config.sparsity,
+                                                               pruning_config.prune_biases);
   if (root && pruning_config.scheme != "none") {
     std::fprintf(stderr, "pruning: %s\n", pruning::MaskReportText(mask_report).c_str());
   }

@@ -66,6 +66,9 @@ expect_rejected() {
 expect_rejected lipschitz_interval --lipschitz_interval=-1
 expect_rejected "learning_rate=1e-320 is below the smallest normal float" --learning_rate=1e-320
 expect_rejected "momentum=0.99999999999 rounds to 1" --optimizer=momentum --momentum=0.99999999999
+# The flags train has, measure has too (one definition, experiments/trial_flags.h).
+expect_rejected prune_scope --pruning=snip --sparsity=0.5 --prune_scope=network
+expect_rejected "adam_beta2=0.999999999 rounds to 1" --optimizer=adam --adam_beta2=0.999999999
 expect_rejected noise_interval --noise_interval=-5
 expect_rejected lipschitz_interval --lipschitz_interval=0 --noise_interval=0
 expect_rejected lipschitz_sample --lipschitz_sample=-2

@@ -30,6 +30,7 @@
 #include "absl/strings/str_join.h"
 #include "experiments/data_fingerprints.h"
 #include "experiments/flag_checks.h"
+#include "experiments/trial_flags.h"
 #include "pruning/mask_report.h"
 #include "pruning/pruning.h"
 #include "tools/base/atomic_file.h"
@@ -45,32 +46,12 @@
 #include "training/trainer/trainer.h"
 #include "training/trainer/trial_record.h"
 
-ABSL_FLAG(std::string, dataset, "mnist", "data set: mnist, fashion_mnist or cifar10");
-ABSL_FLAG(std::string, data_dir, "", "directory of the data set's files (default: its install location)");
-ABSL_FLAG(std::string, network, "simple_cnn", "network: simple_cnn, resnet8 or lenet_300_100");
-ABSL_FLAG(std::string, optimizer, "sgd", "optimizer: sgd, momentum, nesterov or adam");
-ABSL_FLAG(double, learning_rate, 0.05, "initial learning rate, > 0");
-ABSL_FLAG(double, momentum, 0.9, "momentum (momentum, nesterov), in [0, 1)");
-ABSL_FLAG(double, adam_beta1, 0.9, "Adam's beta1, in [0, 1)");
-ABSL_FLAG(double, adam_beta2, 0.999, "Adam's beta2, in [0, 1)");
-ABSL_FLAG(double, adam_epsilon, 1e-8, "Adam's epsilon, > 0");
-ABSL_FLAG(std::string, schedule, "constant", "learning-rate schedule: constant or linear_decay");
-ABSL_FLAG(int64_t, decay_steps, 30000, "linear_decay: steps over which the rate falls to end_factor * rate");
-ABSL_FLAG(double, end_factor, 0.01, "linear_decay: final rate as a fraction of the initial one, in (0, 1]");
-ABSL_FLAG(int64_t, batch_size, 128, "examples per step");
 ABSL_FLAG(double, goal_error, 0.02, "validation error that completes the trial, in (0, 1)");
 ABSL_FLAG(int64_t, max_steps, 40000, "step budget");
 ABSL_FLAG(int64_t, check_interval, 100, "steps between evaluations of the whole validation set");
 ABSL_FLAG(bool, check_early_exit, false,
           "stop each check once more than goal_error x N validation examples are misclassified (the same result; "
           "such checks record a lower bound on the error); default: every check evaluates the whole set");
-ABSL_FLAG(uint64_t, seed, 0, "trial seed: initialization (and pruning mask)");
-ABSL_FLAG(int32_t, threads, 1, "threads inside a training step");
-ABSL_FLAG(std::string, pruning, "none", "pruning at initialization: none, snip, magnitude or random");
-ABSL_FLAG(double, sparsity, 0.0, "fraction of prunable parameters removed, in [0, 1)");
-ABSL_FLAG(std::string, prune_scope, "global", "global (the paper: one threshold across layers) or layer");
-ABSL_FLAG(bool, prune_biases, true, "whether biases are prunable (the paper prunes weights and biases alike)");
-ABSL_FLAG(int64_t, snip_batches, 0, "SNIP's sample in batches of 100; 0 = the whole training set");
 ABSL_FLAG(std::string, measurements_csv, "", "write every check to this CSV file (its folder must exist)");
 ABSL_FLAG(std::string, sparse_kernels, "auto",
           "with a pruning mask: auto (each layer's products run on the kept weights only where that measured faster), "
@@ -82,49 +63,16 @@ namespace parsity {
 namespace {
 
 absl::StatusOr<trainer::TrainerConfig> ConfigFromFlags() {
-  trainer::TrainerConfig config;
-  using experiments::FloatFlag;
-  using experiments::FloatFlagRange;
-  ASSIGN_OR_RETURN(const float learning_rate,
-                   FloatFlag("learning_rate", absl::GetFlag(FLAGS_learning_rate), FloatFlagRange::kPositive));
-  config.batch_size = absl::GetFlag(FLAGS_batch_size);
+  ASSIGN_OR_RETURN(trainer::TrainerConfig config, experiments::TrainerConfigFromTrialFlags());
   config.max_steps = absl::GetFlag(FLAGS_max_steps);
   config.check_interval = absl::GetFlag(FLAGS_check_interval);
   config.check_early_exit = absl::GetFlag(FLAGS_check_early_exit);
   config.goal_error = absl::GetFlag(FLAGS_goal_error);
-  config.evaluator.threads = absl::GetFlag(FLAGS_threads);
   absl::StatusOr<nn::KernelSelection> selection = nn::ParseKernelSelection(absl::GetFlag(FLAGS_sparse_kernels));
   if (!selection.ok()) return absl::InvalidArgumentError(absl::StrCat("--sparse_kernels: ", selection.status().message()));
   config.sparse_kernels = *selection;
-  config.optimizer.name = absl::GetFlag(FLAGS_optimizer);
-  ASSIGN_OR_RETURN(config.optimizer.momentum,
-                   FloatFlag("momentum", absl::GetFlag(FLAGS_momentum), FloatFlagRange::kBelowOne));
-  ASSIGN_OR_RETURN(config.optimizer.beta1,
-                   FloatFlag("adam_beta1", absl::GetFlag(FLAGS_adam_beta1), FloatFlagRange::kBelowOne));
-  ASSIGN_OR_RETURN(config.optimizer.beta2,
-                   FloatFlag("adam_beta2", absl::GetFlag(FLAGS_adam_beta2), FloatFlagRange::kBelowOne));
-  ASSIGN_OR_RETURN(config.optimizer.epsilon,
-                   FloatFlag("adam_epsilon", absl::GetFlag(FLAGS_adam_epsilon), FloatFlagRange::kPositive));
-  config.schedule.name = absl::GetFlag(FLAGS_schedule);
-  config.schedule.initial_learning_rate = learning_rate;
-  config.schedule.decay_steps = absl::GetFlag(FLAGS_decay_steps);
-  ASSIGN_OR_RETURN(config.schedule.end_factor,
-                   FloatFlag("end_factor", absl::GetFlag(FLAGS_end_factor), FloatFlagRange::kPositiveUpToOne));
-  // Name the flag, not the config field, for the two names a user is most likely to mistype.
-  RETURN_IF_ERROR(experiments::CheckOptimizerAndScheduleNames(config));
   // Checks that do not need the data set run first, so that a bad flag fails before a slow load.
   RETURN_IF_ERROR(trainer::ValidateTrainerConfig(config, /*training_examples=*/config.batch_size));
-  return config;
-}
-
-absl::StatusOr<pruning::PruningConfig> PruningConfigFromFlags() {
-  pruning::PruningConfig config;
-  config.scheme = absl::GetFlag(FLAGS_pruning);
-  config.sparsity = absl::GetFlag(FLAGS_sparsity);
-  config.scope = absl::GetFlag(FLAGS_prune_scope);
-  config.prune_biases = absl::GetFlag(FLAGS_prune_biases);
-  config.snip_batches = absl::GetFlag(FLAGS_snip_batches);
-  RETURN_IF_ERROR(experiments::ValidatePruningFlags(config));
   return config;
 }
 
@@ -148,7 +96,7 @@ absl::Status CheckOutputFolder(const std::string& path) {
 absl::Status Run(const distributed::MpiSession& session) {
   const bool root = session.rank() == 0;
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, ConfigFromFlags());
-  ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, PruningConfigFromFlags());
+  ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, experiments::PruningConfigFromTrialFlags());
   RETURN_IF_ERROR(CheckOutputFolder(absl::GetFlag(FLAGS_measurements_csv)));
   absl::StatusOr<std::unique_ptr<nn::Network>> created = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
   if (!created.ok()) return absl::InvalidArgumentError(absl::StrCat("--network: ", created.status().message()));
