@@ -27,6 +27,20 @@
 
 namespace parsity::experiments {
 
+const StudyRecord* FindStudyRecord(const std::vector<StudyRecord>& records, const StudySpec& spec, double sparsity,
+                                   int64_t batch_size) {
+  const StudyRecord* found = nullptr;
+  for (const StudyRecord& record : records) {
+    if (record.dataset() == spec.dataset() && record.model() == spec.network() &&
+        record.optimizer() == spec.optimizer().name() && record.sparsity() == sparsity &&
+        record.batch_size() == batch_size) {
+      if (found != nullptr) return nullptr;  // Ambiguous: not this workload's one study.
+      found = &record;
+    }
+  }
+  return found;
+}
+
 bool WantsTheoryMeasurements(const StudySpec& spec) {
   return spec.has_theory() && spec.theory().has_remeasure_batch_size() && spec.theory().lipschitz_interval() > 0;
 }
@@ -61,13 +75,7 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
       sparsities.Add(entry.Add("status", "kept"));
       continue;
     }
-    const StudyRecord* study = nullptr;
-    for (const StudyRecord& record : records) {
-      if (record.dataset() == spec.dataset() && record.model() == spec.network() && record.sparsity() == sparsity &&
-          record.batch_size() == batch_size) {
-        study = &record;
-      }
-    }
+    const StudyRecord* study = FindStudyRecord(records, spec, sparsity, batch_size);
     if (study == nullptr || !study->has_best_trial()) {
       sparsities.Add(entry.Add("status", absl::StrCat("skipped: the study at B=", batch_size,
                                                       study == nullptr ? " was not found" : " has no best trial")));
@@ -108,11 +116,11 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
     std::mt19937_64 noise_engine(options.sample_seed + 1);
     int measurements = 0, noise_measurements = 0;
     const bool two_batch = spec.theory().noise_batch_sizes_size() == 2;
-    absl::Status failure;
     const auto start = std::chrono::steady_clock::now();
     trainer::TrainerHooks hooks;
     hooks.after_step = [&](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
-      if (step % interval != 0 || !failure.ok()) return;
+      // An estimate that fails is a warning, not the end of the measurements: the next one may succeed.
+      if (step % interval != 0) return;
       absl::StatusOr<theory::TrajectoryLipschitzEstimate> estimate =
           theory::EstimateTrajectoryLipschitz(*oracle, previous, current);
       if (!estimate.ok()) {

@@ -20,9 +20,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "experiments/study.pb.h"
+#include "experiments/study/records.pb.h"
 #include "tools/base/json.h"
 #include "training/data/dataset.h"
 
@@ -35,6 +37,11 @@ struct TheoryMeasurementOptions {
   int threads = 2;                  // Of the gradient evaluations.
   bool progress = true;             // Lines on stderr.
 };
+
+// The study.json record of `spec`'s workload (data set, network AND optimizer: one output folder may hold several
+// workloads) at `sparsity` and `batch_size`, or null when there is none or more than one.
+const StudyRecord* FindStudyRecord(const std::vector<StudyRecord>& records, const StudySpec& spec, double sparsity,
+                                   int64_t batch_size);
 
 // True when `spec` asks for the measurements: theory.remeasure_batch_size set and theory.lipschitz_interval > 0.
 bool WantsTheoryMeasurements(const StudySpec& spec);
