@@ -159,8 +159,8 @@ absl::Status ReadNoise(const std::string& dir, Curve& curve) {
     NoisePoint point;
     const auto number = [&](size_t index, double* value) {
       if (index >= fields.size()) return false;
-      // B_simple is +infinity when |G|^2 <= 0 (written as "inf" or "null" by the JSON number writer).
-      if (fields[index] == "inf" || fields[index] == "null") {
+      // B_simple is +infinity when |G|^2 <= 0: "inf" (CsvNumber), or "null" in files written before CsvNumber.
+      if (fields[index] == "null") {
         *value = std::numeric_limits<double>::infinity();
         return true;
       }

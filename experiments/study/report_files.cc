@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/csv.h"
 
 namespace parsity::experiments::report {
 
@@ -14,10 +15,10 @@ void AppendCurvesCsv(const std::vector<Curve>& curves, absl::string_view source,
     for (size_t i = 0; i < curve.observed.batch_sizes.size(); ++i) {
       const double b = curve.observed.batch_sizes[i];
       const std::optional<double> predicted = PredictedAt(curve, b);
-      absl::StrAppend(&csv, source, ",", curve.workload, ",", JsonNumber(curve.sparsity), ",", b, ",",
-                      curve.observed.steps[i], ",", curve.fit ? JsonNumber(theory::FittedSteps(*curve.fit, b)) : "",
+      absl::StrAppend(&csv, source, ",", curve.workload, ",", CsvNumber(curve.sparsity), ",", b, ",",
+                      curve.observed.steps[i], ",", curve.fit ? CsvNumber(theory::FittedSteps(*curve.fit, b)) : "",
                       ",", curve.fit ? theory::ScalingRegimeName(curve.fit->regimes[i]) : "", ",",
-                      predicted ? JsonNumber(*predicted) : "", "\n");
+                      predicted ? CsvNumber(*predicted) : "", "\n");
     }
   }
 }
@@ -29,11 +30,11 @@ std::string FitsCsv(const std::vector<Curve>& curves) {
   for (const Curve& curve : curves) {
     if (!curve.fit) continue;
     const ScalingFit& fit = *curve.fit;
-    absl::StrAppend(&csv, curve.workload, ",", JsonNumber(curve.sparsity), ",", curve.observed.steps.size(), ",",
-                    JsonNumber(fit.min_steps), ",", JsonNumber(fit.min_steps_interval.lower), ",",
-                    JsonNumber(fit.min_steps_interval.upper), ",", JsonNumber(fit.critical_batch_size), ",",
-                    JsonNumber(fit.critical_batch_size_interval.lower), ",",
-                    JsonNumber(fit.critical_batch_size_interval.upper), ",",
+    absl::StrAppend(&csv, curve.workload, ",", CsvNumber(curve.sparsity), ",", curve.observed.steps.size(), ",",
+                    CsvNumber(fit.min_steps), ",", CsvNumber(fit.min_steps_interval.lower), ",",
+                    CsvNumber(fit.min_steps_interval.upper), ",", CsvNumber(fit.critical_batch_size), ",",
+                    CsvNumber(fit.critical_batch_size_interval.lower), ",",
+                    CsvNumber(fit.critical_batch_size_interval.upper), ",",
                     fit.critical_batch_size_at_bound ? "true" : "false", "\n");
   }
   return csv;
@@ -43,9 +44,9 @@ std::string NoiseCsv(const std::vector<Curve>& curves) {
   std::string csv = "workload,sparsity,step,gradient_norm_squared,covariance_trace,simple_noise_scale\n";
   for (const Curve& curve : curves) {
     for (const NoisePoint& point : curve.noise) {
-      absl::StrAppend(&csv, curve.workload, ",", JsonNumber(curve.sparsity), ",", point.step, ",",
-                      JsonNumber(point.gradient_norm_squared), ",", JsonNumber(point.covariance_trace), ",",
-                      std::isfinite(point.simple_noise_scale) ? JsonNumber(point.simple_noise_scale) : "inf", "\n");
+      absl::StrAppend(&csv, curve.workload, ",", CsvNumber(curve.sparsity), ",", point.step, ",",
+                      CsvNumber(point.gradient_norm_squared), ",", CsvNumber(point.covariance_trace), ",",
+                      CsvNumber(point.simple_noise_scale), "\n");
     }
   }
   return csv;
@@ -55,7 +56,7 @@ std::string LipschitzCsv(const std::vector<Curve>& curves) {
   std::string csv = "workload,sparsity,step,lipschitz\n";
   for (const Curve& curve : curves) {
     for (const auto& [step, l] : curve.lipschitz) {
-      absl::StrAppend(&csv, curve.workload, ",", JsonNumber(curve.sparsity), ",", step, ",", JsonNumber(l), "\n");
+      absl::StrAppend(&csv, curve.workload, ",", CsvNumber(curve.sparsity), ",", step, ",", CsvNumber(l), "\n");
     }
   }
   return csv;

@@ -22,6 +22,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/csv.h"
 #include "tools/base/json.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_macros.h"
@@ -48,7 +49,7 @@ std::optional<trainer::TrialStatus> StatusFromName(absl::string_view name) {
   return std::nullopt;
 }
 
-std::string CsvNumber(bool has, double value) { return has ? JsonNumber(value) : ""; }
+std::string OptionalCsvNumber(bool has, double value) { return has ? CsvNumber(value) : ""; }
 
 // metadata.json ends with this, the digest's 64 hex digits, then "\"}" and a newline.
 constexpr absl::string_view kDigestMember = ",\"digest\":\"sha256:";
@@ -637,10 +638,10 @@ std::string StepsToResultCsv(absl::Span<const StudyRecord> records) {
                     JsonNumber(record.sparsity()), ",", record.batch_size(), ",",
                     has_best ? absl::StrCat(record.steps_to_result()) : "", ",",
                     has_best ? absl::StrCat(record.best_trial()) : "", ",");
-    absl::StrAppend(&csv, CsvNumber(has_best && best.has_learning_rate(), best.learning_rate()), ",",
-                    CsvNumber(has_best && best.has_momentum(), best.momentum()), ",",
+    absl::StrAppend(&csv, OptionalCsvNumber(has_best && best.has_learning_rate(), best.learning_rate()), ",",
+                    OptionalCsvNumber(has_best && best.has_momentum(), best.momentum()), ",",
                     has_best && best.has_decay_steps() ? absl::StrCat(best.decay_steps()) : "", ",",
-                    CsvNumber(has_best && best.has_end_factor(), best.end_factor()), ",");
+                    OptionalCsvNumber(has_best && best.has_end_factor(), best.end_factor()), ",");
     absl::StrAppend(&csv, record.trials(), ",", record.complete(), ",", record.incomplete(), ",", record.infeasible(),
                     ",", record.stopped_early(), "\n");
   }

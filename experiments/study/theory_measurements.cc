@@ -18,6 +18,7 @@
 #include "theory/gradient_oracle.h"
 #include "theory/trajectory_lipschitz.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/csv.h"
 #include "tools/base/json.h"
 #include "tools/base/status_macros.h"
 #include "training/data/examples.h"
@@ -128,7 +129,7 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
                      std::string(estimate.status().message()).c_str());
         return;
       }
-      absl::StrAppend(&csv, step, ",", JsonNumber(estimate->lipschitz), "\n");
+      absl::StrAppend(&csv, step, ",", CsvNumber(estimate->lipschitz), "\n");
       ++measurements;
       // The noise at the same point as the L estimate's start, w_prev.
       absl::StatusOr<theory::GradientNoiseEstimate> noise =
@@ -138,8 +139,8 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
                      static_cast<long long>(step), std::string(noise.status().message()).c_str());
         return;
       }
-      absl::StrAppend(&noise_csv, step, ",", JsonNumber(noise->loss), ",", JsonNumber(noise->gradient_norm_squared),
-                      ",", JsonNumber(noise->covariance_trace), ",", JsonNumber(noise->simple_noise_scale), ",",
+      absl::StrAppend(&noise_csv, step, ",", CsvNumber(noise->loss), ",", CsvNumber(noise->gradient_norm_squared),
+                      ",", CsvNumber(noise->covariance_trace), ",", CsvNumber(noise->simple_noise_scale), ",",
                       noise->sample_size);
       if (two_batch) {
         absl::StatusOr<theory::TwoBatchNoiseEstimate> two =
@@ -149,8 +150,8 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
                                                    .pairs = 10,
                                                    .seed = noise_engine()});
         if (two.ok()) {
-          absl::StrAppend(&noise_csv, ",", JsonNumber(two->gradient_norm_squared), ",",
-                          JsonNumber(two->covariance_trace), ",", JsonNumber(two->simple_noise_scale));
+          absl::StrAppend(&noise_csv, ",", CsvNumber(two->gradient_norm_squared), ",",
+                          CsvNumber(two->covariance_trace), ",", CsvNumber(two->simple_noise_scale));
         } else {
           absl::StrAppend(&noise_csv, ",,,");
         }

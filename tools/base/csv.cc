@@ -1,10 +1,13 @@
 #include "tools/base/csv.h"
 
+#include <cmath>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/json.h"
 #include "tools/base/status_macros.h"
 
 namespace parsity {
@@ -33,6 +36,12 @@ absl::StatusOr<CsvTable> ReadCsv(const std::string& path) {
     table.lines.emplace_back(line);
   }
   return table;
+}
+
+std::string CsvNumber(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  return JsonNumber(value);
 }
 
 }  // namespace parsity

@@ -33,6 +33,11 @@ struct CsvTable {
 // Reads `path`. Errors: those of ReadFile (tools/base/atomic_file.h).
 absl::StatusOr<CsvTable> ReadCsv(const std::string& path);
 
+// A number for a CSV field: the shortest text that reads back to the same double (as JsonNumber), and "inf", "-inf"
+// or "nan" for the values JSON cannot hold (JsonNumber writes those as null). Every CSV parsity writes uses it, and
+// absl::SimpleAtod reads all of them back.
+std::string CsvNumber(double value);
+
 }  // namespace parsity
 
 #endif  // PARSITY_TOOLS_BASE_CSV_H_

@@ -1,7 +1,10 @@
 #include "tools/base/csv.h"
 
+#include <cmath>
+#include <limits>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -38,6 +41,24 @@ TEST(CsvTest, EmptyFileHasNoHeaderAndAMissingFileIsAnError) {
   EXPECT_TRUE(table.header.empty());
   EXPECT_TRUE(table.rows.empty());
   EXPECT_THAT(ReadCsv(::testing::TempDir() + "/missing.csv").status(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// Non-finite numbers are spelled one way in every CSV ("inf", "-inf", "nan"; JSON's null is not a number) and read
+// back by SimpleAtod; finite ones round-trip exactly.
+TEST(CsvTest, NumbersRoundTripIncludingInfinitiesAndNaN) {
+  EXPECT_EQ(CsvNumber(std::numeric_limits<double>::infinity()), "inf");
+  EXPECT_EQ(CsvNumber(-std::numeric_limits<double>::infinity()), "-inf");
+  EXPECT_EQ(CsvNumber(std::numeric_limits<double>::quiet_NaN()), "nan");
+  EXPECT_EQ(CsvNumber(0.1), "0.1");
+  for (const double value : {0.1, -2.5e-300, 1.0 / 3.0, 6.02214076e23, std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity()}) {
+    double read = 0;
+    ASSERT_TRUE(absl::SimpleAtod(CsvNumber(value), &read)) << CsvNumber(value);
+    EXPECT_EQ(read, value);
+  }
+  double nan = 0;
+  ASSERT_TRUE(absl::SimpleAtod(CsvNumber(std::numeric_limits<double>::quiet_NaN()), &nan));
+  EXPECT_TRUE(std::isnan(nan));
 }
 
 }  // namespace

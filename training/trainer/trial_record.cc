@@ -1,6 +1,7 @@
 #include "training/trainer/trial_record.h"
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/csv.h"
 
 namespace parsity::trainer {
 
@@ -24,9 +25,9 @@ std::string MeasurementsCsv(const std::vector<Check>& checks) {
   std::string csv =
       "step,validation_error,validation_loss,training_loss,examples_seen,seconds,validation_examples_evaluated\n";
   for (const Check& check : checks) {
-    absl::StrAppend(&csv, check.step, ",", JsonNumber(check.validation_error), ",",
-                    JsonNumber(check.validation_loss), ",", JsonNumber(check.mean_training_loss), ",",
-                    check.examples_seen, ",", JsonNumber(check.seconds), ",", check.validation_examples_evaluated,
+    absl::StrAppend(&csv, check.step, ",", CsvNumber(check.validation_error), ",",
+                    CsvNumber(check.validation_loss), ",", CsvNumber(check.mean_training_loss), ",",
+                    check.examples_seen, ",", CsvNumber(check.seconds), ",", check.validation_examples_evaluated,
                     "\n");
   }
   return csv;
