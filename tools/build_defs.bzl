@@ -9,13 +9,19 @@ PARSITY_COPTS = [
     "-Wall",
     "-Wextra",
     "-Werror",
-    # Element-wise loops over float buffers (optimizer updates, masks, buffer arithmetic) have run-time sizes. At -O2
-    # (Bazel's -c opt) GCC 12 vectorizes with its "very-cheap" cost model, which refuses loops that need an alias check
-    # or a scalar epilogue, i.e. all of ours; the dynamic model vectorizes them (optimizer steps 2-4x faster). The
-    # bits do not change: vectorized or not, each element gets the same operations. (GCC 12 contracts a * b + c into
-    # a fused multiply-add in C++ even with -std=c++17, vectorized or not; hand-written kernels spell out their
-    # fused multiply-adds.)
-    "-fvect-cost-model=dynamic",
+] + select({
+    # GCC only: clang, which builds the fuzz targets (--config=fuzz, tools/fuzz/README.md), rejects the flag.
+    str(Label("//tools:clang")): [],
+    "//conditions:default": [
+        # Element-wise loops over float buffers (optimizer updates, masks, buffer arithmetic) have run-time sizes.
+        # At -O2 (Bazel's -c opt) GCC 12 vectorizes with its "very-cheap" cost model, which refuses loops that need
+        # an alias check or a scalar epilogue, i.e. all of ours; the dynamic model vectorizes them (optimizer steps
+        # 2-4x faster). The bits do not change: vectorized or not, each element gets the same operations. (GCC 12
+        # contracts a * b + c into a fused multiply-add in C++ even with -std=c++17, vectorized or not; hand-written
+        # kernels spell out their fused multiply-adds.)
+        "-fvect-cost-model=dynamic",
+    ],
+}) + [
     # sqrt and friends need not set errno, so they compile to single vectorizable instructions (Adam's update).
     "-fno-math-errno",
     # A class with virtual functions deleted through a base pointer must have a virtual destructor.

@@ -128,6 +128,17 @@ absl::StatusOr<int> RemoveTemporaryFilesOfDeadWriters(const std::string& directo
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  // A stream opens a directory and reads nothing from it, and a symlink loop looks like a missing file: say what the
+  // path is instead (a config or metadata.json that is a directory read as an empty text).
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) {
+    if (errno == ELOOP) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot open '", path, "': symlink loop (too many levels of symbolic links)"));
+    }
+  } else if (S_ISDIR(info.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("'", path, "' is a directory, not a file"));
+  }
   std::ifstream stream(path, std::ios::binary);
   if (!stream) {
     if (!PathExists(path)) return absl::NotFoundError(absl::StrCat("no such file '", path, "'"));

@@ -21,7 +21,8 @@ namespace parsity {
 // Creates missing parent directories. Errors: the errno-derived status of the failing call, naming the path.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 
-// Reads a whole file. Errors: NotFound when it does not exist, else the errno-derived status, naming the path.
+// Reads a whole file. Errors, naming the path: NotFound when it does not exist; FailedPrecondition "is a directory,
+// not a file" and "symlink loop" (rather than an empty text, or NotFound); else the errno-derived status.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Creates `path` and its missing parents (like `mkdir -p`). Errors name the directory that could not be created.

@@ -17,6 +17,7 @@ namespace {
 
 using ::parsity::testing::IsOk;
 using ::parsity::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::string TestDirectory() { return std::getenv("TEST_TMPDIR"); }
@@ -45,6 +46,18 @@ TEST(AtomicFileTest, WritesCreatesParentsAndReplaces) {
 TEST(AtomicFileTest, ReadingAMissingFileIsNotFoundNamingThePath) {
   const std::string path = TestDirectory() + "/missing.txt";
   EXPECT_THAT(ReadFile(path), StatusIs(absl::StatusCode::kNotFound, HasSubstr(path)));
+}
+
+TEST(AtomicFileTest, ReadingADirectoryOrASymlinkLoopSaysSo) {
+  // A directory used to read as an empty text, a loop as a missing file.
+  const std::string directory = TestDirectory() + "/a_directory";
+  ASSERT_THAT(CreateDirectories(directory), IsOk());
+  EXPECT_THAT(ReadFile(directory), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                            HasSubstr("'" + directory + "' is a directory, not a file")));
+  const std::string loop = TestDirectory() + "/loop";
+  ASSERT_EQ(symlink("loop", loop.c_str()), 0);
+  EXPECT_THAT(ReadFile(loop),
+              StatusIs(absl::StatusCode::kFailedPrecondition, AllOf(HasSubstr(loop), HasSubstr("symlink loop"))));
 }
 
 TEST(AtomicFileTest, WritingUnderAFileFailsNamingThePath) {

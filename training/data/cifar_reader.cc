@@ -1,8 +1,9 @@
 #include "training/data/cifar_reader.h"
 
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "tools/base/status_macros.h"
-#include "training/data/gzip_file.h"
 
 namespace parsity::data {
 
@@ -41,11 +42,23 @@ absl::Status ParseCifarRecords(absl::string_view contents, absl::string_view sou
   return absl::OkStatus();
 }
 
+absl::Status ReadCifarRecords(MaybeGzippedReader* reader, CifarImages* images) {
+  constexpr uint64_t kMaxBytes = kMaxCifarRecordsPerFile * kCifarRecordBytes;
+  ASSIGN_OR_RETURN(const absl::string_view contents, reader->ReadUpTo(kMaxBytes + 1));
+  if (contents.size() > kMaxBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CIFAR-10 file '", reader->source(), "' holds more than ", kMaxCifarRecordsPerFile, " records (",
+                     kMaxBytes, " bytes), the most the reader accepts from one file; stopped ",
+                     reader->gzipped() ? "decompressing" : "reading", " at ", contents.size(), " bytes"));
+  }
+  return ParseCifarRecords(contents, reader->source(), images);
+}
+
 absl::StatusOr<CifarImages> ReadCifarFiles(const std::vector<std::string>& paths) {
   CifarImages images;
   for (const std::string& path : paths) {
-    ASSIGN_OR_RETURN(const std::string contents, ReadMaybeGzippedFile(path));
-    RETURN_IF_ERROR(ParseCifarRecords(contents, path, &images));
+    ASSIGN_OR_RETURN(const std::unique_ptr<MaybeGzippedReader> reader, MaybeGzippedReader::Open(path));
+    RETURN_IF_ERROR(ReadCifarRecords(reader.get(), &images));
   }
   return images;
 }

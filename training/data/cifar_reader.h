@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "training/data/gzip_file.h"
 
 namespace parsity::data {
 
@@ -23,6 +24,9 @@ inline constexpr int kCifarChannels = 3;
 inline constexpr int kCifarClasses = 10;
 inline constexpr int64_t kCifarImageBytes = kCifarImageSide * kCifarImageSide * kCifarChannels;  // 3072
 inline constexpr int64_t kCifarRecordBytes = 1 + kCifarImageBytes;                               // 3073
+// The most records ReadCifarFiles accepts from one file: all 60,000 images of CIFAR-10 (184 MB), six times what the
+// real files hold. A longer file (a gzip bomb, a foreign file) fails once this many records are read.
+inline constexpr int64_t kMaxCifarRecordsPerFile = 60000;
 
 // CIFAR-10 images as stored (0..255), converted to HWC: `count` images of 32x32x3 bytes.
 struct CifarImages {
@@ -37,9 +41,15 @@ struct CifarImages {
 absl::Status ParseCifarRecords(absl::string_view contents, absl::string_view source, CifarImages* images);
 
 // Reads CIFAR-10 binary files (raw, or gzipped: detected from the content) and concatenates their records in the
-// order given. Errors: NotFound naming a missing file, the errno-derived status of an unreadable one,
-// ReadMaybeGzippedFile's and ParseCifarRecords' errors.
+// order given. Errors: MaybeGzippedReader's (gzip_file.h: NotFound naming a missing file, "is a directory",
+// "symlink loop", the errno-derived status of an unreadable one, DataLoss for corrupt gzip), InvalidArgument
+// "holds more than kMaxCifarRecordsPerFile records" (after reading one byte more than that, no further), and
+// ParseCifarRecords' errors.
 absl::StatusOr<CifarImages> ReadCifarFiles(const std::vector<std::string>& paths);
+
+// Reads one CIFAR-10 file from `reader` (not read from yet; for tests and fuzzers) and appends its records to
+// `images`. Errors as ReadCifarFiles', naming reader->source(); on error `images` is unchanged.
+absl::Status ReadCifarRecords(MaybeGzippedReader* reader, CifarImages* images);
 
 }  // namespace parsity::data
 

@@ -1,5 +1,8 @@
 #include "training/data/cifar_reader.h"
 
+#include <unistd.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,8 +17,12 @@ namespace {
 using ::parsity::testing::IsOk;
 using ::parsity::testing::StatusIs;
 using test_files::CifarBytes;
+using test_files::GzipBytes;
+using test_files::GzipOfZeros;
+using test_files::PeakResidentBytes;
 using test_files::TestDirectory;
 using test_files::WriteTestFile;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -88,6 +95,42 @@ TEST(ReadCifarFilesTest, ReportsBadFilesByPath) {
   WriteTestFile(directory + "/short.bin", CifarBytes({1}, {PlanarImage(0)}).substr(0, 3000));
   EXPECT_THAT(ReadCifarFiles({directory + "/short.bin"}),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr(directory + "/short.bin")));
+}
+
+TEST(ReadCifarFilesTest, ReadsGzippedFiles) {
+  const std::string directory = TestDirectory("cifar_reader_test_gzip");
+  WriteTestFile(directory + "/a.bin.gz", GzipBytes(CifarBytes({4, 5}, {PlanarImage(0), PlanarImage(1)})));
+  ASSERT_OK_AND_ASSIGN(const CifarImages images, ReadCifarFiles({directory + "/a.bin.gz"}));
+  EXPECT_THAT(images.labels, ElementsAre(4, 5));
+}
+
+TEST(ReadCifarFilesTest, StopsAtTheRecordLimit) {
+  // Zeros are valid records (label 0, black images): 2 GiB of them in 2 MB is read up to the limit only.
+  const std::string directory = TestDirectory("cifar_reader_test_bomb");
+  const std::string path = directory + "/data_batch_1.bin";
+  WriteTestFile(path, GzipOfZeros(uint64_t{2} << 30));
+  EXPECT_THAT(ReadCifarFiles({path}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("CIFAR-10 file '" + path +
+                                 "' holds more than 60000 records (184380000 bytes), the "
+                                 "most the reader accepts from one file; stopped decompressing at 184380001 bytes")));
+  EXPECT_LT(PeakResidentBytes(), int64_t{1} << 30);
+  // Exactly the limit is accepted.
+  const std::string full = GzipOfZeros(kMaxCifarRecordsPerFile * kCifarRecordBytes);
+  std::unique_ptr<MaybeGzippedReader> reader = MaybeGzippedReader::FromBytes(full, "full");
+  CifarImages images;
+  ASSERT_THAT(ReadCifarRecords(reader.get(), &images), IsOk());
+  EXPECT_EQ(images.count, kMaxCifarRecordsPerFile);
+}
+
+TEST(ReadCifarFilesTest, SaysWhatAPathIsWhenItIsNoFile) {
+  const std::string directory = TestDirectory("cifar_reader_test_paths");
+  EXPECT_THAT(ReadCifarFiles({directory}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("'" + directory + "' is a directory")));
+  const std::string loop = directory + "/loop";
+  ASSERT_EQ(symlink("loop", loop.c_str()), 0);
+  EXPECT_THAT(ReadCifarFiles({loop}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, AllOf(HasSubstr(loop), HasSubstr("symlink loop"))));
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "training/data/dataset.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <numeric>
 #include <utility>
@@ -70,13 +73,54 @@ absl::Status CheckLabels(const std::vector<uint8_t>& labels, absl::string_view s
   return absl::OkStatus();
 }
 
-// `directory`/`base` when it exists, else `directory`/`base`.gz when that exists, else NotFound.
+// True when something is at `path`: a file, a directory, or a symlink, even a broken or looping one (lstat).
+bool SomethingAt(const std::string& path) {
+  struct stat info;
+  return lstat(path.c_str(), &info) == 0;
+}
+
+// True when `path` is, or links to, a regular file.
+bool IsRegularFile(const std::string& path) {
+  struct stat info;
+  return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
+}
+
+// OK when `directory` is a directory or does not exist (the files' NotFound errors then say how to install them).
+// Errors: FailedPrecondition when it is a file or a symlink loop.
+absl::Status CheckDataDirectory(const std::string& directory) {
+  struct stat info;
+  if (stat(directory.c_str(), &info) != 0) {
+    if (errno == ELOOP) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot open the data directory '", directory,
+                                                        "': symlink loop (too many levels of symbolic links)"));
+    }
+    return absl::OkStatus();
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the data directory '", directory, "' is a file, not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+// `status` with `hint` (how to install the data) appended when it is NotFound.
+absl::Status WithInstallHint(absl::Status status, absl::string_view hint) {
+  if (!absl::IsNotFound(status)) return status;
+  return absl::NotFoundError(absl::StrCat(status.message(), ": ", hint));
+}
+
+// `directory`/`base` when it is a file, else `directory`/`base`.gz when that is a file, else the first of them at
+// which there is something else (a directory, a symlink loop: the reader says so), else NotFound.
 absl::StatusOr<std::string> FindIdxFile(const IdxDatasetInfo& info, const std::string& directory,
                                         absl::string_view base) {
   const std::string raw_path = JoinPath(directory, base);
-  if (PathExists(raw_path)) return raw_path;
   const std::string gzipped_path = absl::StrCat(raw_path, ".gz");
-  if (PathExists(gzipped_path)) return gzipped_path;
+  for (const std::string* path : {&raw_path, &gzipped_path}) {
+    if (IsRegularFile(*path)) return *path;
+  }
+  for (const std::string* path : {&raw_path, &gzipped_path}) {
+    if (SomethingAt(*path)) return *path;
+  }
   return absl::NotFoundError(absl::StrCat(info.display_name, " file '", raw_path, "' not found (nor '", gzipped_path,
                                           "'): ", info.install_hint));
 }
@@ -86,8 +130,12 @@ absl::StatusOr<RawExamples> ReadIdxPair(const IdxDatasetInfo& info, const std::s
                                         absl::string_view images_base, absl::string_view labels_base) {
   ASSIGN_OR_RETURN(const std::string images_path, FindIdxFile(info, directory, images_base));
   ASSIGN_OR_RETURN(const std::string labels_path, FindIdxFile(info, directory, labels_base));
-  ASSIGN_OR_RETURN(IdxImages images, ReadIdxImages(images_path));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> labels, ReadIdxLabels(labels_path));
+  absl::StatusOr<IdxImages> images_or = ReadIdxImages(images_path);
+  if (!images_or.ok()) return WithInstallHint(images_or.status(), info.install_hint);
+  IdxImages& images = *images_or;
+  absl::StatusOr<std::vector<uint8_t>> labels_or = ReadIdxLabels(labels_path);
+  if (!labels_or.ok()) return WithInstallHint(labels_or.status(), info.install_hint);
+  std::vector<uint8_t>& labels = *labels_or;
   if (images.count != static_cast<int64_t>(labels.size())) {
     return absl::InvalidArgumentError(absl::StrCat("'", images_path, "' holds ", images.count, " images but '",
                                                    labels_path, "' holds ", labels.size(), " labels"));
@@ -115,11 +163,13 @@ absl::StatusOr<RawDataset> ReadIdxDataset(const IdxDatasetInfo& info, const std:
 
 absl::StatusOr<RawExamples> ReadCifarSet(const std::vector<std::string>& paths) {
   for (const std::string& path : paths) {
-    if (!PathExists(path)) {
+    if (!SomethingAt(path)) {
       return absl::NotFoundError(absl::StrCat("CIFAR-10 file '", path, "' not found: ", kCifarInstallHint));
     }
   }
-  ASSIGN_OR_RETURN(CifarImages images, ReadCifarFiles(paths));
+  absl::StatusOr<CifarImages> images_or = ReadCifarFiles(paths);
+  if (!images_or.ok()) return WithInstallHint(images_or.status(), kCifarInstallHint);
+  CifarImages& images = *images_or;
   RawExamples examples;
   examples.shape = ImageShape{kCifarImageSide, kCifarImageSide, kCifarChannels};
   examples.pixels = std::move(images.pixels);
@@ -201,6 +251,7 @@ absl::Status Normalize(NormalizationScope scope, Dataset* dataset) {
 absl::StatusOr<Dataset> LoadDataset(absl::string_view name, const std::string& data_dir) {
   ASSIGN_OR_RETURN(const std::string default_dir, DefaultDataDir(name));
   const std::string directory = data_dir.empty() ? default_dir : data_dir;
+  RETURN_IF_ERROR(CheckDataDirectory(directory));
   RawDataset raw;
   if (name == kCifarName) {
     ASSIGN_OR_RETURN(raw, ReadCifarDataset(directory));

@@ -1,4 +1,4 @@
-// The paper's data sets, loaded by name, split and standardized as in PAPER.md "Data":
+// The paper's data sets, loaded by name, split and standardized as in experiments/PROTOCOL.md, "Data":
 //
 //   name            files (in data_dir, or the default directory)                   split (10%, seed 0)  stats
 //   mnist           {train,t10k}-{images-idx3,labels-idx1}-ubyte, raw or .gz          54,000 / 6,000      scalar
@@ -55,8 +55,10 @@ absl::StatusOr<std::string> DefaultDataDir(absl::string_view name);
 //  - NotFound naming the missing file and how to install it (MNIST: run tools/bootstrap.sh; Fashion-MNIST:
 //    apt-get install dataset-fashion-mnist or run tools/bootstrap.sh; CIFAR-10: download the binary version and pass
 //    --data_dir);
-//  - the readers' errors (idx_reader.h, cifar_reader.h): DataLoss for truncated or corrupt files, InvalidArgument
-//    for a wrong magic number;
+//  - FailedPrecondition when the data directory is a file, or it or a data file is a symlink loop ("symlink loop"),
+//    or a data file is a directory ("is a directory"), naming the path;
+//  - the readers' errors (idx_reader.h, cifar_reader.h): DataLoss for truncated or corrupt files or files longer
+//    than their header announces, InvalidArgument for a wrong magic number or a file beyond the readers' limits;
 //  - InvalidArgument when image and label counts differ, a label is >= 10, or train and test image shapes differ,
 //    naming the files.
 absl::StatusOr<Dataset> LoadDataset(absl::string_view name, const std::string& data_dir);

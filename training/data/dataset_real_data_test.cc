@@ -89,7 +89,7 @@ TEST_F(MnistTest, HasTheKnownLabelHistograms) {
 }
 
 TEST_F(MnistTest, RawPixelStatisticsAreTheWellKnownOnes) {
-  // Over all 60,000 training images: mean 0.1307, standard deviation 0.3081 (PAPER.md).
+  // Over all 60,000 training images: mean 0.1307, standard deviation 0.3081 (experiments/PROTOCOL.md).
   ASSERT_OK_AND_ASSIGN(const IdxImages images,
                        ReadIdxImages("/usr/local/share/datasets/mnist/train-images-idx3-ubyte"));
   std::vector<float> scaled(images.pixels.begin(), images.pixels.end());
@@ -191,7 +191,7 @@ TEST(FashionMnistTest, HasBalancedClassesAndTheKnownStatistics) {
   EXPECT_EQ(fashion.train.shape, (ImageShape{28, 28, 1}));
   EXPECT_THAT(LabelHistogram({&fashion.train, &fashion.validation}), Each(6000));
   EXPECT_THAT(LabelHistogram({&fashion.test}), Each(1000));
-  // PAPER.md: about 0.2860 / 0.3530 over all 60,000 training images.
+  // experiments/PROTOCOL.md: about 0.2860 / 0.3530 over all 60,000 training images.
   ASSERT_THAT(fashion.mean, ElementsAre(::testing::FloatNear(0.2860f, 0.002f)));
   ASSERT_THAT(fashion.stddev, ElementsAre(::testing::FloatNear(0.3530f, 0.002f)));
   double mean;

@@ -1,5 +1,7 @@
 #include "training/data/dataset.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -192,6 +194,53 @@ TEST(LoadDatasetTest, SaysHowToInstallMissingFiles) {
   WriteCifarDataset(cifar, 2, 2);
   ASSERT_EQ(std::remove((cifar + "/test_batch.bin").c_str()), 0);
   EXPECT_THAT(LoadDataset("cifar10", cifar), StatusIs(absl::StatusCode::kNotFound, HasSubstr("test_batch.bin")));
+}
+
+TEST(LoadDatasetTest, SaysWhenADataFileIsADirectoryOrASymlinkLoop) {
+  const std::string directory = TestDirectory("not_files");
+  WriteIdxDataset(directory, Sizes(20, 5), /*gzipped=*/false);
+  const std::string images_path = directory + "/train-images-idx3-ubyte";
+  ASSERT_EQ(std::remove(images_path.c_str()), 0);
+  ASSERT_THAT(CreateDirectories(images_path), IsOk());
+  EXPECT_THAT(LoadDataset("mnist", directory), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                        HasSubstr("'" + images_path + "' is a directory, not a file")));
+  // A gzipped file beside the directory is used.
+  std::vector<uint8_t> pixels(20 * 4 * 3);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i);
+  WriteTestFile(images_path + ".gz", test_files::GzipBytes(IdxBytes(0x00000803, {20, 4, 3}, pixels)));
+  EXPECT_THAT(LoadDataset("mnist", directory), IsOk());
+  ASSERT_EQ(std::remove((images_path + ".gz").c_str()), 0);
+  ASSERT_EQ(rmdir(images_path.c_str()), 0);
+  // A symlink loop, and a symlink to nothing.
+  ASSERT_EQ(symlink("train-images-idx3-ubyte", images_path.c_str()), 0);
+  EXPECT_THAT(LoadDataset("mnist", directory), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                        AllOf(HasSubstr(images_path), HasSubstr("symlink loop"))));
+  ASSERT_EQ(std::remove(images_path.c_str()), 0);
+  ASSERT_EQ(symlink("/nonexistent/mnist/train-images-idx3-ubyte", images_path.c_str()), 0);
+  EXPECT_THAT(LoadDataset("mnist", directory),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("symlink to '/nonexistent/mnist/train-images-idx3-ubyte', which does not "
+                                       "exist"),
+                             HasSubstr("run tools/bootstrap.sh"))));
+  // The data directory itself.
+  const std::string directory_loop = TestDirectory("not_files_dir") + "/loop";
+  ASSERT_EQ(symlink("loop", directory_loop.c_str()), 0);
+  EXPECT_THAT(LoadDataset("fashion_mnist", directory_loop),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("data directory '" + directory_loop + "'"), HasSubstr("symlink loop"))));
+  EXPECT_THAT(LoadDataset("mnist", directory + "/t10k-images-idx3-ubyte"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is a file, not a directory")));
+  // CIFAR-10 files.
+  const std::string cifar = TestDirectory("not_files_cifar");
+  WriteCifarDataset(cifar, 2, 2);
+  ASSERT_EQ(std::remove((cifar + "/test_batch.bin").c_str()), 0);
+  ASSERT_THAT(CreateDirectories(cifar + "/test_batch.bin"), IsOk());
+  EXPECT_THAT(LoadDataset("cifar10", cifar),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("test_batch.bin' is a directory")));
+  ASSERT_EQ(std::remove((cifar + "/data_batch_2.bin").c_str()), 0);
+  ASSERT_EQ(symlink("data_batch_2.bin", (cifar + "/data_batch_2.bin").c_str()), 0);
+  EXPECT_THAT(LoadDataset("cifar10", cifar), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                      AllOf(HasSubstr("data_batch_2.bin"), HasSubstr("symlink loop"))));
 }
 
 TEST(LoadDatasetTest, CifarHasNoDefaultInstallation) {

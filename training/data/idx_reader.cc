@@ -56,24 +56,64 @@ absl::Status CheckDataLength(absl::string_view contents, absl::string_view sourc
   return absl::OkStatus();
 }
 
+// The data bytes an image file's dimensions announce. Errors: InvalidArgument for implausible image dimensions.
+absl::StatusOr<uint64_t> ImageDataBytes(const std::vector<uint64_t>& dimensions, absl::string_view source,
+                                        std::string* dimensions_text) {
+  const uint64_t count = dimensions[0];
+  const uint64_t rows = dimensions[1];
+  const uint64_t columns = dimensions[2];
+  *dimensions_text = absl::StrCat(count, " images x ", rows, " rows x ", columns, " columns");
+  if (rows == 0 || columns == 0 || rows > (1u << 16) || columns > (1u << 16)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IDX image file '", source, "' has implausible image dimensions: ", *dimensions_text));
+  }
+  // Each factor is below 2^32 and rows * columns <= 2^32, so the product cannot overflow 64 bits.
+  return count * rows * columns;
+}
+
+// Reads an IDX file of `kind` from `reader` without ever holding more than its header announces: the header first
+// (header_bytes, no more), then exactly the data it announces plus one byte, to tell a longer file. Returns the
+// contents (header and data) for ParseIdxImages / ParseIdxLabels, which check them again.
+absl::StatusOr<absl::string_view> ReadIdxContents(MaybeGzippedReader* reader, uint32_t magic, absl::string_view kind) {
+  const std::string& source = reader->source();
+  const uint64_t header_bytes = 4 + 4 * (magic & 0xff);
+  ASSIGN_OR_RETURN(const absl::string_view header, reader->ReadUpTo(header_bytes));
+  ASSIGN_OR_RETURN(const std::vector<uint64_t> dimensions, ParseHeader(header, source, magic, kind));
+  uint64_t data_bytes;
+  std::string dimensions_text;
+  if (magic == kIdxImagesMagic) {
+    ASSIGN_OR_RETURN(data_bytes, ImageDataBytes(dimensions, source, &dimensions_text));
+  } else {
+    data_bytes = dimensions[0];
+    dimensions_text = absl::StrCat(data_bytes, " labels");
+  }
+  if (data_bytes > kMaxIdxDataBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("IDX file '", source, "' announces ", dimensions_text, " = ",
+                                                   data_bytes, " data bytes, more than the reader's limit of ",
+                                                   kMaxIdxDataBytes));
+  }
+  const uint64_t announced = header_bytes + data_bytes;
+  ASSIGN_OR_RETURN(const absl::string_view contents, reader->ReadUpTo(announced + 1));
+  if (contents.size() > announced) {
+    return absl::DataLossError(
+        absl::StrCat("IDX file '", source, "' holds more than the ", announced, " bytes its header announces (",
+                     header_bytes, "-byte header + ", dimensions_text, " = ", data_bytes, " data bytes); stopped ",
+                     reader->gzipped() ? "decompressing" : "reading", " at ", contents.size(), " bytes"));
+  }
+  return contents;
+}
+
 }  // namespace
 
 absl::StatusOr<IdxImages> ParseIdxImages(absl::string_view contents, absl::string_view source) {
   ASSIGN_OR_RETURN(const std::vector<uint64_t> dimensions, ParseHeader(contents, source, kIdxImagesMagic, "image"));
-  const uint64_t count = dimensions[0];
-  const uint64_t rows = dimensions[1];
-  const uint64_t columns = dimensions[2];
-  const std::string dimensions_text = absl::StrCat(count, " images x ", rows, " rows x ", columns, " columns");
-  if (rows == 0 || columns == 0 || rows > (1u << 16) || columns > (1u << 16)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("IDX image file '", source, "' has implausible image dimensions: ", dimensions_text));
-  }
-  // Each factor is below 2^32 and rows * columns <= 2^32, so the product cannot overflow 64 bits.
-  RETURN_IF_ERROR(CheckDataLength(contents, source, 16, count * rows * columns, dimensions_text));
+  std::string dimensions_text;
+  ASSIGN_OR_RETURN(const uint64_t data_bytes, ImageDataBytes(dimensions, source, &dimensions_text));
+  RETURN_IF_ERROR(CheckDataLength(contents, source, 16, data_bytes, dimensions_text));
   IdxImages images;
-  images.count = static_cast<int64_t>(count);
-  images.rows = static_cast<int>(rows);
-  images.columns = static_cast<int>(columns);
+  images.count = static_cast<int64_t>(dimensions[0]);
+  images.rows = static_cast<int>(dimensions[1]);
+  images.columns = static_cast<int>(dimensions[2]);
   images.pixels.assign(contents.begin() + 16, contents.end());
   return images;
 }
@@ -85,14 +125,24 @@ absl::StatusOr<std::vector<uint8_t>> ParseIdxLabels(absl::string_view contents, 
   return std::vector<uint8_t>(contents.begin() + 8, contents.end());
 }
 
+absl::StatusOr<IdxImages> ReadIdxImages(MaybeGzippedReader* reader) {
+  ASSIGN_OR_RETURN(const absl::string_view contents, ReadIdxContents(reader, kIdxImagesMagic, "image"));
+  return ParseIdxImages(contents, reader->source());
+}
+
+absl::StatusOr<std::vector<uint8_t>> ReadIdxLabels(MaybeGzippedReader* reader) {
+  ASSIGN_OR_RETURN(const absl::string_view contents, ReadIdxContents(reader, kIdxLabelsMagic, "label"));
+  return ParseIdxLabels(contents, reader->source());
+}
+
 absl::StatusOr<IdxImages> ReadIdxImages(const std::string& path) {
-  ASSIGN_OR_RETURN(const std::string contents, ReadMaybeGzippedFile(path));
-  return ParseIdxImages(contents, path);
+  ASSIGN_OR_RETURN(const std::unique_ptr<MaybeGzippedReader> reader, MaybeGzippedReader::Open(path));
+  return ReadIdxImages(reader.get());
 }
 
 absl::StatusOr<std::vector<uint8_t>> ReadIdxLabels(const std::string& path) {
-  ASSIGN_OR_RETURN(const std::string contents, ReadMaybeGzippedFile(path));
-  return ParseIdxLabels(contents, path);
+  ASSIGN_OR_RETURN(const std::unique_ptr<MaybeGzippedReader> reader, MaybeGzippedReader::Open(path));
+  return ReadIdxLabels(reader.get());
 }
 
 }  // namespace parsity::data

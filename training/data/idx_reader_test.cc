@@ -1,5 +1,8 @@
 #include "training/data/idx_reader.h"
 
+#include <unistd.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,9 +16,12 @@ namespace {
 
 using ::parsity::testing::StatusIs;
 using test_files::GzipBytes;
+using test_files::GzipOfZeros;
 using test_files::IdxBytes;
+using test_files::PeakResidentBytes;
 using test_files::TestDirectory;
 using test_files::WriteTestFile;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -121,6 +127,71 @@ TEST(ReadIdxTest, ReportsBadFilesByPath) {
   EXPECT_THAT(ReadIdxImages(directory + "/truncated_content.gz"),
               StatusIs(absl::StatusCode::kDataLoss,
                        HasSubstr("IDX file '" + directory + "/truncated_content.gz' is truncated")));
+}
+
+TEST(ReadIdxTest, StopsReadingAtTheSizeTheHeaderAnnounces) {
+  const std::string directory = TestDirectory("idx_reader_test_bomb");
+  // A valid header announcing 2 images of 2x3 (12 data bytes, 28 bytes in all), then 2 GiB of zeros: 2 MB on disk.
+  const std::string header = IdxBytes(0x00000803, {2, 2, 3}, {});
+  const std::string bomb_path = directory + "/train-images-idx3-ubyte.gz";
+  WriteTestFile(bomb_path, GzipBytes(header) + GzipOfZeros(uint64_t{2} << 30));
+  EXPECT_THAT(ReadIdxImages(bomb_path),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("IDX file '" + bomb_path +
+                                       "' holds more than the 28 bytes its header "
+                                       "announces (16-byte header + 2 images x 2 rows x 3 columns = 12 data bytes)"),
+                             HasSubstr("stopped decompressing at 29 bytes"))));
+  // The same for labels, and for a gzip bomb with nothing but zeros (no IDX magic number).
+  const std::string labels_path = directory + "/labels.gz";
+  WriteTestFile(labels_path, GzipBytes(IdxBytes(0x00000801, {5}, {})) + GzipOfZeros(uint64_t{2} << 30));
+  EXPECT_THAT(ReadIdxLabels(labels_path),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr(labels_path), HasSubstr("more than the 13 bytes its header announces"))));
+  const std::string zeros_path = directory + "/zeros.gz";
+  WriteTestFile(zeros_path, GzipOfZeros(uint64_t{2} << 30));
+  EXPECT_THAT(ReadIdxImages(zeros_path), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  AllOf(HasSubstr(zeros_path), HasSubstr("magic number 0x00000000"))));
+  // The old reader inflated each of them whole (2 GiB) before looking at the header.
+  EXPECT_LT(PeakResidentBytes(), int64_t{1} << 30);
+  // Raw files stop alike.
+  const std::string raw_path = directory + "/long";
+  WriteTestFile(raw_path, header + std::string(1 << 20, '\7'));
+  EXPECT_THAT(ReadIdxImages(raw_path), StatusIs(absl::StatusCode::kDataLoss,
+                                                AllOf(HasSubstr(raw_path), HasSubstr("stopped reading at 29 bytes"))));
+}
+
+TEST(ReadIdxTest, RejectsHeadersAnnouncingMoreThanTheLimit) {
+  // 2^32 - 1 images of 65536 x 65536: the reader refuses before reading any data.
+  const std::string bytes = IdxBytes(0x00000803, {0xffffffff, 65536, 65536}, {1, 2, 3});
+  std::unique_ptr<MaybeGzippedReader> reader = MaybeGzippedReader::FromBytes(bytes, "huge");
+  EXPECT_THAT(ReadIdxImages(reader.get()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'huge' announces 4294967295 images x 65536 rows x 65536 columns = "
+                                 "18446744069414584320 data bytes, more than the reader's limit of 4294967296")));
+  // 2^32 - 1 labels are within the limit: the file is just short.
+  const std::string labels = IdxBytes(0x00000801, {0xffffffff}, {1});
+  reader = MaybeGzippedReader::FromBytes(labels, "labels");
+  EXPECT_THAT(ReadIdxLabels(reader.get()),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("announces 4294967295 labels = 4294967295 data bytes, "
+                                                              "it holds 1")));
+}
+
+TEST(ReadIdxTest, ReadsFromMemory) {
+  const std::string compressed = GzipBytes(TwoImages());
+  std::unique_ptr<MaybeGzippedReader> reader = MaybeGzippedReader::FromBytes(compressed, "memory");
+  ASSERT_OK_AND_ASSIGN(const IdxImages images, ReadIdxImages(reader.get()));
+  EXPECT_EQ(images.count, 2);
+  EXPECT_EQ(images.pixels[11], 112);
+}
+
+TEST(ReadIdxTest, SaysWhatAPathIsWhenItIsNoFile) {
+  const std::string directory = TestDirectory("idx_reader_test_paths");
+  EXPECT_THAT(ReadIdxImages(directory),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("'" + directory + "' is a directory")));
+  const std::string loop = directory + "/loop";
+  ASSERT_EQ(symlink("loop", loop.c_str()), 0);
+  EXPECT_THAT(ReadIdxLabels(loop),
+              StatusIs(absl::StatusCode::kFailedPrecondition, AllOf(HasSubstr(loop), HasSubstr("symlink loop"))));
 }
 
 }  // namespace

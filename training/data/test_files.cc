@@ -1,7 +1,9 @@
 #include "training/data/test_files.h"
 
+#include <sys/resource.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -40,10 +42,10 @@ std::string IdxBytes(uint32_t magic, const std::vector<uint32_t>& dimensions, co
   return bytes;
 }
 
-std::string GzipBytes(absl::string_view data) {
+std::string GzipBytes(absl::string_view data, int level) {
   z_stream stream{};
   // 15 + 16: a 32 KiB window with a gzip wrapper.
-  PARSITY_CHECK(deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  PARSITY_CHECK(deflateInit2(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
   std::string output(deflateBound(&stream, data.size()) + 64, '\0');
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   stream.avail_in = static_cast<uInt>(data.size());
@@ -53,6 +55,28 @@ std::string GzipBytes(absl::string_view data) {
   output.resize(stream.total_out);
   deflateEnd(&stream);
   return output;
+}
+
+std::string GzipOfZeros(uint64_t size) {
+  constexpr uint64_t kMember = uint64_t{64} << 20;
+  std::string bytes;
+  std::string full_member;  // Compressed once, repeated.
+  for (uint64_t done = 0; done < size; done += kMember) {
+    const uint64_t length = std::min(kMember, size - done);
+    if (length == kMember) {
+      if (full_member.empty()) full_member = GzipBytes(std::string(kMember, '\0'), Z_BEST_COMPRESSION);
+      bytes += full_member;
+    } else {
+      bytes += GzipBytes(std::string(length, '\0'), Z_BEST_COMPRESSION);
+    }
+  }
+  return bytes;
+}
+
+int64_t PeakResidentBytes() {
+  struct rusage usage;
+  PARSITY_CHECK(getrusage(RUSAGE_SELF, &usage) == 0);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB.
 }
 
 std::string CifarBytes(const std::vector<uint8_t>& labels, const std::vector<std::vector<uint8_t>>& planes) {

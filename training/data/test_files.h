@@ -25,8 +25,15 @@ void WriteTestFile(const std::string& path, absl::string_view contents);
 // build broken files.
 std::string IdxBytes(uint32_t magic, const std::vector<uint32_t>& dimensions, const std::vector<uint8_t>& data);
 
-// gzip (RFC 1952) compression of `data`.
-std::string GzipBytes(absl::string_view data);
+// gzip (RFC 1952) compression of `data` at zlib `level` (0: stored blocks, 1: fastest, 9: smallest).
+std::string GzipBytes(absl::string_view data, int level = 1);
+
+// A "gzip bomb": gzip data (concatenated members of at most 64 MiB each) that decompresses to `size` zero bytes,
+// about a thousand times smaller than that (2 GiB: 2 MB).
+std::string GzipOfZeros(uint64_t size);
+
+// The peak resident set size of this process so far, in bytes (getrusage's ru_maxrss).
+int64_t PeakResidentBytes();
 
 // CIFAR-10 binary records: for record i, labels[i] then planes[i] (3072 bytes in CHW order).
 std::string CifarBytes(const std::vector<uint8_t>& labels, const std::vector<std::vector<uint8_t>>& planes);
