@@ -1,6 +1,7 @@
 #include "experiments/study/config.h"
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -53,6 +54,10 @@ class FieldErrors {
 std::string Indexed(absl::string_view field, int index) { return absl::StrCat(field, "[", index, "]"); }
 
 bool InUnitInterval(double value) { return value >= 0 && value < 1; }  // False for NaN.
+
+// Metaparameters the trainer stores as floats: the normal float range.
+constexpr double kSmallestFloat = std::numeric_limits<float>::min();
+constexpr double kLargestFloat = std::numeric_limits<float>::max();
 
 // The input shape (height, width, channels) of each data set, so that a network mismatch fails before a slow load.
 bool DatasetShape(absl::string_view dataset, int* height, int* width, int* channels) {
@@ -184,6 +189,10 @@ absl::Status ValidateSearch(const StudySpec& spec, const FieldErrors& error) {
         return error(field + ".scale", "is required: LOG, REVERSE_LOG, LINEAR or INTEGER");
       case LOG:
         if (!(min > 0)) return error(field + ".min", absl::StrCat(min, " must be positive on a LOG scale"));
+        // The scale maps u to min (max / min)^u: the ratio must exist.
+        if (!std::isfinite(max / min)) {
+          return error(field + ".max", absl::StrCat("/ min = ", max, " / ", min, " overflows on a LOG scale"));
+        }
         break;
       case REVERSE_LOG:
         if (!(max < 1)) return error(field + ".max", absl::StrCat(max, " must be below 1 on a REVERSE_LOG scale"));
@@ -200,7 +209,15 @@ absl::Status ValidateSearch(const StudySpec& spec, const FieldErrors& error) {
     }
     switch (searched.parameter()) {
       case LEARNING_RATE:
-        if (!(min > 0)) return error(field + ".min", absl::StrCat(min, " is not a positive learning rate"));
+        // The trainer runs in float: the range must be normal floats.
+        if (!(min >= kSmallestFloat)) {
+          return error(field + ".min", absl::StrCat(min, " is not a learning rate in [", kSmallestFloat, ", ",
+                                                    kLargestFloat, "] (a normal float)"));
+        }
+        if (!(max <= kLargestFloat)) {
+          return error(field + ".max", absl::StrCat(max, " is not a learning rate in [", kSmallestFloat, ", ",
+                                                    kLargestFloat, "] (a normal float)"));
+        }
         break;
       case MOMENTUM:
         if (!(min >= 0)) return error(field + ".min", absl::StrCat(min, " is not a momentum in [0, 1)"));
@@ -209,9 +226,14 @@ absl::Status ValidateSearch(const StudySpec& spec, const FieldErrors& error) {
       case DECAY_STEPS:
         if (searched.scale() != INTEGER) return error(field + ".scale", "must be INTEGER for DECAY_STEPS");
         if (!(min >= 1)) return error(field + ".min", absl::StrCat(min, " is not a step count >= 1"));
+        if (!(max <= kMaxSteps)) {
+          return error(field + ".max", absl::StrCat(max, " is more than ", kMaxSteps, " decay steps"));
+        }
         break;
       case END_FACTOR:
-        if (!(min > 0)) return error(field + ".min", absl::StrCat(min, " is not an end factor in (0, 1]"));
+        if (!(min >= kSmallestFloat)) {
+          return error(field + ".min", absl::StrCat(min, " is not an end factor in (0, 1] (a normal float)"));
+        }
         if (!(max <= 1)) return error(field + ".max", absl::StrCat(max, " is not an end factor in (0, 1]"));
         break;
       default:

@@ -113,6 +113,13 @@ TEST(ConfigTest, EachBadFieldIsNamedWithTheFile) {
        "search[2].scale: must be INTEGER for DECAY_STEPS"},
       {"end factor above 1", [](StudySpec* s) { s->mutable_search(3)->set_max(2); },
        "search[3].max: 2 is not an end factor in (0, 1]"},
+      // Ranges whose values the trials could not hold (found by tools/fuzz's study_config_fuzzer).
+      {"decay steps beyond int64", [](StudySpec* s) { s->mutable_search(2)->set_max(1e300); },
+       "search[2].max: 1e+300 is more than 1000000000 decay steps"},
+      {"a log range whose ratio overflows", [](StudySpec* s) { s->mutable_search(3)->set_min(1e-320); },
+       "search[3].max: / min = 0.1 / 9.99989e-321 overflows on a LOG scale"},
+      {"learning rates beyond float", [](StudySpec* s) { s->mutable_search(0)->set_min(1e-300); },
+       "search[0].min: 1e-300 is not a learning rate in [1.17549e-38, 3.40282e+38] (a normal float)"},
       {"no trials", [](StudySpec* s) { s->set_trials(0); }, "trials: 0 must be >= 1"},
       {"no budget", [](StudySpec* s) { s->clear_max_steps(); }, "max_steps: is required"},
       {"zero check interval", [](StudySpec* s) { s->set_check_interval(0); }, "check_interval: 0 must be >= 1"},
