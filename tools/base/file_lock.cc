@@ -6,12 +6,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "tools/base/atomic_file.h"
@@ -23,14 +24,7 @@ absl::Status ErrnoStatus(int error_number, absl::string_view what, absl::string_
   return absl::ErrnoToStatus(error_number, absl::StrCat(what, " '", path, "'"));
 }
 
-std::string UtcNow() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc;
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
+std::string UtcNow() { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()); }
 
 // The whole file read through `descriptor` (from offset 0), empty on error.
 std::string ReadAll(int descriptor) {
