@@ -197,14 +197,8 @@ absl::Status Run(const distributed::MpiSession& session) {
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, TrainerConfigFromFlags());
   ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, experiments::PruningConfigFromTrialFlags());
   ASSIGN_OR_RETURN(MeasureFlags measure, MeasureFlagsFromFlags());
-  absl::StatusOr<std::unique_ptr<nn::Network>> created = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
-  if (!created.ok()) return absl::InvalidArgumentError(absl::StrCat("--network: ", created.status().message()));
-  std::unique_ptr<nn::Network> network = *std::move(created);
-  absl::StatusOr<data::Dataset> loaded = data::LoadDataset(absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_data_dir));
-  if (!loaded.ok()) {
-    return absl::Status(loaded.status().code(), absl::StrCat("--dataset: ", loaded.status().message()));
-  }
-  const data::Dataset dataset = *std::move(loaded);
+  ASSIGN_OR_RETURN(const std::unique_ptr<nn::Network> network, experiments::NetworkFromTrialFlags());
+  ASSIGN_OR_RETURN(const data::Dataset dataset, experiments::DatasetFromTrialFlags());
   const int64_t train_size = dataset.train.size();
   if (config.batch_size > train_size) {
     return absl::InvalidArgumentError(

@@ -98,14 +98,8 @@ absl::Status Run(const distributed::MpiSession& session) {
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, ConfigFromFlags());
   ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, experiments::PruningConfigFromTrialFlags());
   RETURN_IF_ERROR(CheckOutputFolder(absl::GetFlag(FLAGS_measurements_csv)));
-  absl::StatusOr<std::unique_ptr<nn::Network>> created = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
-  if (!created.ok()) return absl::InvalidArgumentError(absl::StrCat("--network: ", created.status().message()));
-  std::unique_ptr<nn::Network> network = *std::move(created);
-  absl::StatusOr<data::Dataset> loaded = data::LoadDataset(absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_data_dir));
-  if (!loaded.ok()) {
-    return absl::Status(loaded.status().code(), absl::StrCat("--dataset: ", loaded.status().message()));
-  }
-  const data::Dataset dataset = *std::move(loaded);
+  ASSIGN_OR_RETURN(const std::unique_ptr<nn::Network> network, experiments::NetworkFromTrialFlags());
+  ASSIGN_OR_RETURN(const data::Dataset dataset, experiments::DatasetFromTrialFlags());
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   std::vector<float> parameters(network->parameter_count());
   trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));

@@ -1,6 +1,8 @@
 #include "experiments/trial_flags.h"
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "training/nn/networks.h"
 #include "experiments/flag_checks.h"
 #include "tools/base/status_macros.h"
 
@@ -49,6 +51,20 @@ absl::StatusOr<trainer::TrainerConfig> TrainerConfigFromTrialFlags() {
   // Name the flag, not the config field, for the two names a user is most likely to mistype.
   RETURN_IF_ERROR(CheckOptimizerAndScheduleNames(config));
   return config;
+}
+
+absl::StatusOr<std::unique_ptr<nn::Network>> NetworkFromTrialFlags() {
+  absl::StatusOr<std::unique_ptr<nn::Network>> network = nn::CreateNetwork(absl::GetFlag(FLAGS_network));
+  if (!network.ok()) return absl::InvalidArgumentError(absl::StrCat("--network: ", network.status().message()));
+  return network;
+}
+
+absl::StatusOr<data::Dataset> DatasetFromTrialFlags() {
+  absl::StatusOr<data::Dataset> dataset = data::LoadDataset(absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_data_dir));
+  if (!dataset.ok()) {
+    return absl::Status(dataset.status().code(), absl::StrCat("--dataset: ", dataset.status().message()));
+  }
+  return dataset;
 }
 
 absl::StatusOr<pruning::PruningConfig> PruningConfigFromTrialFlags() {

@@ -10,11 +10,14 @@
 #define PARSITY_EXPERIMENTS_TRIAL_FLAGS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "pruning/pruning.h"
+#include "training/data/dataset.h"
+#include "training/nn/network.h"
 #include "training/trainer/trainer.h"
 
 ABSL_DECLARE_FLAG(std::string, dataset);
@@ -44,6 +47,13 @@ namespace parsity::experiments {
 // batch size and threads of the flags; the other fields keep their defaults. Errors: InvalidArgument naming the flag:
 // an unknown optimizer or schedule, a float setting out of range as typed or after rounding.
 absl::StatusOr<trainer::TrainerConfig> TrainerConfigFromTrialFlags();
+
+// The network named by --network. Errors: InvalidArgument "--network: ..." for an unknown name.
+absl::StatusOr<std::unique_ptr<nn::Network>> NetworkFromTrialFlags();
+
+// The data set of --dataset read from --data_dir (its install location when empty). Errors: LoadDataset's, with the
+// message prefixed "--dataset: ".
+absl::StatusOr<data::Dataset> DatasetFromTrialFlags();
 
 // --pruning, --sparsity, --prune_scope, --prune_biases, --snip_batches, validated. Errors: InvalidArgument naming the
 // flag (ValidatePruningFlags).
