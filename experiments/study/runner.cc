@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "experiments/study/config.h"
 #include "experiments/study/early_termination.h"
+#include "experiments/study/mask_cache.h"
 #include "experiments/study/result_store.h"
 #include "experiments/study/search_space.h"
 #include "experiments/study/trial.h"
@@ -51,59 +52,6 @@ std::string Duration(double seconds) {
   if (total >= 3600) return absl::StrFormat("%dh%02dm", total / 3600, (total / 60) % 60);
   return absl::StrFormat("%dm%02ds", total / 60, total % 60);
 }
-
-// Pruning masks by (sparsity index, trial), computed once and shared by every batch size that needs them, dropped
-// after the last use.
-class MaskCache {
- public:
-  void Expect(int sparsity_index, int trial) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    Entry& entry = *entries_.try_emplace({sparsity_index, trial}, std::make_shared<Entry>()).first->second;
-    ++entry.uses;
-  }
-
-  // The mask of the key, computed by `compute` on first use. Concurrent callers of one key wait for one computation.
-  absl::StatusOr<std::shared_ptr<const nn::Mask>> Get(
-      int sparsity_index, int trial, const std::function<absl::StatusOr<nn::Mask>()>& compute) {
-    std::shared_ptr<Entry> entry;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      std::shared_ptr<Entry>& slot = entries_[{sparsity_index, trial}];
-      if (slot == nullptr) slot = std::make_shared<Entry>();
-      entry = slot;
-    }
-    std::lock_guard<std::mutex> lock(entry->mutex);
-    if (!entry->computed) {
-      absl::StatusOr<nn::Mask> mask = compute();
-      entry->computed = true;
-      if (mask.ok()) {
-        entry->mask = std::make_shared<const nn::Mask>(*std::move(mask));
-      } else {
-        entry->status = mask.status();
-      }
-    }
-    if (!entry->status.ok()) return entry->status;
-    return entry->mask;
-  }
-
-  // One expected use is over (used or skipped).
-  void Release(int sparsity_index, int trial) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const auto it = entries_.find({sparsity_index, trial});
-    if (it != entries_.end() && --it->second->uses <= 0) entries_.erase(it);
-  }
-
- private:
-  struct Entry {
-    std::mutex mutex;
-    bool computed = false;
-    absl::Status status;
-    std::shared_ptr<const nn::Mask> mask;
-    int uses = 0;
-  };
-  std::mutex mutex_;
-  std::map<std::pair<int, int>, std::shared_ptr<Entry>> entries_;
-};
 
 struct Study {
   int index = 0;  // In the processing order.
