@@ -80,13 +80,10 @@ absl::StatusOr<trainer::TrainerConfig> ConfigFromFlags() {
 // (anywhere up to /) and leave the results where nobody looks.
 absl::Status CheckOutputFolder(const std::string& path) {
   if (path.empty()) return absl::OkStatus();
-  std::error_code error;
-  const std::filesystem::path folder = std::filesystem::absolute(path, error).parent_path();
-  if (!std::filesystem::is_directory(folder, error)) {
-    return absl::InvalidArgumentError(absl::StrCat("--measurements_csv=", path, ": folder ", folder.string(),
-                                                   std::filesystem::exists(folder, error) ? " is not a directory"
-                                                                                           : " does not exist"));
+  if (const absl::Status folder = CheckParentFolderExists(path); !folder.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--measurements_csv=", path, ": ", folder.message()));
   }
+  std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
     return absl::InvalidArgumentError(absl::StrCat("--measurements_csv=", path, " is a directory"));
   }

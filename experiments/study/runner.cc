@@ -396,15 +396,12 @@ std::string OutputLockPath(const std::string& output_dir) { return absl::StrCat(
 
 absl::StatusOr<std::unique_ptr<FileLock>> LockOutputDirectory(const std::string& output_dir) {
   std::error_code error;
-  const std::filesystem::path path = std::filesystem::absolute(output_dir, error).lexically_normal();
-  const std::filesystem::path folder = path.has_filename() ? path : path.parent_path();
-  if (std::filesystem::exists(folder, error) && !std::filesystem::is_directory(folder, error)) {
+  if (std::filesystem::exists(output_dir, error) && !std::filesystem::is_directory(output_dir, error)) {
     return absl::InvalidArgumentError(absl::StrCat("output directory ", output_dir, " is not a directory"));
   }
-  if (!std::filesystem::is_directory(folder.parent_path(), error)) {
-    return absl::InvalidArgumentError(absl::StrCat("output directory ", output_dir, ": folder ",
-                                                   folder.parent_path().string(), " does not exist (only the output "
-                                                   "directory itself is created)"));
+  if (const absl::Status folder = CheckParentFolderExists(output_dir); !folder.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("output directory ", output_dir, ": ", folder.message(),
+                                                   " (only the output directory itself is created)"));
   }
   RETURN_IF_ERROR(CreateDirectories(output_dir));
   absl::StatusOr<std::unique_ptr<FileLock>> lock = FileLock::TryAcquire(OutputLockPath(output_dir));

@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -37,6 +38,17 @@ std::string ParentDirectory(const std::string& path) {
 bool PathExists(const std::string& path) {
   struct stat info;
   return stat(path.c_str(), &info) == 0;
+}
+
+absl::Status CheckParentFolderExists(const std::string& path) {
+  std::error_code error;
+  std::filesystem::path absolute = std::filesystem::absolute(path, error).lexically_normal();
+  if (!absolute.has_filename()) absolute = absolute.parent_path();  // "dir/" names dir.
+  const std::filesystem::path folder = absolute.parent_path();
+  if (std::filesystem::is_directory(folder, error)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("folder ", folder.string(),
+                                                 std::filesystem::exists(folder, error) ? " is not a directory"
+                                                                                         : " does not exist"));
 }
 
 absl::Status CreateDirectories(const std::string& path) {

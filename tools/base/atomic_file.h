@@ -31,6 +31,11 @@ absl::Status CreateDirectories(const std::string& path);
 // True when `path` names an existing file or directory.
 bool PathExists(const std::string& path);
 
+// OK when the folder that holds `path` exists, so that creating `path` (a file, or a directory with CreateDirectories)
+// creates no folder above it: a mistyped path must not leave results where nobody looks. A trailing '/' is ignored.
+// Errors: InvalidArgument "folder F does not exist" or "folder F is not a directory", F absolute.
+absl::Status CheckParentFolderExists(const std::string& path);
+
 // The writer's PID in the name of one of WriteFileAtomically's temporary files ("measurements.csv.tmp.4242" ->
 // 4242; a path's last component or a bare name), std::nullopt for any other name.
 std::optional<int64_t> TemporaryFileWriter(absl::string_view file_name);

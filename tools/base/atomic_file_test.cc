@@ -67,6 +67,20 @@ TEST(AtomicFileTest, WritingUnderAFileFailsNamingThePath) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(blocker)));
 }
 
+TEST(AtomicFileTest, ParentFolderMustExist) {
+  const std::string root = TestDirectory() + "/parents";
+  ASSERT_THAT(CreateDirectories(root), IsOk());
+  EXPECT_THAT(CheckParentFolderExists(root + "/result.csv"), IsOk());
+  EXPECT_THAT(CheckParentFolderExists(root + "/new_folder/"), IsOk());
+  EXPECT_THAT(CheckParentFolderExists(root + "/missing/deeper/result.csv"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("folder " + root + "/missing/deeper does not exist")));
+  ASSERT_THAT(WriteFileAtomically(root + "/file", "x"), IsOk());
+  EXPECT_THAT(CheckParentFolderExists(root + "/file/result.csv"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("folder " + root + "/file is not a directory")));
+  EXPECT_FALSE(PathExists(root + "/missing"));
+}
+
 // The PID of a process that has ended (a child that exited and was reaped).
 int64_t DeadPid() {
   const pid_t child = fork();
