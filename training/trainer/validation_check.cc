@@ -33,10 +33,10 @@ ValidationCheck::ValidationCheck(const data::Examples* validation, GradientEvalu
         std::clamp<int64_t>((largest_shard + 3) / 4, 1, 128 * static_cast<int64_t>(evaluator->options().threads));
   }
   rounds_ = (largest_shard + options_.round_examples - 1) / options_.round_examples;
-  const int64_t shard_size = shard_.end - shard_.begin;
-  last_misclassified_.assign(shard_size, 0);
-  order_.resize(shard_size);
   if (options_.early_exit) {
+    const int64_t shard_size = shard_.end - shard_.begin;
+    last_misclassified_.assign(shard_size, 0);
+    order_.resize(shard_size);
     pixels_.resize(options_.round_examples * validation->shape.Size());
     labels_.resize(options_.round_examples);
     correct_.resize(options_.round_examples);

@@ -77,7 +77,7 @@ class ValidationCheck {
   ValidationCheckOptions options_;
   Shard shard_;                  // This rank's examples.
   int64_t rounds_ = 0;           // Rounds of a whole check: the same on every rank.
-  // Per example of the shard: 1 when misclassified at its last evaluation.
+  // With early exit: per example of the shard, 1 when misclassified at its last evaluation.
   std::vector<uint8_t> last_misclassified_;
   std::vector<int64_t> order_;   // Shard offsets in evaluation order.
   std::vector<float> pixels_;    // One round's examples, gathered.
