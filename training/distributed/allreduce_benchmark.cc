@@ -58,6 +58,11 @@ class TimedReducer final : public trainer::GradientReducer {
     inner_->SumGradients(gradient_sum);
     seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
   }
+  void SumExact(trainer::ExactSum* sum) override {
+    const Clock::time_point start = Clock::now();
+    inner_->SumExact(sum);
+    seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
+  }
   void SumScalars(absl::Span<double> values) override { inner_->SumScalars(values); }
   absl::Status CheckParametersIdentical(absl::Span<const float> parameters) override {
     return inner_->CheckParametersIdentical(parameters);

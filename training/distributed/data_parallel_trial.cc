@@ -47,6 +47,9 @@ ABSL_FLAG(double, goal_error, 0.1, "steps_to_goal is the first check with valida
 ABSL_FLAG(double, sparsity, 0.0, "fraction of parameters pruned by a random mask (0: dense)");
 ABSL_FLAG(bool, sparse_allreduce, true, "all-reduce only the mask's kept entries");
 ABSL_FLAG(uint64_t, seed, 0, "initialization and mask seed");
+ABSL_FLAG(int32_t, threads, 1, "threads inside a step (per rank)");
+ABSL_FLAG(bool, exact_gradient_sum, false, "sum each step's gradient exactly over fixed leaves (TrainerConfig)");
+ABSL_FLAG(int64_t, leaf_examples, 0, "examples per leaf of the exact sum (0: the network's chunk)");
 ABSL_FLAG(int64_t, consistency_check_interval, 50, "steps between checks that the ranks' parameters are identical");
 ABSL_FLAG(std::string, weights_out, "", "rank 0 writes the final parameters here (raw float32)");
 ABSL_FLAG(std::string, reference_weights, "", "rank 0 compares the final parameters with this file (raw float32)");
@@ -99,6 +102,9 @@ absl::Status Run(const MpiSession& session) {
   config.schedule.name = "constant";
   config.schedule.initial_learning_rate = static_cast<float>(absl::GetFlag(FLAGS_learning_rate));
   config.consistency_check_interval = absl::GetFlag(FLAGS_consistency_check_interval);
+  config.evaluator.threads = absl::GetFlag(FLAGS_threads);
+  config.evaluator.leaf_examples = absl::GetFlag(FLAGS_leaf_examples);
+  config.exact_gradient_sum = absl::GetFlag(FLAGS_exact_gradient_sum);
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                    trainer::Trainer::Create(config, network.get(), &dataset, trainer_mask, reducer.get()));
 
@@ -140,6 +146,7 @@ absl::Status Run(const MpiSession& session) {
   JsonObject summary;
   summary.Add("ranks", session.size()).Add("network", network->name()).Add("sparsity", sparsity);
   summary.Add("sparse_allreduce", reducer != nullptr && reducer->sparse());
+  summary.Add("threads", config.evaluator.threads).Add("exact_gradient_sum", config.exact_gradient_sum);
   summary.Add("status", trainer::TrialStatusName(result.status)).Add("steps", result.steps);
   if (steps_to_goal.has_value()) {
     summary.Add("steps_to_goal", *steps_to_goal);

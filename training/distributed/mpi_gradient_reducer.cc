@@ -35,6 +35,11 @@ std::string RankList(const std::vector<int>& ranks) {
   return absl::StrCat(ranks.size(), " ranks (", ranks[0], ", ", ranks[1], ", ", ranks[2], ", ...)");
 }
 
+// The MPI user-defined operation of SumExact: inout += in, entry by entry, exactly.
+void AddExactEntries(void* in, void* inout, int* entries, MPI_Datatype* /*type*/) {
+  trainer::ExactSum::AddWords(static_cast<const uint64_t*>(in), static_cast<uint64_t*>(inout), *entries);
+}
+
 }  // namespace
 
 uint64_t Fingerprint64(const void* data, size_t size) {
@@ -104,7 +109,10 @@ absl::StatusOr<std::unique_ptr<MpiGradientReducer>> MpiGradientReducer::Create(M
 MpiGradientReducer::~MpiGradientReducer() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (!finalized) MPI_Comm_free(&communicator_);
+  if (finalized) return;
+  if (exact_sum_op_ != MPI_OP_NULL) MPI_Op_free(&exact_sum_op_);
+  if (exact_entry_type_ != MPI_DATATYPE_NULL) MPI_Type_free(&exact_entry_type_);
+  MPI_Comm_free(&communicator_);
 }
 
 void MpiGradientReducer::CheckMpi(int code, const char* call, const char* method) const {
@@ -141,6 +149,48 @@ void MpiGradientReducer::SumGradients(absl::Span<float> gradient_sum) {
            "SumGradients");
   std::fill(gradient_sum.begin(), gradient_sum.end(), 0.0f);
   for (int i = 0; i < kept; ++i) gradient_sum[indices[i]] = packed[i];
+}
+
+int64_t MpiGradientReducer::exact_payload_bytes_per_step() const {
+  const int64_t entries = sparse_ ? static_cast<int64_t>(kept_indices_.size()) : parameter_count_;
+  return (entries + 2) * 2 * static_cast<int64_t>(sizeof(uint64_t));
+}
+
+void MpiGradientReducer::SumExact(trainer::ExactSum* sum) {
+  PARSITY_CHECK(sum != nullptr && sum->size() == parameter_count_);
+  if (exact_sum_op_ == MPI_OP_NULL) {
+    CheckMpi(MPI_Type_contiguous(2, MPI_UINT64_T, &exact_entry_type_), "MPI_Type_contiguous", "SumExact");
+    CheckMpi(MPI_Type_commit(&exact_entry_type_), "MPI_Type_commit", "SumExact");
+    CheckMpi(MPI_Op_create(&AddExactEntries, /*commute=*/1, &exact_sum_op_), "MPI_Op_create", "SumExact");
+  }
+  ++reductions_;
+  bytes_communicated_ += exact_payload_bytes_per_step();
+  absl::Span<uint64_t> words = sum->words();
+  if (!sparse_) {
+    CheckMpi(MPI_Allreduce(MPI_IN_PLACE, words.data(), static_cast<int>(parameter_count_ + 2), exact_entry_type_,
+                           exact_sum_op_, communicator_),
+             "MPI_Allreduce", "SumExact");
+    return;
+  }
+  const int64_t kept = static_cast<int64_t>(kept_indices_.size());
+  packed_words_.resize(2 * (kept + 2));
+  uint64_t* packed = packed_words_.data();
+  const int32_t* indices = kept_indices_.data();
+  for (int64_t i = 0; i < kept; ++i) {
+    packed[2 * i] = words[2 * indices[i]];
+    packed[2 * i + 1] = words[2 * indices[i] + 1];
+  }
+  // The scalar and the invalid count follow the entries in both layouts.
+  std::copy(words.end() - 4, words.end(), packed + 2 * kept);
+  CheckMpi(MPI_Allreduce(MPI_IN_PLACE, packed, static_cast<int>(kept + 2), exact_entry_type_, exact_sum_op_,
+                         communicator_),
+           "MPI_Allreduce", "SumExact");
+  std::fill(words.begin(), words.end(), uint64_t{0});
+  for (int64_t i = 0; i < kept; ++i) {
+    words[2 * indices[i]] = packed[2 * i];
+    words[2 * indices[i] + 1] = packed[2 * i + 1];
+  }
+  std::copy(packed + 2 * kept, packed + 2 * kept + 4, words.end() - 4);
 }
 
 void MpiGradientReducer::SumScalars(absl::Span<double> values) {

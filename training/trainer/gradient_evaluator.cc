@@ -12,6 +12,10 @@ struct GradientEvaluator::ThreadState {
   std::vector<float> gradient;  // This thread's share of the sum; thread 0 uses the caller's buffer instead.
   double loss_sum = 0;
   int64_t correct = 0;
+  // For exact sums, allocated on first use: a leaf's float gradient (zero between leaves) and, on threads other
+  // than 0, the thread's share of the exact sum.
+  std::vector<float> leaf_gradient;
+  std::unique_ptr<ExactSum> exact_sum;
 };
 
 GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOptions options)
@@ -19,6 +23,8 @@ GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOption
   PARSITY_CHECK(network != nullptr);
   PARSITY_CHECK(options.threads >= 1 && options.max_chunk >= 1);
   PARSITY_CHECK(options.sparse_plan == nullptr || &options.sparse_plan->network() == network);
+  PARSITY_CHECK(options.leaf_examples >= 0);
+  PARSITY_CHECK(leaf_examples() <= options.max_chunk || options.max_chunk >= network->chunk_examples());
   for (int thread = 0; thread < options.threads; ++thread) {
     auto state = std::make_unique<ThreadState>();
     state->workspace = network->CreateWorkspace(
@@ -69,6 +75,48 @@ double GradientEvaluator::AccumulateGradientSum(absl::Span<const float> paramete
     loss_sum += thread_states_[thread]->loss_sum;
   }
   return loss_sum;
+}
+
+int64_t GradientEvaluator::leaf_examples() const {
+  return options_.leaf_examples > 0 ? options_.leaf_examples : network_->chunk_examples();
+}
+
+int64_t GradientEvaluator::LeafCount(int64_t count) const {
+  PARSITY_CHECK(count >= 1);
+  return (count + leaf_examples() - 1) / leaf_examples();
+}
+
+void GradientEvaluator::AddLeafGradients(absl::Span<const float> parameters, const float* inputs,
+                                         const int32_t* labels, int64_t count, int64_t leaf_begin, int64_t leaf_end,
+                                         ExactSum* sum) {
+  const int64_t leaves = LeafCount(count);
+  PARSITY_CHECK(0 <= leaf_begin && leaf_begin <= leaf_end && leaf_end <= leaves);
+  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
+  PARSITY_CHECK(sum != nullptr && sum->size() == network_->parameter_count());
+  const int64_t values_per_example = network_->input_shape().size();
+  const int threads = static_cast<int>(std::min<int64_t>(options_.threads, leaf_end - leaf_begin));
+  for (int thread = 0; thread < threads; ++thread) {
+    ThreadState& state = *thread_states_[thread];
+    if (state.leaf_gradient.empty()) state.leaf_gradient.assign(parameters.size(), 0.0f);
+    if (thread > 0) {
+      if (state.exact_sum == nullptr) state.exact_sum = std::make_unique<ExactSum>(network_->parameter_count());
+      state.exact_sum->Clear();
+    }
+  }
+  pool_.Run(threads, [&](int thread) {
+    ThreadState& state = *thread_states_[thread];
+    ExactSum* target = thread == 0 ? sum : state.exact_sum.get();
+    for (int64_t leaf = leaf_begin + thread; leaf < leaf_end; leaf += threads) {
+      const int64_t begin = leaf * count / leaves;
+      const int64_t end = (leaf + 1) * count / leaves;
+      const double loss_sum =
+          network_->AccumulateGradient(parameters, inputs + begin * values_per_example, labels + begin, end - begin,
+                                       state.workspace.get(), absl::MakeSpan(state.leaf_gradient));
+      target->AddFloatsAndClear(absl::MakeSpan(state.leaf_gradient));
+      target->AddScalar(loss_sum);
+    }
+  });
+  for (int thread = 1; thread < threads; ++thread) thread_states_[thread]->exact_sum->AddTo(sum);
 }
 
 double GradientEvaluator::MeanGradient(absl::Span<const float> parameters, const float* inputs,

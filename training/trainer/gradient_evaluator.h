@@ -18,6 +18,7 @@
 #include "training/data/examples.h"
 #include "training/nn/network.h"
 #include "training/nn/sparse_plan.h"
+#include "training/trainer/exact_sum.h"
 
 namespace parsity::trainer {
 
@@ -32,6 +33,11 @@ struct EvaluatorOptions {
   // computed over the kept weights where the plan's kernels say so; pruned weight-gradient entries may then be left
   // untouched, so read gradients through the mask.
   const nn::SparsePlan* sparse_plan = nullptr;
+  // Examples per leaf of an exact gradient sum (AddLeafGradients); 0: the network's chunk size (16 for Simple-CNN, 8
+  // for ResNet-8, 256 for LeNet-300-100). Each leaf's float gradient is converted once, so a leaf should cost
+  // much more than that conversion (about 2 ns per parameter); more, smaller leaves share better over threads and
+  // ranks. REQUIRES: >= 0, and max_chunk >= the network's chunk size when leaves exceed max_chunk.
+  int64_t leaf_examples = 0;
 };
 
 // Mean loss and error rate over a set of examples.
@@ -66,6 +72,19 @@ class GradientEvaluator {
   double AccumulateGradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,
                                int64_t count, absl::Span<float> gradient);
 
+  // Exact, order-independent gradient sums (training/trainer/exact_sum.h). A batch of `count` examples is cut into
+  // LeafCount(count) = ceil(count / leaf examples) leaves of consecutive examples, leaf l = [l count / L,
+  // (l + 1) count / L). Each leaf's gradient is computed in float by one thread (one AccumulateGradient call into a
+  // zeroed buffer) and added exactly, so the sum depends on count and the leaf size only: not on the threads, nor on
+  // how the leaves are spread over ranks, nor on the order the partial sums are combined in.
+  int64_t LeafCount(int64_t count) const;
+  // Adds leaves [leaf_begin, leaf_end) of a batch of `count` examples at `inputs`/`labels` (the whole batch) into
+  // `*sum`: the sum of d loss_i / d parameters over their examples into the entries, the sum of their losses into the
+  // scalar. Leaves go to threads round-robin. REQUIRES: 0 <= leaf_begin <= leaf_end <= LeafCount(count);
+  // sum->size() == network->parameter_count().
+  void AddLeafGradients(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
+                        int64_t leaf_begin, int64_t leaf_end, ExactSum* sum);
+
   // Forward passes only, over all of `examples`.
   Evaluation Evaluate(absl::Span<const float> parameters, const data::Examples& examples);
   // The same over examples [begin, end) only. REQUIRES: 0 <= begin <= end <= examples.size().
@@ -84,6 +103,7 @@ class GradientEvaluator {
   // Splits [0, count) into chunks of at most max_chunk examples, at least one per thread when each thread gets 8 or
   // more examples; chunk c runs on thread c % threads.
   int64_t ChunkCount(int64_t count) const;
+  int64_t leaf_examples() const;
 
   const nn::Network* network_;
   EvaluatorOptions options_;

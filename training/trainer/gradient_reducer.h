@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "training/trainer/exact_sum.h"
 
 namespace parsity::trainer {
 
@@ -29,6 +30,10 @@ class GradientReducer {
   // implementation may send only the entries a fixed pruning mask keeps (the others are zero everywhere). Every rank
   // must call it with buffers of the same size, in the same order with the other collective calls.
   virtual void SumGradients(absl::Span<float> gradient_sum) = 0;
+
+  // Replaces `*sum` by its sum over all ranks, exactly (training/trainer/exact_sum.h): entries, scalar and invalid
+  // count. An implementation may send only the entries a fixed pruning mask keeps. Collective, like SumGradients.
+  virtual void SumExact(ExactSum* sum) = 0;
 
   // Replaces each of `values` (a few scalars: loss sums, counts) by its sum over all ranks, in double.
   virtual void SumScalars(absl::Span<double> values) = 0;

@@ -54,6 +54,10 @@ absl::Status ValidateTrainerConfig(const TrainerConfig& config, int64_t training
   if (config.evaluator.threads < 1) {
     return absl::InvalidArgumentError(absl::StrCat("threads: ", config.evaluator.threads, " must be >= 1"));
   }
+  if (config.evaluator.leaf_examples < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("leaf_examples: ", config.evaluator.leaf_examples, " must be >= 0 (0: the network's chunk)"));
+  }
   if (config.evaluator.max_chunk < 1) {
     return absl::InvalidArgumentError(absl::StrCat("max_chunk: ", config.evaluator.max_chunk, " must be >= 1"));
   }
@@ -88,7 +92,9 @@ Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const 
       schedule_(std::move(schedule)),
       sparse_plan_(std::move(sparse_plan)),
       evaluator_(network, WithPlan(config.evaluator, sparse_plan_.get())),
-      validation_check_(&dataset->validation, &evaluator_, reducer, {.early_exit = config.check_early_exit}) {}
+      validation_check_(&dataset->validation, &evaluator_, reducer, {.early_exit = config.check_early_exit}) {
+  if (config.exact_gradient_sum) exact_sum_ = std::make_unique<ExactSum>(network->parameter_count());
+}
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& config, const nn::Network* network,
                                                          const data::Dataset* dataset, const nn::Mask* mask,
@@ -126,6 +132,18 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& co
 
 double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Batch& batch,
                               std::vector<float>& gradient) {
+  if (exact_sum_ != nullptr) {
+    const int64_t leaves = evaluator_.LeafCount(batch.size());
+    const Shard share = reducer_ == nullptr ? Shard{0, leaves} : ShardOf(leaves, reducer_->rank(), reducer_->size());
+    exact_sum_->Clear();
+    evaluator_.AddLeafGradients(parameters, batch.pixels.data(), batch.labels.data(), batch.size(), share.begin,
+                                share.end, exact_sum_.get());
+    if (reducer_ != nullptr) reducer_->SumExact(exact_sum_.get());
+    exact_sum_->Round(absl::MakeSpan(gradient));  // NaN everywhere after an invalid term; Scalar() is NaN then too.
+    const float scale = 1.0f / static_cast<float>(batch.size());
+    for (float& value : gradient) value *= scale;
+    return exact_sum_->Scalar() / static_cast<double>(batch.size());
+  }
   if (reducer_ == nullptr) {
     return evaluator_.MeanGradient(parameters, batch.pixels.data(), batch.labels.data(), batch.size(),
                                    absl::MakeSpan(gradient));

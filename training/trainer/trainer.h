@@ -67,6 +67,13 @@ struct TrainerConfig {
   // With a reducer (data-parallel training): steps between checks that every rank holds bit-identical parameters;
   // a divergence aborts the process with a message naming the ranks. 0 turns the check off.
   int64_t consistency_check_interval = 1000;
+  // Sum a step's gradient exactly (training/trainer/exact_sum.h) over fixed leaves of the batch (the evaluator's
+  // leaf_examples): the gradient, and hence the whole trial, is then bit-identical for any number of ranks and
+  // threads. Under a reducer each rank computes a contiguous share of the leaves (ShardOf over leaves, not examples)
+  // and the exact sums are all-reduced (16 bytes per entry instead of 4). A gradient entry of magnitude >= 2^40 in a
+  // leaf, or a non-finite one, makes the step's loss NaN: the trial ends INFEASIBLE, as it does for a non-finite
+  // loss. Off: float sums in an order that depends on the threads and ranks (bit-identical for a given split only).
+  bool exact_gradient_sum = false;
 };
 
 // Validates `config` against a training set of `training_examples` examples. Errors: InvalidArgument naming the
@@ -156,6 +163,7 @@ class Trainer {
   std::unique_ptr<nn::SparsePlan> sparse_plan_;  // Before evaluator_, which uses it.
   GradientEvaluator evaluator_;
   ValidationCheck validation_check_;
+  std::unique_ptr<ExactSum> exact_sum_;  // With config_.exact_gradient_sum.
 };
 
 }  // namespace parsity::trainer

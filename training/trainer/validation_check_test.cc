@@ -49,6 +49,7 @@ class ThreadRanks {
     int rank() const override { return rank_; }
     int size() const override { return ranks_->size_; }
     void SumGradients(absl::Span<float>) override { ADD_FAILURE() << "a check sums no gradients"; }
+    void SumExact(ExactSum*) override { ADD_FAILURE() << "a check sums no gradients"; }
     void SumScalars(absl::Span<double> values) override { ranks_->Sum(rank_, values); }
     absl::Status CheckParametersIdentical(absl::Span<const float>) override { return absl::OkStatus(); }
     int64_t bytes_communicated() const override { return 0; }
