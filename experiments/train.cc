@@ -8,8 +8,10 @@
 //   mpirun -np 4 bazel-bin/experiments/train --batch_size=1024 ... --pruning=snip --sparsity=0.9
 //
 // Every rank loads the data, initializes and prunes alike, and computes a quarter of each global batch; the gradient
-// sums are all-reduced (only the mask's kept entries, unless --sparse_allreduce=false). Only rank 0 prints progress
-// and the JSON and writes files; any rank's error ends the whole job.
+// sums are all-reduced (only the mask's kept entries, unless --sparse_allreduce=false). With --exact_gradient_sum each
+// rank computes whole leaves of the batch and exact 128-bit sums are all-reduced: bit-identical results for any
+// number of ranks and threads (training/README.md, "Exact gradient sums"). Only rank 0 prints progress and the JSON
+// and writes files; any rank's error ends the whole job.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -124,13 +126,18 @@ absl::Status Run(const distributed::MpiSession& session) {
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                    trainer::Trainer::Create(config, network.get(), &dataset, &mask, reducer.get()));
   if (root) {
+    // The exact sum all-reduces 16 bytes per kept entry (trainer.h), the float sum the reducer's payload.
+    const int64_t entries = mask.pruned_count() > 0 ? mask.kept_count() : mask.size();
+    const int64_t bytes_per_step = reducer == nullptr            ? 0
+                                   : config.exact_gradient_sum ? 16 * (entries + 2)
+                                                               : reducer->payload_bytes_per_step();
     std::fprintf(stderr, "training %s on %s (%zu train / %zu validation examples), %lld parameters, batch %lld%s\n",
                  network->name().c_str(), dataset.name.c_str(), static_cast<size_t>(dataset.train.size()),
                  static_cast<size_t>(dataset.validation.size()), static_cast<long long>(network->parameter_count()),
                  static_cast<long long>(config.batch_size),
                  reducer == nullptr ? ""
                                     : absl::StrFormat(" over %d ranks, %lld bytes all-reduced per step", session.size(),
-                                                      static_cast<long long>(reducer->payload_bytes_per_step()))
+                                                      static_cast<long long>(bytes_per_step))
                                           .c_str());
   }
 
@@ -170,7 +177,7 @@ absl::Status Run(const distributed::MpiSession& session) {
   summary.Add("mask", pruning::MaskReportJson(mask_report));
   // Per weighted layer: its density and the kernels its products ran at this batch size.
   summary.Add("sparse_kernels", nn::KernelSelectionName(config.sparse_kernels));
-  summary.Add("check_early_exit", config.check_early_exit);
+  summary.Add("check_early_exit", config.check_early_exit).Add("exact_gradient_sum", config.exact_gradient_sum);
   summary.AddRaw("layers", nn::SparsePlanJson(trainer->sparse_plan() != nullptr
                                                   ? trainer->sparse_plan()->Describe(config.batch_size)
                                                   : nn::DescribeDense(*network, config.batch_size)));

@@ -21,6 +21,10 @@ ABSL_FLAG(double, end_factor, 0.01, "linear_decay: final rate as a fraction of t
 ABSL_FLAG(int64_t, batch_size, 128, "examples per step");
 ABSL_FLAG(uint64_t, seed, 0, "trial seed: initialization (and pruning mask)");
 ABSL_FLAG(int32_t, threads, 1, "threads inside a training step and a full-gradient evaluation (per rank)");
+ABSL_FLAG(bool, exact_gradient_sum, false,
+          "sum each step's gradient exactly over fixed leaves of the batch: bit-identical results for any number of "
+          "ranks and threads (training/trainer/trainer.h; off: float sums whose order depends on them)");
+ABSL_FLAG(int64_t, leaf_examples, 0, "with --exact_gradient_sum: examples per leaf (0: the network's chunk size)");
 ABSL_FLAG(std::string, pruning, "none", "pruning at initialization: none, snip, magnitude or random");
 ABSL_FLAG(double, sparsity, 0.0, "fraction of prunable parameters removed, in [0, 1)");
 ABSL_FLAG(std::string, prune_scope, "global", "global (the paper: one threshold across layers) or layer");
@@ -35,6 +39,12 @@ absl::StatusOr<trainer::TrainerConfig> TrainerConfigFromTrialFlags() {
                    FloatFlag("learning_rate", absl::GetFlag(FLAGS_learning_rate), FloatFlagRange::kPositive));
   config.batch_size = absl::GetFlag(FLAGS_batch_size);
   config.evaluator.threads = absl::GetFlag(FLAGS_threads);
+  config.exact_gradient_sum = absl::GetFlag(FLAGS_exact_gradient_sum);
+  config.evaluator.leaf_examples = absl::GetFlag(FLAGS_leaf_examples);
+  if (config.evaluator.leaf_examples < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--leaf_examples=", config.evaluator.leaf_examples, " must be >= 0 (0: the network's chunk)"));
+  }
   config.optimizer.name = absl::GetFlag(FLAGS_optimizer);
   ASSIGN_OR_RETURN(config.optimizer.momentum,
                    FloatFlag("momentum", absl::GetFlag(FLAGS_momentum), FloatFlagRange::kBelowOne));

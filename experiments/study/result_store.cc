@@ -551,6 +551,8 @@ std::string StudyJson(const StudySpec& spec, double sparsity, int64_t batch_size
   study.Add("goal_error", spec.goal_error()).Add("max_steps", MaxStepsFor(spec, batch_size));
   study.Add("check_interval", CheckIntervalFor(spec, batch_size)).Add("schedule", spec.schedule().name());
   study.Add("data_order_seed", static_cast<uint64_t>(spec.data_order_seed()));
+  // Only when set: the study.json of float-sum studies stays as it was.
+  if (spec.exact_gradient_sum()) study.Add("exact_gradient_sum", true);
   JsonObject pruning;
   if (sparsity == 0) {
     pruning.Add("scheme", "none");

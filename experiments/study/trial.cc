@@ -46,6 +46,7 @@ TrialSpec MakeTrialSpec(const StudySpec& spec, const DataFingerprint& data, doub
   result.set_check_interval(CheckIntervalFor(spec, batch_size));
   result.set_goal_error(spec.goal_error());
   result.set_data_order_seed(spec.data_order_seed());
+  if (spec.exact_gradient_sum()) result.set_exact_gradient_sum(true);
   result.set_sparsity(sparsity);
   PruningSpec& pruning = *result.mutable_pruning();
   if (sparsity == 0) {
@@ -95,6 +96,7 @@ trainer::TrainerConfig TrainerConfigFor(const TrialSpec& trial) {
   config.check_interval = trial.check_interval();
   config.goal_error = trial.goal_error();
   config.data_order_seed = trial.data_order_seed();
+  config.exact_gradient_sum = trial.exact_gradient_sum();
   config.evaluator.threads = 1;
   config.optimizer.name = trial.optimizer().name();
   config.optimizer.momentum = static_cast<float>(trial.optimizer().momentum());

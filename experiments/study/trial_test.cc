@@ -120,5 +120,21 @@ TEST(TrialTest, TrainerAndPruningConfigs) {
   EXPECT_EQ(PruningConfigFor(MakeTrialSpec(spec, Data(), 0, 256, 3, TrialMetaparameters(spec, {0.5}))).scheme, "none");
 }
 
+// The exact gradient sum is part of a trial's identity when a study turns it on, and absent otherwise, so that the
+// fingerprints of every float-sum trial stored before the field existed still match.
+TEST(TrialTest, ExactGradientSumIsSetOnlyWhenTheStudyAsksForIt) {
+  StudySpec spec = Spec("sgd");
+  const Metaparameters parameters = TrialMetaparameters(spec, {0.5});
+  const TrialSpec float_sums = MakeTrialSpec(spec, Data(), 0.9, 16, 0, parameters);
+  EXPECT_FALSE(float_sums.has_exact_gradient_sum());
+  EXPECT_FALSE(TrainerConfigFor(float_sums).exact_gradient_sum);
+  spec.set_exact_gradient_sum(true);
+  const TrialSpec exact = MakeTrialSpec(spec, Data(), 0.9, 16, 0, parameters);
+  EXPECT_TRUE(exact.exact_gradient_sum());
+  EXPECT_TRUE(TrainerConfigFor(exact).exact_gradient_sum);
+  EXPECT_NE(TrialFingerprint(exact), TrialFingerprint(float_sums));
+  EXPECT_THAT(TrialSpecDifferences(float_sums, exact), HasSubstr("exact_gradient_sum"));
+}
+
 }  // namespace
 }  // namespace parsity::experiments

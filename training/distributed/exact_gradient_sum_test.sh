@@ -6,6 +6,8 @@
 # dense and with a random 90% mask (sparse kernels, packed all-reduce). Reference: one process, one thread. Asserted:
 #  - 1 process with 2 threads, and mpirun -np 1, 2, 3 with 1 and 2 threads each: final weights equal bit for bit.
 #  - The exact all-reduce sends 16 bytes per entry plus 32 (the loss and the invalid count).
+#  - LeNet-300-100 with its default leaf (1,024 examples: the batch is one leaf): one process (which skips the
+#    128-bit entries) against 2 and 3 ranks (which all-reduce them).
 #  - Without the exact sum the same runs differ (the hole this closes: float sums in another order): P = 2 and one
 #    process with 2 threads against one process with 1 thread, Simple-CNN dense, are not bit-equal.
 set -uo pipefail
@@ -46,6 +48,14 @@ for network in simple_cnn lenet_300_100; do
       done
     done
   done
+done
+
+echo "=== a batch of one leaf (LeNet-300-100's default leaf of 1,024): one process takes the one-term shortcut"
+args=("${common[@]}" --network=lenet_300_100 --exact_gradient_sum)
+"$trial" "${args[@]}" --weights_out="$work/one_leaf.bin" >/dev/null
+for ranks in 2 3; do
+  out=$(mpi_run "$ranks" "$trial" "${args[@]}" --threads=2 --reference_weights="$work/one_leaf.bin" | tail -1)
+  expect_field "one leaf, $ranks ranks" "$out" weights_bitwise_equal true
 done
 
 echo "=== without the exact sum, the split changes the bits"

@@ -151,46 +151,18 @@ void MpiGradientReducer::SumGradients(absl::Span<float> gradient_sum) {
   for (int i = 0; i < kept; ++i) gradient_sum[indices[i]] = packed[i];
 }
 
-int64_t MpiGradientReducer::exact_payload_bytes_per_step() const {
-  const int64_t entries = sparse_ ? static_cast<int64_t>(kept_indices_.size()) : parameter_count_;
-  return (entries + 2) * 2 * static_cast<int64_t>(sizeof(uint64_t));
-}
-
 void MpiGradientReducer::SumExact(trainer::ExactSum* sum) {
-  PARSITY_CHECK(sum != nullptr && sum->size() == parameter_count_);
+  PARSITY_CHECK(sum != nullptr && sum->size() + 2 <= std::numeric_limits<int>::max());
   if (exact_sum_op_ == MPI_OP_NULL) {
     CheckMpi(MPI_Type_contiguous(2, MPI_UINT64_T, &exact_entry_type_), "MPI_Type_contiguous", "SumExact");
     CheckMpi(MPI_Type_commit(&exact_entry_type_), "MPI_Type_commit", "SumExact");
     CheckMpi(MPI_Op_create(&AddExactEntries, /*commute=*/1, &exact_sum_op_), "MPI_Op_create", "SumExact");
   }
   ++reductions_;
-  bytes_communicated_ += exact_payload_bytes_per_step();
-  absl::Span<uint64_t> words = sum->words();
-  if (!sparse_) {
-    CheckMpi(MPI_Allreduce(MPI_IN_PLACE, words.data(), static_cast<int>(parameter_count_ + 2), exact_entry_type_,
-                           exact_sum_op_, communicator_),
-             "MPI_Allreduce", "SumExact");
-    return;
-  }
-  const int64_t kept = static_cast<int64_t>(kept_indices_.size());
-  packed_words_.resize(2 * (kept + 2));
-  uint64_t* packed = packed_words_.data();
-  const int32_t* indices = kept_indices_.data();
-  for (int64_t i = 0; i < kept; ++i) {
-    packed[2 * i] = words[2 * indices[i]];
-    packed[2 * i + 1] = words[2 * indices[i] + 1];
-  }
-  // The scalar and the invalid count follow the entries in both layouts.
-  std::copy(words.end() - 4, words.end(), packed + 2 * kept);
-  CheckMpi(MPI_Allreduce(MPI_IN_PLACE, packed, static_cast<int>(kept + 2), exact_entry_type_, exact_sum_op_,
-                         communicator_),
+  const int entries = static_cast<int>(sum->size() + 2);
+  bytes_communicated_ += static_cast<int64_t>(entries) * 2 * static_cast<int64_t>(sizeof(uint64_t));
+  CheckMpi(MPI_Allreduce(MPI_IN_PLACE, sum->words().data(), entries, exact_entry_type_, exact_sum_op_, communicator_),
            "MPI_Allreduce", "SumExact");
-  std::fill(words.begin(), words.end(), uint64_t{0});
-  for (int64_t i = 0; i < kept; ++i) {
-    words[2 * indices[i]] = packed[2 * i];
-    words[2 * indices[i] + 1] = packed[2 * i + 1];
-  }
-  std::copy(packed + 2 * kept, packed + 2 * kept + 4, words.end() - 4);
 }
 
 void MpiGradientReducer::SumScalars(absl::Span<double> values) {

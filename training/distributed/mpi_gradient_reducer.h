@@ -71,9 +71,9 @@ class MpiGradientReducer final : public trainer::GradientReducer {
 
   // One MPI_Allreduce of the sum's 128-bit entries (an MPI datatype of two uint64 words) with a user-defined,
   // commutative operation that adds them exactly (ExactSum::AddWords): however MPI orders and groups the ranks'
-  // contributions, every rank gets the same exact sum. Sparse: only the kept entries (and the scalar and the invalid
-  // count) travel; the pruned entries are set to 0. 16 bytes per entry: 4 times SumGradients' payload.
-  // REQUIRES: sum->size() == parameter_count (checked).
+  // contributions, every rank gets the same exact sum. The sum travels as it is, 16 bytes per entry (plus 32 for the
+  // scalar and the invalid count): the trainer makes it compact (kept entries only) for a pruned network, so the
+  // reducer's own sparse packing is not used. REQUIRES: every rank passes a sum of the same size.
   void SumExact(trainer::ExactSum* sum) override;
 
   // MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM). Allocates nothing.
@@ -94,8 +94,7 @@ class MpiGradientReducer final : public trainer::GradientReducer {
   int64_t bytes_communicated() const override { return bytes_communicated_; }
   // Bytes of one SumGradients call: 4 * mask->kept_count() when sparse, 4 * parameter_count when dense.
   int64_t payload_bytes_per_step() const;
-  // Bytes of one SumExact call: 16 * (kept or all entries + 2).
-  int64_t exact_payload_bytes_per_step() const;
+
   // Whether SumGradients sends only the mask's kept entries.
   bool sparse() const { return sparse_; }
 
@@ -113,7 +112,6 @@ class MpiGradientReducer final : public trainer::GradientReducer {
   bool sparse_ = false;
   std::vector<int32_t> kept_indices_;   // Sparse only: the mask's kept entries, ascending.
   std::vector<float> packed_;           // Sparse only: kept_indices_.size() floats, reused every step.
-  std::vector<uint64_t> packed_words_;  // Sparse only, allocated by the first SumExact: 2 (kept + 2) words.
   MPI_Datatype exact_entry_type_ = MPI_DATATYPE_NULL;  // Two MPI_UINT64_T: one ExactSum entry.
   MPI_Op exact_sum_op_ = MPI_OP_NULL;                  // ExactSum::AddWords.
   std::vector<uint64_t> fingerprints_;  // size_ entries, reused by every check.

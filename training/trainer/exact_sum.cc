@@ -45,17 +45,21 @@ inline void AddFloatTerm(uint32_t bits, uint64_t* entry, uint64_t& invalid) {
   invalid += static_cast<uint64_t>(!valid);
 }
 
-// The 128-bit two's complement entry as a double (rounded once from the exact magnitude's two parts).
-double EntryValue(const uint64_t* entry) {
-  uint64_t low = entry[0];
-  uint64_t high = entry[1];
-  const bool negative = static_cast<int64_t>(high) < 0;
-  if (negative) {
-    high = ~high + static_cast<uint64_t>(low == 0);
-    low = ~low + 1;
-  }
-  const double magnitude = static_cast<double>(high) + static_cast<double>(low) / kTwoTo64;
-  return negative ? -magnitude : magnitude;
+// The 128-bit two's complement entry as a double: the magnitude's two halves, converted and added (one rounding),
+// with the sign put back. Branch-free, so that Round vectorizes; an entry of 0 gives +0.0.
+inline double EntryValue(const uint64_t* entry) {
+  const uint64_t low = entry[0];
+  const uint64_t high = entry[1];
+  const uint64_t negative = static_cast<uint64_t>(static_cast<int64_t>(high) >> 63);
+  const uint64_t magnitude_low = (low ^ negative) - negative;
+  const uint64_t magnitude_high = (high ^ negative) + (negative & static_cast<uint64_t>(low == 0));
+  const double magnitude = static_cast<double>(magnitude_high) + static_cast<double>(magnitude_low) / kTwoTo64;
+  uint64_t bits;
+  std::memcpy(&bits, &magnitude, sizeof(bits));
+  bits ^= negative & 0x8000000000000000ULL;
+  double value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
 }
 
 }  // namespace
@@ -97,6 +101,22 @@ void ExactSum::AddFloatsAndClear(absl::Span<float> values) {
   words[2 * invalid_entry()] += invalid;
 }
 
+void ExactSum::AddFloatsAndClear(absl::Span<float> values, absl::Span<const int32_t> indices) {
+  PARSITY_CHECK(static_cast<int64_t>(indices.size()) == size_);
+  uint64_t* words = words_.data();
+  float* data = values.data();
+  const int32_t* index = indices.data();
+  uint64_t invalid = 0;
+  const int64_t size = size_;
+  for (int64_t k = 0; k < size; ++k) {
+    uint32_t bits;
+    std::memcpy(&bits, data + index[k], sizeof(bits));
+    AddFloatTerm(bits, words + 2 * k, invalid);
+    data[index[k]] = 0.0f;
+  }
+  words[2 * invalid_entry()] += invalid;
+}
+
 void ExactSum::AddScalar(double value) {
   if (!(std::fabs(value) < kMaxTerm)) {  // also NaN
     words_[2 * invalid_entry()] += 1;
@@ -121,14 +141,116 @@ void ExactSum::AddWords(const uint64_t* in, uint64_t* inout, int64_t entries) {
 
 int64_t ExactSum::invalid_terms() const { return static_cast<int64_t>(words_[2 * invalid_entry()]); }
 
-bool ExactSum::Round(absl::Span<float> values) const {
+bool ExactSum::Round(absl::Span<float> values, float scale) const {
   PARSITY_CHECK(static_cast<int64_t>(values.size()) == size_);
   if (invalid_terms() > 0) {
     std::fill(values.begin(), values.end(), std::numeric_limits<float>::quiet_NaN());
     return false;
   }
-  for (int64_t i = 0; i < size_; ++i) values[i] = static_cast<float>(EntryValue(words_.data() + 2 * i));
+  const uint64_t* words = words_.data();
+  float* data = values.data();
+  const int64_t size = size_;
+  for (int64_t i = 0; i < size; ++i) data[i] = static_cast<float>(EntryValue(words + 2 * i)) * scale;
   return true;
+}
+
+bool ExactSum::Round(absl::Span<float> values, absl::Span<const int32_t> indices, float scale) const {
+  PARSITY_CHECK(static_cast<int64_t>(indices.size()) == size_);
+  if (invalid_terms() > 0) {
+    std::fill(values.begin(), values.end(), std::numeric_limits<float>::quiet_NaN());
+    return false;
+  }
+  std::fill(values.begin(), values.end(), 0.0f);
+  const uint64_t* words = words_.data();
+  float* data = values.data();
+  const int32_t* index = indices.data();
+  const int64_t size = size_;
+  for (int64_t k = 0; k < size; ++k) data[index[k]] = static_cast<float>(EntryValue(words + 2 * k)) * scale;
+  return true;
+}
+
+namespace {
+
+// RoundOneTerm for one term: x itself when it is a multiple of 2^-64, i.e. unless 0 < |x| < 2^-41; then x * 2^64 <
+// 2^23 is exact and truncates through int32. Bit masks instead of branches, so that the loop over a block vectorizes.
+inline float TruncateToGrid(float x) {
+  constexpr float kUp = 18446744073709551616.0f;  // 2^64
+  constexpr float kDown = 1.0f / kUp;
+  constexpr uint32_t kTinyBits = 0x2b000000u;     // 2^-41
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  const uint32_t tiny = 0u - static_cast<uint32_t>((bits & 0x7fffffffu) < kTinyBits);
+  const float scaled = x * kUp;
+  uint32_t scaled_bits;
+  std::memcpy(&scaled_bits, &scaled, sizeof(scaled_bits));
+  scaled_bits &= tiny;  // 0.0f unless tiny: the conversion below stays in range
+  float small;
+  std::memcpy(&small, &scaled_bits, sizeof(small));
+  const float truncated = static_cast<float>(static_cast<int32_t>(small)) * kDown;
+  uint32_t truncated_bits;
+  std::memcpy(&truncated_bits, &truncated, sizeof(truncated_bits));
+  const uint32_t result_bits = (truncated_bits & tiny) | (bits & ~tiny);
+  float result;
+  std::memcpy(&result, &result_bits, sizeof(result));
+  return result;
+}
+
+}  // namespace
+
+bool ExactSum::RoundOneTerm(absl::Span<float> values, float scale) {
+  // Block by block (in L1): the plain pass (x + 0) * scale, adding +0 to turn -0 into the +0 that Round gives for a
+  // zero entry, with flags for invalid terms and for nonzero terms below 2^-41 (rare), which need the truncating
+  // pass. With a power-of-two scale (every power-of-two batch) the plain pass is exact and invertible down to 2^-64,
+  // so a flagged block is recovered from its output (terms below 2^-64 recover to below 2^-64: truncated to 0 either
+  // way). Any other scale tests each block before writing it.
+  constexpr uint32_t kTinyBits = 0x2b000000u;  // 2^-41
+  constexpr int64_t kBlock = 1024;
+  uint32_t scale_bits;
+  std::memcpy(&scale_bits, &scale, sizeof(scale_bits));
+  const uint32_t scale_exponent = (scale_bits >> 23) & 0xffu;
+  // A positive power of two in [2^-26, 2^64): products with terms in [2^-64, 2^40) stay normal, hence exact.
+  const bool invertible = (scale_bits & 0x807fffffu) == 0 && scale_exponent > 100 && scale_exponent < 127 + 64;
+  float* data = values.data();
+  const int64_t size = static_cast<int64_t>(values.size());
+  for (int64_t block = 0; block < size; block += kBlock) {
+    const int64_t end = std::min(size, block + kBlock);
+    uint32_t invalid = 0, tiny = 0;
+    auto flag = [&](int64_t i) {
+      uint32_t bits;
+      std::memcpy(&bits, data + i, sizeof(bits));
+      const uint32_t magnitude_bits = bits & 0x7fffffffu;
+      invalid |= static_cast<uint32_t>(magnitude_bits >= kMaxTermFloatBits);
+      tiny |= static_cast<uint32_t>(magnitude_bits - 1 < kTinyBits - 1);  // 0 < |x| < 2^-41
+    };
+    if (invertible) {
+      for (int64_t i = block; i < end; ++i) {
+        flag(i);
+        data[i] = (data[i] + 0.0f) * scale;
+      }
+      if (tiny != 0 && invalid == 0) {
+        for (int64_t i = block; i < end; ++i) data[i] = (TruncateToGrid(data[i] / scale) + 0.0f) * scale;
+      }
+    } else {
+      for (int64_t i = block; i < end; ++i) flag(i);
+      if (invalid == 0) {
+        if (tiny != 0) {
+          for (int64_t i = block; i < end; ++i) data[i] = (TruncateToGrid(data[i]) + 0.0f) * scale;
+        } else {
+          for (int64_t i = block; i < end; ++i) data[i] = (data[i] + 0.0f) * scale;
+        }
+      }
+    }
+    if (invalid != 0) {
+      std::fill(values.begin(), values.end(), std::numeric_limits<float>::quiet_NaN());
+      return false;
+    }
+  }
+  return true;
+}
+
+double ExactSum::RoundOneScalar(double value) {
+  if (!(std::fabs(value) < kMaxTerm)) return std::numeric_limits<double>::quiet_NaN();
+  return std::trunc(value * kTwoTo64) / kTwoTo64 + 0.0;
 }
 
 double ExactSum::Scalar() const {

@@ -44,14 +44,27 @@ class ExactSum {
   void AddFloats(absl::Span<const float> values);
   // Adds values[i] to entry i and sets values[i] to 0 (one pass instead of an add and a clear).
   void AddFloatsAndClear(absl::Span<float> values);
+  // The compact form for a pruned network: adds values[indices[k]] to entry k and sets it to 0; the other values are
+  // neither read nor changed. REQUIRES: indices.size() == size(), each in [0, values.size()).
+  void AddFloatsAndClear(absl::Span<float> values, absl::Span<const int32_t> indices);
   // Adds `value` to the scalar.
   void AddScalar(double value);
   // Adds this sum into `*target` exactly (entries, scalar and invalid counts). REQUIRES: target->size() == size().
   void AddTo(ExactSum* target) const;
 
-  // Writes each entry rounded to the nearest float into `values` (NaN everywhere when any term was invalid) and
-  // returns whether every term was valid. REQUIRES: values.size() == size().
-  bool Round(absl::Span<float> values) const;
+  // Writes each entry, rounded to double and then to float, times `scale` (a float product) into `values` (NaN
+  // everywhere when any term was invalid) and returns whether every term was valid.
+  // REQUIRES: values.size() == size().
+  bool Round(absl::Span<float> values, float scale = 1.0f) const;
+  // The compact form: values[indices[k]] = entry k rounded, times scale; every other value +0.0 (NaN everywhere when
+  // any term was invalid). REQUIRES: indices.size() == size(), each in [0, values.size()).
+  bool Round(absl::Span<float> values, absl::Span<const int32_t> indices, float scale) const;
+  // What Round gives for a sum of exactly one term, values[i], computed in place in one pass without the 128-bit
+  // entries (the same bits: tested): for a batch of one leaf. Returns false and writes NaN everywhere when a term is
+  // invalid.
+  static bool RoundOneTerm(absl::Span<float> values, float scale = 1.0f);
+  // What Scalar() gives for a sum of exactly one scalar term.
+  static double RoundOneScalar(double value);
   // The scalar rounded to double (NaN when any term was invalid).
   double Scalar() const;
   // Number of terms that were not finite or not below kMaxTerm in magnitude.

@@ -172,6 +172,70 @@ TEST(ExactSumTest, ScalarIsExactAndOrderIndependent) {
   EXPECT_NEAR(forward.Scalar(), 0.1 + 2.5e3 + 1e-9 + 0.2 + 0.3 + 7.0 / 3.0, 1e-12);
 }
 
+// The one-term shortcut gives Round's bits for every kind of float: tiny (truncated), negative, zeros, subnormal,
+// the largest valid, and with a scale.
+TEST(ExactSumTest, RoundOneTermGivesRoundsBits) {
+  std::vector<float> terms = RandomTerms(1, 4000, 6)[0];
+  for (float special : {0.0f, -0.0f, std::ldexp(1.0f, -41), -std::ldexp(1.0f, -41), std::nextafter(std::ldexp(1.0f, -41), 0.0f),
+                        -std::ldexp(3.0f, -64), std::ldexp(1.0f, -65), -std::ldexp(1.0f, -65), 1e-40f, -1e-40f,
+                        0x1.fffffep39f, -0x1.fffffep39f, 1.0f, -1.0f}) {
+    terms.push_back(special);
+  }
+  for (float scale : {1.0f, 1.0f / 50.0f}) {
+    ExactSum sum(static_cast<int64_t>(terms.size()));
+    sum.AddFloats(terms);
+    std::vector<float> expected(terms.size());
+    ASSERT_TRUE(sum.Round(absl::MakeSpan(expected), scale));
+    std::vector<float> shortcut = terms;
+    ASSERT_TRUE(ExactSum::RoundOneTerm(absl::MakeSpan(shortcut), scale));
+    for (size_t i = 0; i < terms.size(); ++i) {
+      ASSERT_EQ(Bits(shortcut[i]), Bits(expected[i])) << terms[i] << " scale " << scale;
+    }
+  }
+  // A block without tiny terms takes the plain pass: -0 still becomes +0.
+  std::vector<float> plain(3000);
+  for (size_t i = 0; i < plain.size(); ++i) plain[i] = i % 7 == 0 ? -0.0f : (i % 2 ? -1.0f : 1.0f) * (1.0f + i);
+  ExactSum plain_sum(static_cast<int64_t>(plain.size()));
+  plain_sum.AddFloats(plain);
+  std::vector<float> plain_expected(plain.size());
+  ASSERT_TRUE(plain_sum.Round(absl::MakeSpan(plain_expected), 0.25f));
+  ASSERT_TRUE(ExactSum::RoundOneTerm(absl::MakeSpan(plain), 0.25f));
+  for (size_t i = 0; i < plain.size(); ++i) ASSERT_EQ(Bits(plain[i]), Bits(plain_expected[i])) << i;
+  std::vector<float> with_infinity = {1.0f, std::numeric_limits<float>::infinity()};
+  EXPECT_FALSE(ExactSum::RoundOneTerm(absl::MakeSpan(with_infinity)));
+  EXPECT_TRUE(std::isnan(with_infinity[0]));
+  for (double loss : {0.0, 1e-30, 0.69314718, 12345.678, -2.5}) {
+    ExactSum sum(0);
+    sum.AddScalar(loss);
+    EXPECT_EQ(ExactSum::RoundOneScalar(loss), sum.Scalar()) << loss;
+  }
+  EXPECT_TRUE(std::isnan(ExactSum::RoundOneScalar(std::nan(""))));
+}
+
+// The compact form over kept indices equals the full form restricted to them, touches no other value, and rounds
+// the others to +0.
+TEST(ExactSumTest, CompactFormOverKeptIndices) {
+  auto terms = RandomTerms(5, 64, 7);
+  const std::vector<int32_t> kept = {0, 3, 4, 17, 40, 63};
+  ExactSum full(64), compact(static_cast<int64_t>(kept.size()));
+  for (auto& term : terms) {
+    full.AddFloats(term);
+    std::vector<float> copy = term;
+    compact.AddFloatsAndClear(absl::MakeSpan(copy), kept);
+    for (int i = 0; i < 64; ++i) {
+      const bool is_kept = std::find(kept.begin(), kept.end(), i) != kept.end();
+      ASSERT_EQ(Bits(copy[i]), is_kept ? 0u : Bits(term[i])) << i;
+    }
+  }
+  std::vector<float> full_rounded(64), compact_rounded(64, 7.0f);
+  ASSERT_TRUE(full.Round(absl::MakeSpan(full_rounded), 0.5f));
+  ASSERT_TRUE(compact.Round(absl::MakeSpan(compact_rounded), kept, 0.5f));
+  for (int i = 0; i < 64; ++i) {
+    const bool is_kept = std::find(kept.begin(), kept.end(), i) != kept.end();
+    EXPECT_EQ(Bits(compact_rounded[i]), is_kept ? Bits(full_rounded[i]) : 0u) << i;
+  }
+}
+
 TEST(ExactSumTest, AddFloatsAndClearAddsTheSameAndZeroesTheInput) {
   auto terms = RandomTerms(3, 100, 5);
   ExactSum plain(100), clearing(100);

@@ -24,7 +24,6 @@ GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOption
   PARSITY_CHECK(options.threads >= 1 && options.max_chunk >= 1);
   PARSITY_CHECK(options.sparse_plan == nullptr || &options.sparse_plan->network() == network);
   PARSITY_CHECK(options.leaf_examples >= 0);
-  PARSITY_CHECK(leaf_examples() <= options.max_chunk || options.max_chunk >= network->chunk_examples());
   for (int thread = 0; thread < options.threads; ++thread) {
     auto state = std::make_unique<ThreadState>();
     state->workspace = network->CreateWorkspace(
@@ -77,8 +76,20 @@ double GradientEvaluator::AccumulateGradientSum(absl::Span<const float> paramete
   return loss_sum;
 }
 
+int64_t DefaultLeafExamples(const nn::Network& network) {
+  // Converting a leaf's gradient costs about 1.5 ns per parameter (exact_sum_benchmark), about 400 FLOPs of the
+  // layers' products on this machine; a leaf of at least 4,000 training FLOPs per parameter keeps it near 10% or less.
+  constexpr int64_t kLeafFlopsPerParameter = 4000;
+  const int64_t flops = std::max<int64_t>(network.TrainingFlopsPerExample(), 1);
+  const int64_t wanted = std::max<int64_t>(network.chunk_examples(),
+                                           (kLeafFlopsPerParameter * network.parameter_count() + flops - 1) / flops);
+  int64_t leaf = 1;
+  while (leaf < wanted) leaf *= 2;
+  return leaf;
+}
+
 int64_t GradientEvaluator::leaf_examples() const {
-  return options_.leaf_examples > 0 ? options_.leaf_examples : network_->chunk_examples();
+  return options_.leaf_examples > 0 ? options_.leaf_examples : DefaultLeafExamples(*network_);
 }
 
 int64_t GradientEvaluator::LeafCount(int64_t count) const {
@@ -86,20 +97,51 @@ int64_t GradientEvaluator::LeafCount(int64_t count) const {
   return (count + leaf_examples() - 1) / leaf_examples();
 }
 
+double GradientEvaluator::ComputeLeaf(ThreadState& state, absl::Span<const float> parameters, const float* inputs,
+                                      const int32_t* labels, int64_t count, int64_t leaves, int64_t leaf,
+                                      absl::Span<float> gradient) {
+  const int64_t values_per_example = network_->input_shape().size();
+  const int64_t begin = leaf * count / leaves;
+  const int64_t end = (leaf + 1) * count / leaves;
+  // A leaf larger than the workspace runs as consecutive pieces of at most max_chunk examples, in order.
+  double loss_sum = 0;
+  for (int64_t piece = begin; piece < end; piece += options_.max_chunk) {
+    const int64_t piece_end = std::min(end, piece + options_.max_chunk);
+    loss_sum += network_->AccumulateGradient(parameters, inputs + piece * values_per_example, labels + piece,
+                                             piece_end - piece, state.workspace.get(), gradient);
+  }
+  return loss_sum;
+}
+
+double GradientEvaluator::OneLeafGradientSum(absl::Span<const float> parameters, const float* inputs,
+                                             const int32_t* labels, int64_t count, absl::Span<float> gradient) {
+  PARSITY_CHECK(LeafCount(count) == 1);
+  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
+  PARSITY_CHECK(gradient.size() == parameters.size());
+  std::fill(gradient.begin(), gradient.end(), 0.0f);
+  return ComputeLeaf(*thread_states_[0], parameters, inputs, labels, count, 1, 0, gradient);
+}
+
 void GradientEvaluator::AddLeafGradients(absl::Span<const float> parameters, const float* inputs,
                                          const int32_t* labels, int64_t count, int64_t leaf_begin, int64_t leaf_end,
-                                         ExactSum* sum) {
+                                         ExactSum* sum, absl::Span<const int32_t> kept_indices) {
   const int64_t leaves = LeafCount(count);
   PARSITY_CHECK(0 <= leaf_begin && leaf_begin <= leaf_end && leaf_end <= leaves);
   PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
-  PARSITY_CHECK(sum != nullptr && sum->size() == network_->parameter_count());
-  const int64_t values_per_example = network_->input_shape().size();
+  const bool compact = !kept_indices.empty();
+  PARSITY_CHECK(sum != nullptr &&
+                sum->size() == (compact ? static_cast<int64_t>(kept_indices.size()) : network_->parameter_count()));
   const int threads = static_cast<int>(std::min<int64_t>(options_.threads, leaf_end - leaf_begin));
   for (int thread = 0; thread < threads; ++thread) {
     ThreadState& state = *thread_states_[thread];
     if (state.leaf_gradient.empty()) state.leaf_gradient.assign(parameters.size(), 0.0f);
+    // Compact sums clear only the kept entries after each leaf: clear the rest once per call, so that what dense
+    // kernels write at pruned entries never piles up across steps.
+    if (compact) std::fill(state.leaf_gradient.begin(), state.leaf_gradient.end(), 0.0f);
     if (thread > 0) {
-      if (state.exact_sum == nullptr) state.exact_sum = std::make_unique<ExactSum>(network_->parameter_count());
+      if (state.exact_sum == nullptr || state.exact_sum->size() != sum->size()) {
+        state.exact_sum = std::make_unique<ExactSum>(sum->size());
+      }
       state.exact_sum->Clear();
     }
   }
@@ -107,12 +149,14 @@ void GradientEvaluator::AddLeafGradients(absl::Span<const float> parameters, con
     ThreadState& state = *thread_states_[thread];
     ExactSum* target = thread == 0 ? sum : state.exact_sum.get();
     for (int64_t leaf = leaf_begin + thread; leaf < leaf_end; leaf += threads) {
-      const int64_t begin = leaf * count / leaves;
-      const int64_t end = (leaf + 1) * count / leaves;
-      const double loss_sum =
-          network_->AccumulateGradient(parameters, inputs + begin * values_per_example, labels + begin, end - begin,
-                                       state.workspace.get(), absl::MakeSpan(state.leaf_gradient));
-      target->AddFloatsAndClear(absl::MakeSpan(state.leaf_gradient));
+      const double loss_sum = ComputeLeaf(state, parameters, inputs, labels, count, leaves, leaf,
+                                          absl::MakeSpan(state.leaf_gradient));
+      if (compact) {
+        // Pruned entries stay in the buffer until the next call; nobody reads them.
+        target->AddFloatsAndClear(absl::MakeSpan(state.leaf_gradient), kept_indices);
+      } else {
+        target->AddFloatsAndClear(absl::MakeSpan(state.leaf_gradient));
+      }
       target->AddScalar(loss_sum);
     }
   });

@@ -33,10 +33,10 @@ struct EvaluatorOptions {
   // computed over the kept weights where the plan's kernels say so; pruned weight-gradient entries may then be left
   // untouched, so read gradients through the mask.
   const nn::SparsePlan* sparse_plan = nullptr;
-  // Examples per leaf of an exact gradient sum (AddLeafGradients); 0: the network's chunk size (16 for Simple-CNN, 8
-  // for ResNet-8, 256 for LeNet-300-100). Each leaf's float gradient is converted once, so a leaf should cost
-  // much more than that conversion (about 2 ns per parameter); more, smaller leaves share better over threads and
-  // ranks. REQUIRES: >= 0, and max_chunk >= the network's chunk size when leaves exceed max_chunk.
+  // Examples per leaf of an exact gradient sum (AddLeafGradients); 0: DefaultLeafExamples(network). Each leaf's
+  // float gradient is converted once, so a leaf should cost much more than that conversion (about 1.5 ns per
+  // parameter); more, smaller leaves share better over threads and ranks. A leaf larger than max_chunk runs as consecutive pieces of max_chunk (the same on every rank and thread).
+  // REQUIRES: >= 0.
   int64_t leaf_examples = 0;
 };
 
@@ -48,6 +48,11 @@ struct Evaluation {
   double loss_sum = 0;    // Sum of the examples' losses (for combining evaluations of disjoint parts).
   int64_t errors = 0;     // Number of misclassified examples.
 };
+
+// The default leaf of exact gradient sums: the smallest power of two of examples that is at least the network's
+// chunk and whose training FLOPs are at least 4,000 per parameter (so that converting the leaf's gradient costs
+// about a tenth of computing it or less): 16 for Simple-CNN, 8 for ResNet-8, 1,024 for LeNet-300-100.
+int64_t DefaultLeafExamples(const nn::Network& network);
 
 class GradientEvaluator {
  public:
@@ -74,16 +79,25 @@ class GradientEvaluator {
 
   // Exact, order-independent gradient sums (training/trainer/exact_sum.h). A batch of `count` examples is cut into
   // LeafCount(count) = ceil(count / leaf examples) leaves of consecutive examples, leaf l = [l count / L,
-  // (l + 1) count / L). Each leaf's gradient is computed in float by one thread (one AccumulateGradient call into a
-  // zeroed buffer) and added exactly, so the sum depends on count and the leaf size only: not on the threads, nor on
-  // how the leaves are spread over ranks, nor on the order the partial sums are combined in.
+  // (l + 1) count / L). Each leaf's gradient is computed in float by one thread (AccumulateGradient into a zeroed
+  // buffer) and added exactly, so the sum depends on count, the leaf size and max_chunk only: not on the threads, nor
+  // on how the leaves are spread over ranks, nor on the order the partial sums are combined in.
   int64_t LeafCount(int64_t count) const;
   // Adds leaves [leaf_begin, leaf_end) of a batch of `count` examples at `inputs`/`labels` (the whole batch) into
   // `*sum`: the sum of d loss_i / d parameters over their examples into the entries, the sum of their losses into the
-  // scalar. Leaves go to threads round-robin. REQUIRES: 0 <= leaf_begin <= leaf_end <= LeafCount(count);
-  // sum->size() == network->parameter_count().
+  // scalar. Leaves go to threads round-robin. With `kept_indices` (a pruned network's kept entries), the sum is
+  // compact: entry k holds the gradient entry kept_indices[k], and the pruned entries, which the optimizers never
+  // read, cost nothing. REQUIRES: 0 <= leaf_begin <= leaf_end <= LeafCount(count); sum->size() ==
+  // network->parameter_count(), or kept_indices.size() when given.
   void AddLeafGradients(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
-                        int64_t leaf_begin, int64_t leaf_end, ExactSum* sum);
+                        int64_t leaf_begin, int64_t leaf_end, ExactSum* sum,
+                        absl::Span<const int32_t> kept_indices = {});
+  // For a batch of one leaf: writes into `gradient` the leaf's float gradient sum, computed exactly as
+  // AddLeafGradients computes it, and returns its loss sum; ExactSum::RoundOneTerm and RoundOneScalar then give the
+  // bits of the exact sum without its 128-bit entries (cheap where a batch is one leaf: LeNet-300-100 up to 1,024
+  // examples). Runs on one thread. REQUIRES: LeafCount(count) == 1; sizes as for MeanGradient.
+  double OneLeafGradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,
+                            int64_t count, absl::Span<float> gradient);
 
   // Forward passes only, over all of `examples`.
   Evaluation Evaluate(absl::Span<const float> parameters, const data::Examples& examples);
@@ -104,6 +118,10 @@ class GradientEvaluator {
   // more examples; chunk c runs on thread c % threads.
   int64_t ChunkCount(int64_t count) const;
   int64_t leaf_examples() const;
+  // Adds leaf `leaf` of `leaves` of a batch of `count` examples into `gradient` on `state`'s workspace; returns its
+  // loss sum.
+  double ComputeLeaf(ThreadState& state, absl::Span<const float> parameters, const float* inputs,
+                     const int32_t* labels, int64_t count, int64_t leaves, int64_t leaf, absl::Span<float> gradient);
 
   const nn::Network* network_;
   EvaluatorOptions options_;

@@ -1,9 +1,12 @@
 #include "training/trainer/gradient_evaluator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -64,6 +67,73 @@ TEST_F(GradientEvaluatorTest, ChunksAndThreadsAgreeWithOnePass) {
     EXPECT_LT(std::sqrt(difference), 1e-5 * norm) << options.threads << " threads, chunk " << options.max_chunk;
     EXPECT_NEAR(loss, one_pass_loss, 1e-5 * one_pass_loss);
   }
+}
+
+// Exact leaf sums: any split of the leaves over threads and over calls (ranks) gives the same words, and the rounded
+// sum is the gradient sum up to float rounding. 37 examples in leaves of 5: 8 leaves of 4-5 examples.
+TEST_F(GradientEvaluatorTest, ExactLeafSumsDoNotDependOnThreadsOrSplits) {
+  const EvaluatorOptions base{.threads = 1, .max_chunk = 64, .leaf_examples = 5};
+  GradientEvaluator one_thread(network_.get(), base);
+  ASSERT_EQ(one_thread.LeafCount(kExamples), 8);
+  ExactSum reference(network_->parameter_count());
+  one_thread.AddLeafGradients(parameters_, examples_.pixels.data(), examples_.labels.data(), kExamples, 0, 8,
+                              &reference);
+  struct Split {
+    int threads;
+    int64_t max_chunk;
+    std::vector<int64_t> cuts;  // Leaf ranges [cuts[k], cuts[k + 1]) added by separate calls, as ranks would.
+  };
+  for (const Split& split : {Split{2, 64, {0, 8}}, Split{3, 64, {0, 8}}, Split{1, 64, {0, 3, 8}},
+                             Split{2, 64, {0, 0, 1, 5, 8}}, Split{3, 64, {0, 7, 8}}}) {
+    GradientEvaluator evaluator(network_.get(), {.threads = split.threads, .max_chunk = split.max_chunk,
+                                                 .leaf_examples = 5});
+    ExactSum total(network_->parameter_count());
+    for (size_t k = 0; k + 1 < split.cuts.size(); ++k) {
+      ExactSum part(network_->parameter_count());
+      evaluator.AddLeafGradients(parameters_, examples_.pixels.data(), examples_.labels.data(), kExamples,
+                                 split.cuts[k], split.cuts[k + 1], &part);
+      part.AddTo(&total);
+    }
+    EXPECT_TRUE(std::equal(total.words().begin(), total.words().end(), reference.words().begin()))
+        << split.threads << " threads, " << split.cuts.size() - 1 << " parts";
+  }
+
+  std::vector<float> exact(parameters_.size());
+  ASSERT_TRUE(reference.Round(absl::MakeSpan(exact)));
+  double mean_loss = 0;
+  const std::vector<float> mean = MeanGradient({.threads = 1, .max_chunk = 64}, &mean_loss);
+  double norm = 0, difference = 0;
+  for (size_t i = 0; i < mean.size(); ++i) {
+    norm += std::pow(static_cast<double>(mean[i]) * kExamples, 2);
+    difference += std::pow(static_cast<double>(exact[i]) - static_cast<double>(mean[i]) * kExamples, 2);
+  }
+  EXPECT_LT(std::sqrt(difference), 1e-5 * std::sqrt(norm));
+  EXPECT_NEAR(reference.Scalar(), mean_loss * kExamples, 1e-9 * mean_loss * kExamples);
+}
+
+// The documented default leaves: the conversion stays small next to a leaf's compute.
+TEST(DefaultLeafExamplesTest, PerNetwork) {
+  for (const auto& [name, leaf] : std::vector<std::pair<std::string, int64_t>>{
+           {"simple_cnn", 16}, {"resnet8", 8}, {"lenet_300_100", 1024}}) {
+    auto network = nn::CreateNetwork(name);
+    ASSERT_TRUE(network.ok());
+    EXPECT_EQ(DefaultLeafExamples(**network), leaf) << name;
+    GradientEvaluator evaluator(network->get(), {});
+    EXPECT_EQ(evaluator.LeafCount(leaf), 1) << name;
+    EXPECT_EQ(evaluator.LeafCount(leaf + 1), 2) << name;
+  }
+}
+
+// Leaves larger than the workspace run in pieces of max_chunk: still one leaf per thread, independent of threads.
+TEST_F(GradientEvaluatorTest, ExactLeavesLargerThanTheWorkspace) {
+  ExactSum one(network_->parameter_count()), two(network_->parameter_count());
+  GradientEvaluator one_thread(network_.get(), {.threads = 1, .max_chunk = 3, .leaf_examples = 10});
+  GradientEvaluator two_threads(network_.get(), {.threads = 2, .max_chunk = 3, .leaf_examples = 10});
+  ASSERT_EQ(one_thread.LeafCount(kExamples), 4);
+  one_thread.AddLeafGradients(parameters_, examples_.pixels.data(), examples_.labels.data(), kExamples, 0, 4, &one);
+  two_threads.AddLeafGradients(parameters_, examples_.pixels.data(), examples_.labels.data(), kExamples, 0, 4, &two);
+  EXPECT_TRUE(std::equal(one.words().begin(), one.words().end(), two.words().begin()));
+  EXPECT_EQ(one.invalid_terms(), 0);
 }
 
 TEST_F(GradientEvaluatorTest, RepeatedCallsAreBitIdenticalWithTwoThreads) {

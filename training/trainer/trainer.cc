@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <utility>
 
@@ -93,7 +94,15 @@ Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const 
       sparse_plan_(std::move(sparse_plan)),
       evaluator_(network, WithPlan(config.evaluator, sparse_plan_.get())),
       validation_check_(&dataset->validation, &evaluator_, reducer, {.early_exit = config.check_early_exit}) {
-  if (config.exact_gradient_sum) exact_sum_ = std::make_unique<ExactSum>(network->parameter_count());
+  if (config.exact_gradient_sum) {
+    if (mask != nullptr && mask->pruned_count() > 0) {
+      for (int64_t i = 0; i < mask->size(); ++i) {
+        if (mask->is_kept(i)) kept_indices_.push_back(static_cast<int32_t>(i));
+      }
+    }
+    exact_sum_ = std::make_unique<ExactSum>(kept_indices_.empty() ? network->parameter_count()
+                                                                   : static_cast<int64_t>(kept_indices_.size()));
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& config, const nn::Network* network,
@@ -134,14 +143,24 @@ double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Ba
                               std::vector<float>& gradient) {
   if (exact_sum_ != nullptr) {
     const int64_t leaves = evaluator_.LeafCount(batch.size());
+    const float scale = 1.0f / static_cast<float>(batch.size());
+    // NaN gradient and loss after an invalid term: the trial ends INFEASIBLE at this step.
+    if (reducer_ == nullptr && leaves == 1) {  // The same bits without the 128-bit entries.
+      const double loss_sum = evaluator_.OneLeafGradientSum(parameters, batch.pixels.data(), batch.labels.data(),
+                                                            batch.size(), absl::MakeSpan(gradient));
+      if (!ExactSum::RoundOneTerm(absl::MakeSpan(gradient), scale)) return std::numeric_limits<double>::quiet_NaN();
+      return ExactSum::RoundOneScalar(loss_sum) / static_cast<double>(batch.size());
+    }
     const Shard share = reducer_ == nullptr ? Shard{0, leaves} : ShardOf(leaves, reducer_->rank(), reducer_->size());
     exact_sum_->Clear();
     evaluator_.AddLeafGradients(parameters, batch.pixels.data(), batch.labels.data(), batch.size(), share.begin,
-                                share.end, exact_sum_.get());
+                                share.end, exact_sum_.get(), kept_indices_);
     if (reducer_ != nullptr) reducer_->SumExact(exact_sum_.get());
-    exact_sum_->Round(absl::MakeSpan(gradient));  // NaN everywhere after an invalid term; Scalar() is NaN then too.
-    const float scale = 1.0f / static_cast<float>(batch.size());
-    for (float& value : gradient) value *= scale;
+    if (kept_indices_.empty()) {
+      exact_sum_->Round(absl::MakeSpan(gradient), scale);
+    } else {
+      exact_sum_->Round(absl::MakeSpan(gradient), kept_indices_, scale);
+    }
     return exact_sum_->Scalar() / static_cast<double>(batch.size());
   }
   if (reducer_ == nullptr) {

@@ -70,7 +70,9 @@ struct TrainerConfig {
   // Sum a step's gradient exactly (training/trainer/exact_sum.h) over fixed leaves of the batch (the evaluator's
   // leaf_examples): the gradient, and hence the whole trial, is then bit-identical for any number of ranks and
   // threads. Under a reducer each rank computes a contiguous share of the leaves (ShardOf over leaves, not examples)
-  // and the exact sums are all-reduced (16 bytes per entry instead of 4). A gradient entry of magnitude >= 2^40 in a
+  // and the exact sums are all-reduced (16 bytes per entry instead of 4). With a mask that prunes, the sums hold
+  // the kept entries only (the pruned ones' gradient is +0), so they cost and travel in proportion to the density.
+  // A batch of one leaf in one process skips the 128-bit entries (ExactSum::RoundOneTerm: the same bits). A gradient entry of magnitude >= 2^40 in a
   // leaf, or a non-finite one, makes the step's loss NaN: the trial ends INFEASIBLE, as it does for a non-finite
   // loss. Off: float sums in an order that depends on the threads and ranks (bit-identical for a given split only).
   bool exact_gradient_sum = false;
@@ -163,7 +165,8 @@ class Trainer {
   std::unique_ptr<nn::SparsePlan> sparse_plan_;  // Before evaluator_, which uses it.
   GradientEvaluator evaluator_;
   ValidationCheck validation_check_;
-  std::unique_ptr<ExactSum> exact_sum_;  // With config_.exact_gradient_sum.
+  std::unique_ptr<ExactSum> exact_sum_;  // With config_.exact_gradient_sum; compact over kept_indices_ if pruned.
+  std::vector<int32_t> kept_indices_;    // With exact_gradient_sum and a mask that prunes: its kept entries.
 };
 
 }  // namespace parsity::trainer

@@ -132,6 +132,63 @@ TEST_F(TrainerTest, DivergenceIsInfeasible) {
   EXPECT_LT(result.steps, config.max_steps);
 }
 
+// With the exact gradient sum, the thread count changes nothing: the same parameters bit for bit (ranks:
+// training/distributed/exact_gradient_sum_test.sh). 32 examples in leaves of 8; the trajectory stays within rounding
+// of the float-sum one; a diverging trial still ends INFEASIBLE (its too-large gradient entries make the loss NaN).
+TEST_F(TrainerTest, ExactGradientSumIsTheSameOnAnyNumberOfThreads) {
+  TrainerConfig config = BaseConfig();
+  config.max_steps = 20;
+  config.goal_error = kUnreachableGoal;
+  config.exact_gradient_sum = true;
+  config.evaluator.leaf_examples = 8;
+  std::vector<float> one_thread = InitialParameters(5);
+  const TrialResult one = Run(config, &one_thread);
+  config.evaluator.threads = 2;
+  std::vector<float> two_threads = InitialParameters(5);
+  const TrialResult two = Run(config, &two_threads);
+  EXPECT_EQ(0, std::memcmp(one_thread.data(), two_threads.data(), one_thread.size() * sizeof(float)));
+  ASSERT_EQ(one.checks.size(), two.checks.size());
+  for (size_t i = 0; i < one.checks.size(); ++i) {
+    EXPECT_EQ(one.checks[i].mean_training_loss, two.checks[i].mean_training_loss);
+  }
+  // The float sums on two threads are not bit-identical to one thread (what the exact sum fixes).
+  config.exact_gradient_sum = false;
+  config.evaluator.max_chunk = 8;
+  std::vector<float> float_one = InitialParameters(5), float_two = InitialParameters(5);
+  Run(config, &float_two);
+  config.evaluator.threads = 1;
+  Run(config, &float_one);
+  EXPECT_NE(0, std::memcmp(float_one.data(), float_two.data(), float_one.size() * sizeof(float)));
+  double max_difference = 0, max_magnitude = 0;
+  for (size_t i = 0; i < one_thread.size(); ++i) {
+    max_difference = std::max(max_difference, static_cast<double>(std::fabs(one_thread[i] - float_one[i])));
+    max_magnitude = std::max(max_magnitude, static_cast<double>(std::fabs(float_one[i])));
+  }
+  EXPECT_LT(max_difference, 1e-4 * max_magnitude);
+
+  // Pruned: the compact sum over the kept entries, the same on any number of threads; pruned weights stay 0.
+  config.exact_gradient_sum = true;
+  config.evaluator.threads = 1;
+  std::vector<float> mask_values(network_->parameter_count(), 1.0f);
+  for (size_t i = 0; i < mask_values.size(); i += 3) mask_values[i] = 0.0f;
+  ASSERT_OK_AND_ASSIGN(const nn::Mask mask, nn::Mask::Create(mask_values));
+  std::vector<float> pruned_one = InitialParameters(6), pruned_two = InitialParameters(6);
+  mask.Apply(absl::MakeSpan(pruned_one));
+  mask.Apply(absl::MakeSpan(pruned_two));
+  Run(config, &pruned_one, &mask);
+  config.evaluator.threads = 2;
+  Run(config, &pruned_two, &mask);
+  EXPECT_EQ(0, std::memcmp(pruned_one.data(), pruned_two.data(), pruned_one.size() * sizeof(float)));
+  for (size_t i = 0; i < pruned_one.size(); i += 3) ASSERT_EQ(pruned_one[i], 0.0f) << i;
+
+  config.max_steps = 400;
+  config.schedule.initial_learning_rate = 1e8f;
+  std::vector<float> diverging = InitialParameters(0);
+  const TrialResult diverged = Run(config, &diverging);
+  EXPECT_EQ(diverged.status, TrialStatus::kInfeasible);
+  EXPECT_LT(diverged.steps, config.max_steps);
+}
+
 // Early exit changes what a check looks at, never what the trial decides: the same checks at the same steps, the
 // same status and steps-to-result, the same parameters; exited checks record a lower bound above the goal.
 TEST_F(TrainerTest, EarlyExitChecksDecideAsFullChecks) {
@@ -243,6 +300,7 @@ TEST_F(TrainerTest, InvalidConfigsNameTheField) {
       {[](TrainerConfig* c) { c->goal_error = 0; }, "goal_error"},
       {[](TrainerConfig* c) { c->goal_error = 1.5; }, "goal_error"},
       {[](TrainerConfig* c) { c->evaluator.threads = 0; }, "threads"},
+      {[](TrainerConfig* c) { c->evaluator.leaf_examples = -1; }, "leaf_examples"},
       {[](TrainerConfig* c) { c->optimizer.name = "lion"; }, "lion"},
       {[](TrainerConfig* c) { c->schedule.initial_learning_rate = -1; }, "learning_rate"},
   };
