@@ -4,8 +4,7 @@
 # last, and invalid flags exit non-zero with one line naming the flag.
 set -uo pipefail
 measure=$1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "${TEST_SRCDIR}/parsity/tools/testing/test_lib.sh"
 
 check_run() {
   local label=$1
@@ -85,5 +84,5 @@ expect_rejected optimizer --optimizer=rmsprop
 expect_rejected dataset --dataset=imagenet
 expect_rejected sparsity --pruning=snip --sparsity=1.5
 expect_rejected threads --threads=0
-[[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }
+finish
 echo "measure behaves"

@@ -8,8 +8,7 @@ source "${TEST_SRCDIR}/${TEST_WORKSPACE}/experiments/tiny_study_lib.sh"
 study=$1
 write_tiny_mnist=$2
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "${TEST_SRCDIR}/parsity/tools/testing/test_lib.sh"
 
 write_tiny_study "$write_tiny_mnist" "$tmp" 8 || { echo "cannot write the data set"; exit 1; }
 flags=(--config="$tmp/tiny.textproto" --parallel_trials=2 --early_termination=false)
@@ -80,5 +79,5 @@ fi
 leftovers=$(find "$tmp/killed" -name '*.tmp.*' | wc -l)
 echo "$kills kills, $midway midway; temp files left by the kills: $leftovers"
 
-[[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }
+finish
 echo "PASS"

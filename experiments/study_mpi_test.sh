@@ -16,8 +16,7 @@ source "${TEST_SRCDIR}/${TEST_WORKSPACE}/experiments/tiny_study_lib.sh"
 study=$1
 write_tiny_mnist=$2
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "${TEST_SRCDIR}/parsity/tools/testing/test_lib.sh"
 results() { cut -d, -f1-10 "$1/steps_to_result.csv"; }
 same_results() {  # LABEL DIR
   if [[ "$(results "$tmp/one")" == "$(results "$2")" ]]; then
@@ -104,5 +103,5 @@ summary=$(tail -1 "$tmp/resumed.out")
 same_results "killed and resumed" "$tmp/killed"
 results "$tmp/killed"
 
-[[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }
+finish
 echo "PASS"

@@ -16,8 +16,7 @@ study=$1
 write_tiny_mnist=$2
 report=$3
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "${TEST_SRCDIR}/parsity/tools/testing/test_lib.sh"
 
 write_tiny_study "$write_tiny_mnist" "$tmp" 8 'profiles { name: "quick"  overrides { trials: 2 } }' ||
   { echo "cannot write the data set"; exit 1; }
@@ -158,5 +157,5 @@ grep -q "^study: the report was not written; the results are stored in $tmp/nore
   fail "stderr does not say the report was not written: $(tail -3 "$tmp/noreport.err")"
 [[ "$(results "$tmp/whole")" == "$(results "$tmp/noreport")" ]] || fail "the results were not kept"
 
-[[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }
+finish
 echo "PASS"

@@ -2,7 +2,7 @@
 # Invalid flags make //experiments:train exit non-zero with one line that names the flag at fault.
 set -uo pipefail
 train=$1
-failures=0
+source "${TEST_SRCDIR}/parsity/tools/testing/test_lib.sh"
 expect_rejected() {
   local flag_name=$1
   shift
@@ -10,10 +10,10 @@ expect_rejected() {
   output=$("$train" "$@" 2>&1 >/dev/null)
   local code=$?
   if [[ $code -eq 0 ]]; then
-    echo "FAIL: $* was accepted"; failures=$((failures + 1)); return
+    fail "$* was accepted"; return
   fi
   if [[ $(printf '%s\n' "$output" | wc -l) -ne 1 || "$output" != *"$flag_name"* ]]; then
-    echo "FAIL: $* gave a message that is not one line naming $flag_name: $output"; failures=$((failures + 1)); return
+    fail "$* gave a message that is not one line naming $flag_name: $output"; return
   fi
   echo "ok: $* -> $output"
 }
@@ -44,6 +44,6 @@ expect_rejected "end_factor=0 is not in (0, 1]" --schedule=linear_decay --end_fa
 # A file in a missing folder is refused before training; no folder is created.
 expect_rejected "measurements_csv=$TEST_TMPDIR/missing/deeper/m.csv: folder $TEST_TMPDIR/missing/deeper does not exist" \
   --measurements_csv="$TEST_TMPDIR/missing/deeper/m.csv"
-[[ ! -e "$TEST_TMPDIR/missing" ]] || { echo "FAIL: --measurements_csv created $TEST_TMPDIR/missing"; failures=$((failures + 1)); }
+[[ ! -e "$TEST_TMPDIR/missing" ]] || fail "--measurements_csv created $TEST_TMPDIR/missing"
 expect_rejected "measurements_csv=$TEST_TMPDIR is a directory" --measurements_csv="$TEST_TMPDIR"
-[[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }
+finish

@@ -12,8 +12,7 @@
 set -uo pipefail
 source "${TEST_SRCDIR}/${TEST_WORKSPACE}/training/distributed/mpi_test_lib.sh"
 train=$1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "${TEST_SRCDIR}/parsity/tools/testing/test_lib.sh"
 common=(--network=lenet_300_100 --batch_size=100 --max_steps=200 --check_interval=10 --goal_error=0.15)
 dense=("${common[@]}" --learning_rate=0.02)
 sparse=("${common[@]}" --learning_rate=0.1 --pruning=snip --snip_batches=5 --sparsity=0.9)
@@ -67,5 +66,5 @@ expect_job_fails "rank 1 reads another data set" \
 expect_job_fails "batch smaller than the ranks" "train: rank [01] of 2: batch_size: 1 is smaller than the 2" -- \
   -np 2 "$train" "${dense[@]}" --batch_size=1
 
-[[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }
+finish
 echo "all passed"

@@ -17,8 +17,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/mpi_test_lib.sh"
 trial=$1
 work=${TEST_TMPDIR:-$(mktemp -d)}
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "${TEST_SRCDIR}/parsity/tools/testing/test_lib.sh"
 
 dense=(--learning_rate=0.001 --check_interval=10 --goal_error=0.05)
 sparse=(--learning_rate=0.01 --check_interval=10 --goal_error=0.3 --sparsity=0.9)
@@ -110,5 +109,5 @@ expect_job_fails "rank 1's weights diverge" 134 \
   "parameters differ across the 2 data-parallel ranks after 10 gradient all-reduces: rank 1 differs from rank 0" \
   -- --test_perturb_rank=1 --test_perturb_step=7 --consistency_check_interval=10
 
-[[ $failures -eq 0 ]] || { echo "$failures failures"; exit 1; }
+finish
 echo "all passed"

@@ -14,8 +14,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/mpi_test_lib.sh"
 trial=$1
 work=${TEST_TMPDIR:-$(mktemp -d)}
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "${TEST_SRCDIR}/parsity/tools/testing/test_lib.sh"
 
 common=(--batch_size=50 --max_steps=50 --check_interval=25 --learning_rate=0.05 --optimizer=momentum
         --consistency_check_interval=10)
@@ -66,8 +65,4 @@ expect_field "float sums, 2 ranks" "$out" weights_bitwise_equal false
 out=$("$trial" "${float_args[@]}" --threads=2 --reference_weights="$work/float_p1.bin" | tail -1)
 expect_field "float sums, 2 threads" "$out" weights_bitwise_equal false
 
-if [[ $failures -gt 0 ]]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "PASS"
+finish

@@ -71,50 +71,43 @@ ExactSum::ExactSum(int64_t size) : size_(size) {
 
 void ExactSum::Clear() { std::fill(words_.begin(), words_.end(), uint64_t{0}); }
 
-void ExactSum::AddFloats(absl::Span<const float> values) {
-  PARSITY_CHECK(static_cast<int64_t>(values.size()) == size_);
-  uint64_t* words = words_.data();
-  const float* data = values.data();
+namespace {
+
+// Adds data[position(k)] to entry k for k < size, clearing it when `Clear`; returns the number of invalid terms.
+// `size` is a local, not the member: stores through `words` could alias the member, which keeps the loop from
+// vectorizing.
+template <bool Clear, typename Position, typename Float>
+uint64_t AddTerms(Float* data, Position position, int64_t size, uint64_t* words) {
   uint64_t invalid = 0;
-  // A local bound: stores through `words` could alias the member, which keeps the loop from vectorizing.
-  const int64_t size = size_;
-  for (int64_t i = 0; i < size; ++i) {
+  for (int64_t k = 0; k < size; ++k) {
+    const int64_t i = position(k);
     uint32_t bits;
     std::memcpy(&bits, data + i, sizeof(bits));
-    AddFloatTerm(bits, words + 2 * i, invalid);
+    AddFloatTerm(bits, words + 2 * k, invalid);
+    if constexpr (Clear) data[i] = 0.0f;
   }
-  words[2 * invalid_entry()] += invalid;
+  return invalid;
+}
+
+}  // namespace
+
+void ExactSum::AddFloats(absl::Span<const float> values) {
+  PARSITY_CHECK(static_cast<int64_t>(values.size()) == size_);
+  const auto identity = [](int64_t k) { return k; };
+  words_[2 * invalid_entry()] += AddTerms<false>(values.data(), identity, size_, words_.data());
 }
 
 void ExactSum::AddFloatsAndClear(absl::Span<float> values) {
   PARSITY_CHECK(static_cast<int64_t>(values.size()) == size_);
-  uint64_t* words = words_.data();
-  float* data = values.data();
-  uint64_t invalid = 0;
-  const int64_t size = size_;
-  for (int64_t i = 0; i < size; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, data + i, sizeof(bits));
-    AddFloatTerm(bits, words + 2 * i, invalid);
-    data[i] = 0.0f;
-  }
-  words[2 * invalid_entry()] += invalid;
+  const auto identity = [](int64_t k) { return k; };
+  words_[2 * invalid_entry()] += AddTerms<true>(values.data(), identity, size_, words_.data());
 }
 
 void ExactSum::AddFloatsAndClear(absl::Span<float> values, absl::Span<const int32_t> indices) {
   PARSITY_CHECK(static_cast<int64_t>(indices.size()) == size_);
-  uint64_t* words = words_.data();
-  float* data = values.data();
   const int32_t* index = indices.data();
-  uint64_t invalid = 0;
-  const int64_t size = size_;
-  for (int64_t k = 0; k < size; ++k) {
-    uint32_t bits;
-    std::memcpy(&bits, data + index[k], sizeof(bits));
-    AddFloatTerm(bits, words + 2 * k, invalid);
-    data[index[k]] = 0.0f;
-  }
-  words[2 * invalid_entry()] += invalid;
+  const auto kept = [index](int64_t k) { return static_cast<int64_t>(index[k]); };
+  words_[2 * invalid_entry()] += AddTerms<true>(values.data(), kept, size_, words_.data());
 }
 
 void ExactSum::AddScalar(double value) {
