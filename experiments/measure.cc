@@ -21,7 +21,7 @@
 //
 // Training is data-parallel as in //experiments:train (every rank computes a quarter of each global batch; the
 // gradient sums are all-reduced, only the mask's kept entries when pruned). The full gradients of L and the Hessian
-// are split the same way (experiments/sharded_gradient_oracle.h: rank r takes examples [rN/P, (r+1)N/P) of the
+// are split the same way (theory/sharded_gradient_oracle.h: rank r takes examples [rN/P, (r+1)N/P) of the
 // sample, one all-reduce adds the sums), so each L and Hessian costs every rank 1/P of the work. So does the noise:
 // the mean gradient of its sample through the same sharded oracle, its per-example gradients split by position in
 // the sample, one all-reduce of a double adding the squared deviations (theory/gradient_noise.h,
@@ -54,7 +54,7 @@
 #include "experiments/data_fingerprints.h"
 #include "experiments/flag_checks.h"
 #include "experiments/trial_flags.h"
-#include "experiments/sharded_gradient_oracle.h"
+#include "theory/sharded_gradient_oracle.h"
 #include "pruning/mask_report.h"
 #include "pruning/pruning.h"
 #include "theory/gradient_noise.h"
@@ -267,21 +267,21 @@ absl::Status Run(const distributed::MpiSession& session) {
   // measures at the same steps with the same arguments), and so is the noise: its sample's mean gradient through a
   // sharded oracle, its per-example gradients by positions of the sample, one all-reduce adding the ranks' sums of
   // squared deviations (theory::GradientNoiseOptions::parts).
-  std::unique_ptr<experiments::ShardedGradientOracle> sharded_full_oracle;
+  std::unique_ptr<theory::ShardedGradientOracle> sharded_full_oracle;
   theory::GradientOracle* full_oracle = local_full_oracle.get();
   if (session.size() > 1) {
     ASSIGN_OR_RETURN(sharded_full_oracle,
-                     experiments::ShardedGradientOracle::Create(session.communicator(), local_full_oracle.get()));
+                     theory::ShardedGradientOracle::Create(session.communicator(), local_full_oracle.get()));
     full_oracle = sharded_full_oracle.get();
   }
   ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> noise_oracle,
                    theory::NetworkGradientOracle::Create(network.get(), &dataset.train, &mask, evaluator_options));
-  std::unique_ptr<experiments::ShardedGradientOracle> sharded_noise_oracle;
+  std::unique_ptr<theory::ShardedGradientOracle> sharded_noise_oracle;
   theory::GradientNoiseOptions noise_options{.sample_size = measure.noise_sample};
   theory::GradientOracle* noise_mean_oracle = noise_oracle.get();
   if (session.size() > 1) {
     ASSIGN_OR_RETURN(sharded_noise_oracle,
-                     experiments::ShardedGradientOracle::Create(session.communicator(), noise_oracle.get()));
+                     theory::ShardedGradientOracle::Create(session.communicator(), noise_oracle.get()));
     noise_mean_oracle = sharded_noise_oracle.get();
     noise_options.part = session.rank();
     noise_options.parts = session.size();

@@ -52,7 +52,7 @@ struct GradientNoiseOptions {
 
   // Sharing the per-example pass among `parts` processes (experiments/measure.cc under MPI), every one calling with
   // the same w and options except `part`: the mean Gbar comes from `oracle`, which must then be a collective oracle
-  // giving every process the same result (experiments/sharded_gradient_oracle.h); this process computes the
+  // giving every process the same result (theory/sharded_gradient_oracle.h); this process computes the
   // per-example gradients of the sample positions [part n / parts, (part + 1) n / parts) with `per_example_oracle`
   // (its own, over the same examples and mask); and `sum_parts` adds one number over the processes (an all-reduce).
   // Every process returns the same estimate, which equals the one-process estimate up to the order of the float

@@ -6,7 +6,7 @@
 // The model: LeNet-300-100 (266,610 parameters) on 37 synthetic MNIST-shaped examples, so that the shards are unequal
 // for P = 2 and 3 (18/19 and 12/12/13) and the wrapped oracle is a real NetworkGradientOracle; dense, and with a
 // random 90% mask (the packed all-reduce).
-#include "experiments/sharded_gradient_oracle.h"
+#include "theory/sharded_gradient_oracle.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -31,7 +31,7 @@
 #include "training/trainer/gradient_evaluator.h"
 #include "training/trainer/trainer.h"
 
-namespace parsity::experiments {
+namespace parsity::theory {
 namespace {
 
 using ::parsity::testing::StatusIs;
@@ -263,4 +263,4 @@ TEST(ShardedGradientOracleCreateTest, RejectsAnEmptyCall) {
 }
 
 }  // namespace
-}  // namespace parsity::experiments
+}  // namespace parsity::theory

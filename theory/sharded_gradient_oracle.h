@@ -4,9 +4,9 @@
 // own copy of the wrapped oracle); rank r computes its shard, and one all-reduce adds the shards. experiments/
 // measure.cc uses it; experiments/README.md, "Data-parallel training", says how measure's measurements are split.
 //
-//   ASSIGN_OR_RETURN(auto local, theory::NetworkGradientOracle::Create(network, &examples, &mask, options));
+//   ASSIGN_OR_RETURN(auto local, NetworkGradientOracle::Create(network, &examples, &mask, options));
 //   ASSIGN_OR_RETURN(auto oracle, ShardedGradientOracle::Create(session.communicator(), local.get()));
-//   theory::EstimateTrajectoryLipschitz(*oracle, previous, current);  // on every rank, with the same arguments
+//   EstimateTrajectoryLipschitz(*oracle, previous, current);  // on every rank, with the same arguments
 //
 // Definition. With N = example_count(), P ranks and ShardOf (training/trainer/gradient_reducer.h):
 //   Gradient(w):           rank r takes the examples [r N / P, (r + 1) N / P) of the wrapped oracle, computes
@@ -31,8 +31,8 @@
 // What travels per call: the gradient buffer (4 D bytes), or only the mask's kept entries (4 x kept) when the wrapped
 // oracle has a mask that prunes anything, plus one double (the loss). MPI failures abort the job
 // (training/distributed/mpi_gradient_reducer.h, "Failures").
-#ifndef PARSITY_EXPERIMENTS_SHARDED_GRADIENT_ORACLE_H_
-#define PARSITY_EXPERIMENTS_SHARDED_GRADIENT_ORACLE_H_
+#ifndef PARSITY_THEORY_SHARDED_GRADIENT_ORACLE_H_
+#define PARSITY_THEORY_SHARDED_GRADIENT_ORACLE_H_
 
 #include <mpi.h>
 
@@ -46,7 +46,7 @@
 #include "training/distributed/mpi_gradient_reducer.h"
 #include "training/trainer/gradient_reducer.h"
 
-namespace parsity::experiments {
+namespace parsity::theory {
 
 struct ShardedGradientOracleOptions {
   // Most indices per call of the wrapped oracle (a NetworkGradientOracle copies the examples of a BatchGradient call:
@@ -54,7 +54,7 @@ struct ShardedGradientOracleOptions {
   int64_t max_examples_per_call = 4096;
 };
 
-class ShardedGradientOracle final : public theory::GradientOracle {
+class ShardedGradientOracle final : public GradientOracle {
  public:
   // Collective: every rank of `communicator` calls it, each with its own `local` oracle over the same examples in the
   // same order (REQUIRES; only the dimension, example count and mask are checked: measure.cc fingerprints the data).
@@ -65,7 +65,7 @@ class ShardedGradientOracle final : public theory::GradientOracle {
   // int); FailedPrecondition when the ranks' dimensions or masks differ, Internal when their example counts differ,
   // naming the ranks that differ. Every rank gets the same status.
   static absl::StatusOr<std::unique_ptr<ShardedGradientOracle>> Create(MPI_Comm communicator,
-                                                                       theory::GradientOracle* local,
+                                                                       GradientOracle* local,
                                                                        ShardedGradientOracleOptions options = {});
 
   // This process's rank in [0, size()) and the number of ranks P.
@@ -83,14 +83,14 @@ class ShardedGradientOracle final : public theory::GradientOracle {
                               absl::Span<float> gradient) override;
 
  private:
-  ShardedGradientOracle(theory::GradientOracle* local, std::unique_ptr<distributed::MpiGradientReducer> reducer,
+  ShardedGradientOracle(GradientOracle* local, std::unique_ptr<distributed::MpiGradientReducer> reducer,
                         ShardedGradientOracleOptions options);
   // Sums the wrapped oracle's gradients over this rank's `shard_indices`, adds the sums over the ranks, divides by
   // `total` (the examples of all shards) and returns the mean loss.
   double ReduceMean(absl::Span<const float> w, absl::Span<const int64_t> shard_indices, int64_t total,
                     absl::Span<float> gradient);
 
-  theory::GradientOracle* local_;
+  GradientOracle* local_;
   std::unique_ptr<distributed::MpiGradientReducer> reducer_;
   ShardedGradientOracleOptions options_;
   std::vector<int64_t> shard_indices_;  // Gradient's shard, [r N / P, (r + 1) N / P).
@@ -98,6 +98,6 @@ class ShardedGradientOracle final : public theory::GradientOracle {
   std::vector<double> sum_;             // This rank's gradient sum, D entries.
 };
 
-}  // namespace parsity::experiments
+}  // namespace parsity::theory
 
-#endif  // PARSITY_EXPERIMENTS_SHARDED_GRADIENT_ORACLE_H_
+#endif  // PARSITY_THEORY_SHARDED_GRADIENT_ORACLE_H_

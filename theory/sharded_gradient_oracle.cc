@@ -1,4 +1,4 @@
-#include "experiments/sharded_gradient_oracle.h"
+#include "theory/sharded_gradient_oracle.h"
 
 #include <algorithm>
 #include <utility>
@@ -7,10 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "tools/base/check.h"
 
-namespace parsity::experiments {
+namespace parsity::theory {
 
 absl::StatusOr<std::unique_ptr<ShardedGradientOracle>> ShardedGradientOracle::Create(
-    MPI_Comm communicator, theory::GradientOracle* local, ShardedGradientOracleOptions options) {
+    MPI_Comm communicator, GradientOracle* local, ShardedGradientOracleOptions options) {
   PARSITY_CHECK(local != nullptr);
   // Before any collective call, so that every rank given the same options fails alike, without waiting for others.
   if (options.max_examples_per_call < 1) {
@@ -33,7 +33,7 @@ absl::StatusOr<std::unique_ptr<ShardedGradientOracle>> ShardedGradientOracle::Cr
   return std::unique_ptr<ShardedGradientOracle>(new ShardedGradientOracle(local, *std::move(reducer), options));
 }
 
-ShardedGradientOracle::ShardedGradientOracle(theory::GradientOracle* local,
+ShardedGradientOracle::ShardedGradientOracle(GradientOracle* local,
                                              std::unique_ptr<distributed::MpiGradientReducer> reducer,
                                              ShardedGradientOracleOptions options)
     : GradientOracle(local->dimension(), local->example_count(), local->mask()),
@@ -79,4 +79,4 @@ double ShardedGradientOracle::ReduceMean(absl::Span<const float> w, absl::Span<c
   return loss_sum / examples;
 }
 
-}  // namespace parsity::experiments
+}  // namespace parsity::theory
