@@ -1,16 +1,16 @@
-// Regenerates the report of a results directory from its result files alone (experiments/study/report.h):
+// Regenerates the report of a results directory from its result files alone (experiments/study_runner/report.h):
 // steps_to_result.csv, curves.csv, fits.csv, lipschitz.csv, report.md and plots/*.png. Progress and the plot
 // script's output on stderr, one JSON summary as the last stdout line.
 //
-// It first verifies the stored trials (experiments/study/result_store.h's VerifyStore: digests, legacy trials by the
-// agreement of their files, each study.json against its trials) and refuses a damaged store, naming each damaged
+// It first verifies the stored trials (experiments/study_runner/result_store.h's VerifyStore: digests, legacy trials by
+// the agreement of their files, each study.json against its trials) and refuses a damaged store, naming each damaged
 // trial; rerunning the study moves those aside and retrains them. Exit status 1, with the reason on stderr, when the
 // store is damaged or any file of the report cannot be written (a full disk, report.md not writable).
 //
 //   bazel run //experiments:report -- studies/quick [--compare_dir=studies/other]
 //
 // Relative paths resolve against the directory `bazel run` was started from (BUILD_WORKING_DIRECTORY).
-#include "experiments/study/report.h"
+#include "experiments/study_runner/report.h"
 
 #include <cstdio>
 #include <iostream>

@@ -1,6 +1,6 @@
 // Runs the studies of one config: every (sparsity, batch size) of a workload, each tuned over Sobol trials, into a
-// result tree in Shallue et al.'s layout plus steps_to_result.csv (experiments/study/README.md). Progress on stderr,
-// one JSON object as the last stdout line. Running the same command again resumes: finished trials are kept.
+// result tree in Shallue et al.'s layout plus steps_to_result.csv (experiments/study_runner/README.md). Progress on
+// stderr, one JSON object as the last stdout line. Running the same command again resumes: finished trials are kept.
 //
 //   bazel run //experiments:study -- --config=experiments/configs/mnist_simple_cnn_sgd.textproto --profile=quick
 //   bazel run //experiments:mnist_simple_cnn_sgd          # the same: one alias per config, quick profile
@@ -9,8 +9,8 @@
 // `bazel run` was started from (BUILD_WORKING_DIRECTORY), else the current directory; a --config found only in the
 // current directory (the runfiles tree of the alias targets) is read from there.
 //
-// Under `mpirun -np P` (or srun) the ranks share the trials (experiments/study/runner.h, "Distributed sweeps"): each
-// rank trains one trial at a time, --output_dir must be on storage every rank sees, and rank 0 alone measures the
+// Under `mpirun -np P` (or srun) the ranks share the trials (experiments/study_runner/runner.h, "Distributed sweeps"):
+// each rank trains one trial at a time, --output_dir must be on storage every rank sees, and rank 0 alone measures the
 // theory, writes the report and prints. A rank that fails ends the whole job; the same command resumes.
 //
 // One run per output directory: rank 0 (or the only process) locks --output_dir/study.lock before it loads the data
@@ -33,10 +33,10 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "experiments/study/config.h"
-#include "experiments/study/report.h"
-#include "experiments/study/runner.h"
-#include "experiments/study/theory_measurements.h"
+#include "experiments/study_runner/config.h"
+#include "experiments/study_runner/report.h"
+#include "experiments/study_runner/runner.h"
+#include "experiments/study_runner/theory_measurements.h"
 #include "experiments/working_directory.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/file_lock.h"
@@ -127,7 +127,8 @@ absl::Status Run(const char* argv0, const distributed::MpiSession& session, int*
                      experiments::MeasureTheory(spec, *dataset, options.output_dir, theory_options));
     json.Add("theory", theory);
   }
-  // The report of the whole output directory (experiments/study/report.h): table, fits, L, predictions, verdicts.
+  // The report of the whole output directory (experiments/study_runner/report.h): table, fits, L, predictions,
+  // verdicts.
   experiments::ReportOptions report_options;
   report_options.plot_script = experiments::FindPlotScript(argv0);
   const absl::StatusOr<JsonObject> report = experiments::WriteReport(options.output_dir, report_options);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# //experiments:study as a distributed sweep under mpirun (experiments/study/runner.h, "Distributed sweeps"), on a
-# tiny data set:
+# //experiments:study as a distributed sweep under mpirun (experiments/study_runner/runner.h, "Distributed sweeps"), on
+# a tiny data set:
 #  1. 2 ranks give the same steps_to_result.csv results (the columns that do not depend on how trials ran) as one
 #     process, train every trial, share the trials between the ranks, and print one JSON line with "ranks":2;
 #  2. ranks started with different configs (mpirun's MPMD form) end the job before training, naming the rank;

@@ -1,5 +1,5 @@
-// SHA-256 (FIPS 180-4), for integrity digests of stored files (experiments/study/result_store.h): a strong hash, so
-// that an edited or truncated file does not match its recorded digest by accident or by a hand edit. Not for secrets
+// SHA-256 (FIPS 180-4), for integrity digests of stored files (experiments/study_runner/result_store.h): a strong hash,
+// so that an edited or truncated file does not match its recorded digest by accident or by a hand edit. Not for secrets
 // (no keyed MAC). Self-contained: no dependency beyond the standard library.
 //
 //   Sha256 hasher;

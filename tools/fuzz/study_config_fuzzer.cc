@@ -1,8 +1,8 @@
-// Fuzz target: the study config loader (experiments/study/config.h), on text-format StudySpec files. It runs what
-// LoadStudySpec runs after reading the file (ParseStudySpec, ApplyProfile for the base spec and every profile,
-// ValidateStudySpec), then checks the contract of a valid spec the way the runner relies on it: positive step
-// budgets and check intervals for every batch size, and searched metaparameters that map into [min, max] at every
-// Sobol point (TrialMetaparameters), feeding a TrialSpec that can be fingerprinted.
+// Fuzz target: the study config loader (experiments/study_runner/config.h), on text-format StudySpec files. It runs
+// what LoadStudySpec runs after reading the file (ParseStudySpec, ApplyProfile for the base spec and every profile,
+// ValidateStudySpec), then checks the contract of a valid spec the way the runner relies on it: positive step budgets
+// and check intervals for every batch size, and searched metaparameters that map into [min, max] at every Sobol point
+// (TrialMetaparameters), feeding a TrialSpec that can be fingerprinted.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -15,9 +15,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "experiments/study/config.h"
-#include "experiments/study/search_space.h"
-#include "experiments/study/trial.h"
+#include "experiments/study_runner/config.h"
+#include "experiments/study_runner/search_space.h"
+#include "experiments/study_runner/trial.h"
 #include "tools/fuzz/fuzz_check.h"
 
 namespace {

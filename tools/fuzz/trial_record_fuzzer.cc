@@ -1,7 +1,7 @@
-// Fuzz target: the trial-record parser, i.e. experiments/study/result_store.h's ParseJson of a trial's metadata.json
-// into a TrialRecord (what a resumed study reads back), and what a resume does next with the parsed TrialSpec
-// (TrialFingerprint, TrialSpecDifferences). Besides not crashing: a rejected file gives DataLoss naming it, and an
-// accepted record survives a JSON round trip (protobuf's writer, then ParseJson) unchanged.
+// Fuzz target: the trial-record parser, i.e. experiments/study_runner/result_store.h's ParseJson of a trial's
+// metadata.json into a TrialRecord (what a resumed study reads back), and what a resume does next with the parsed
+// TrialSpec (TrialFingerprint, TrialSpecDifferences). Besides not crashing: a rejected file gives DataLoss naming it,
+// and an accepted record survives a JSON round trip (protobuf's writer, then ParseJson) unchanged.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -9,9 +9,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "experiments/study/records.pb.h"
-#include "experiments/study/result_store.h"
-#include "experiments/study/trial.h"
+#include "experiments/study_runner/records.pb.h"
+#include "experiments/study_runner/result_store.h"
+#include "experiments/study_runner/trial.h"
 #include "google/protobuf/util/field_comparator.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Plots of a study report (experiments/study/report.h), from the CSVs the report writes into DIR.
+"""Plots of a study report (experiments/study_runner/report.h), from the CSVs the report writes into DIR.
 
     /usr/bin/python3 tools/plots/plot_study.py DIR
 
