@@ -54,18 +54,16 @@
 #include "experiments/data_fingerprints.h"
 #include "experiments/flag_checks.h"
 #include "experiments/trial_flags.h"
-#include "theory/sharded_gradient_oracle.h"
 #include "pruning/mask_report.h"
 #include "pruning/pruning.h"
 #include "theory/gradient_noise.h"
-#include "theory/gradient_oracle.h"
 #include "theory/hessian_top_eigenvalue.h"
 #include "theory/trajectory_lipschitz.h"
+#include "theory/trajectory_measurement.h"
 #include "tools/base/json.h"
 #include "tools/base/status_macros.h"
 #include "training/data/dataset.h"
 #include "training/data/examples.h"
-#include "training/data/shuffle.h"
 #include "training/distributed/mpi_gradient_reducer.h"
 #include "training/distributed/mpi_session.h"
 #include "training/nn/networks.h"
@@ -183,6 +181,34 @@ JsonArray ToJsonArray(const std::vector<double>& values) {
 
 // The settings that decide which collective calls a rank makes and when: ranks that disagree about them would wait
 // for each other forever, so they are compared before the first step.
+// One measured step as measure's JSON line (without the run's elapsed "seconds", which the caller adds last).
+JsonObject MeasurementJson(const theory::TrajectoryMeasurement& measured) {
+  JsonObject line;
+  line.Add("step", measured.step);
+  if (const auto& lipschitz = measured.lipschitz) {
+    line.Add("loss", lipschitz->loss).Add("trajectory_lipschitz", lipschitz->lipschitz);
+    line.Add("lipschitz_per_gamma", ToJsonArray(lipschitz->lipschitz_per_gamma));
+    line.Add("step_norm", lipschitz->step_norm).Add("full_gradient_norm", lipschitz->gradient_norm);
+  } else {
+    line.AddNull("loss").AddNull("trajectory_lipschitz");
+  }
+  if (const auto& hessian = measured.hessian) {
+    line.Add("hessian_top_eigenvalue", hessian->eigenvalue).Add("hessian_iterations", hessian->iterations);
+    line.Add("hessian_converged", hessian->converged).Add("hessian_residual", hessian->residual);
+  } else {
+    line.AddNull("hessian_top_eigenvalue");
+  }
+  if (const auto& noise = measured.noise) {
+    line.Add("gradient_norm_squared", noise->gradient_norm_squared);
+    line.Add("sample_gradient_norm_squared", noise->sample_gradient_norm_squared);
+    line.Add("covariance_trace", noise->covariance_trace).Add("simple_noise_scale", noise->simple_noise_scale);
+  } else {
+    line.AddNull("gradient_norm_squared").AddNull("covariance_trace").AddNull("simple_noise_scale");
+  }
+  line.Add("measure_seconds", measured.seconds);
+  return line;
+}
+
 std::string CollectiveSettings(const trainer::TrainerConfig& config, const MeasureFlags& measure) {
   return absl::StrCat("batch_size=", config.batch_size, " steps=", config.max_steps,
                       " lipschitz_interval=", measure.lipschitz_interval,
@@ -228,13 +254,8 @@ absl::Status Run(const distributed::MpiSession& session) {
   // The estimators' examples: a fixed subset (or all) for the full gradients, the whole training set for the noise.
   std::mt19937_64 measure_engine(measure.measure_seed);
   data::Examples lipschitz_subset;
-  const data::Examples* lipschitz_examples = &dataset.train;
-  if (measure.lipschitz_sample > 0 && measure.lipschitz_sample < train_size) {
-    std::vector<int64_t> indices = data::ShuffledIndices(train_size, measure_engine);
-    indices.resize(measure.lipschitz_sample);
-    lipschitz_subset = data::GatherExamples(dataset.train, indices);
-    lipschitz_examples = &lipschitz_subset;
-  }
+  const data::Examples* lipschitz_examples =
+      theory::SampleExamples(dataset.train, measure.lipschitz_sample, measure_engine, &lipschitz_subset);
 
   // Data-parallel: one reducer across the ranks for training, as in train.cc; with a mask that prunes anything, only
   // its kept entries travel.
@@ -260,38 +281,15 @@ absl::Status Run(const distributed::MpiSession& session) {
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                    trainer::Trainer::Create(config, network.get(), &dataset, &mask, reducer.get()));
 
-  const trainer::EvaluatorOptions evaluator_options{.threads = config.evaluator.threads, .max_chunk = 256};
-  ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> local_full_oracle,
-                   theory::NetworkGradientOracle::Create(network.get(), lipschitz_examples, &mask, evaluator_options));
   // Under P ranks the full gradients of L and the Hessian are split over the ranks (collective calls: every rank
   // measures at the same steps with the same arguments), and so is the noise: its sample's mean gradient through a
   // sharded oracle, its per-example gradients by positions of the sample, one all-reduce adding the ranks' sums of
-  // squared deviations (theory::GradientNoiseOptions::parts).
-  std::unique_ptr<theory::ShardedGradientOracle> sharded_full_oracle;
-  theory::GradientOracle* full_oracle = local_full_oracle.get();
-  if (session.size() > 1) {
-    ASSIGN_OR_RETURN(sharded_full_oracle,
-                     theory::ShardedGradientOracle::Create(session.communicator(), local_full_oracle.get()));
-    full_oracle = sharded_full_oracle.get();
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> noise_oracle,
-                   theory::NetworkGradientOracle::Create(network.get(), &dataset.train, &mask, evaluator_options));
-  std::unique_ptr<theory::ShardedGradientOracle> sharded_noise_oracle;
-  theory::GradientNoiseOptions noise_options{.sample_size = measure.noise_sample};
-  theory::GradientOracle* noise_mean_oracle = noise_oracle.get();
-  if (session.size() > 1) {
-    ASSIGN_OR_RETURN(sharded_noise_oracle,
-                     theory::ShardedGradientOracle::Create(session.communicator(), noise_oracle.get()));
-    noise_mean_oracle = sharded_noise_oracle.get();
-    noise_options.part = session.rank();
-    noise_options.parts = session.size();
-    noise_options.per_example_oracle = noise_oracle.get();
-    noise_options.sum_parts = [communicator = session.communicator()](double own) {
-      double total = 0;
-      MPI_Allreduce(&own, &total, 1, MPI_DOUBLE, MPI_SUM, communicator);
-      return total;
-    };
-  }
+  // squared deviations (theory/trajectory_measurement.h).
+  const trainer::EvaluatorOptions evaluator_options{.threads = config.evaluator.threads, .max_chunk = 256};
+  ASSIGN_OR_RETURN(const theory::TrajectoryOracles oracles,
+                   theory::CreateTrajectoryOracles(network.get(), lipschitz_examples, &dataset.train, &mask,
+                                                   evaluator_options,
+                                                   session.size() > 1 ? session.communicator() : MPI_COMM_NULL));
   if (root) {
     std::fprintf(stderr,
                  "measuring %s on %s, %lld parameters (sparsity %.3f), batch %lld, %lld steps: L every %lld steps on "
@@ -305,7 +303,10 @@ absl::Status Run(const distributed::MpiSession& session) {
                      ? ""
                      : absl::StrFormat("; over %d ranks, %lld bytes all-reduced per training step, L%s split over "
                                        "the ranks, and the noise",
-                                       session.size(), static_cast<long long>(reducer->payload_bytes_per_step()),
+                                       session.size(),
+                                       static_cast<long long>(trainer->exact_sum() != nullptr
+                                                                  ? trainer->exact_sum()->payload_bytes()
+                                                                  : reducer->payload_bytes_per_step()),
                                        measure.hessian ? " and the Hessian" : "")
                            .c_str());
   }
@@ -313,99 +314,49 @@ absl::Status Run(const distributed::MpiSession& session) {
   Mean lipschitz_mean, hessian_mean, norm_mean, trace_mean, scale_mean;
   int64_t measurements = 0, failures = 0;
   double measure_seconds = 0;
-  std::vector<float> hessian_start;  // Warm start: the previous measurement's eigenvector.
   const auto start = std::chrono::steady_clock::now();
+  theory::TrajectorySchedule schedule;
+  schedule.lipschitz_interval = measure.lipschitz_interval;
+  schedule.hessian = measure.hessian;
+  schedule.hessian_options = measure.hessian_options;
+  schedule.noise_interval = measure.noise_interval;
+  schedule.noise_sample = measure.noise_sample;
   trainer::TrainerHooks hooks;
-  hooks.after_step = [&](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
-    const bool lipschitz_due = measure.lipschitz_interval > 0 && step % measure.lipschitz_interval == 0;
-    const bool noise_due = measure.noise_interval > 0 && step % measure.noise_interval == 0;
-    if (!lipschitz_due && !noise_due) return;
-    const auto measure_start = std::chrono::steady_clock::now();
-    const uint64_t hessian_seed = measure_engine();
-    const uint64_t noise_seed = measure_engine();
-    JsonObject line;
-    line.Add("step", step);
-    const auto fail = [&](absl::string_view what, const absl::Status& status) {
-      ++failures;
-      if (!root) return;
-      std::fprintf(stderr, "warning: step %lld: %s: %s\n", static_cast<long long>(step), std::string(what).c_str(),
-                   std::string(status.message()).c_str());
-    };
-    std::optional<theory::TrajectoryLipschitzEstimate> lipschitz;
-    std::optional<theory::HessianEigenvalueEstimate> hessian;
-    std::optional<theory::GradientNoiseEstimate> noise;
-    if (lipschitz_due) {
-      absl::StatusOr<theory::TrajectoryLipschitzEstimate> estimate =
-          theory::EstimateTrajectoryLipschitz(*full_oracle, previous, current);
-      if (estimate.ok()) {
-        lipschitz = *std::move(estimate);
-      } else {
-        fail("trajectory Lipschitz", estimate.status());
-      }
-      if (measure.hessian) {
-        theory::HessianOptions options = measure.hessian_options;
-        options.seed = hessian_seed;
-        options.start = hessian_start;
-        absl::StatusOr<theory::HessianEigenvalueEstimate> top =
-            theory::EstimateHessianTopEigenvalue(*full_oracle, previous, options);
-        if (top.ok()) {
-          hessian = *std::move(top);
-          hessian_start = hessian->eigenvector;
-        } else {
-          fail("Hessian eigenvalue", top.status());
+  hooks.after_step = theory::TrajectoryMeasurementHook(
+      &oracles, schedule,
+      [&] {
+        theory::MeasurementSeeds seeds;
+        seeds.hessian = measure_engine();
+        seeds.noise = measure_engine();
+        return seeds;
+      },
+      [&](const theory::TrajectoryMeasurement& measured) {
+        failures += static_cast<int64_t>(measured.failures.size());
+        ++measurements;
+        measure_seconds += measured.seconds;
+        const std::optional<theory::TrajectoryLipschitzEstimate>& lipschitz = measured.lipschitz;
+        const std::optional<theory::HessianEigenvalueEstimate>& hessian = measured.hessian;
+        const std::optional<theory::GradientNoiseEstimate>& noise = measured.noise;
+        if (lipschitz) lipschitz_mean.Add(lipschitz->lipschitz);
+        if (hessian) hessian_mean.Add(hessian->eigenvalue);
+        if (noise) {
+          norm_mean.Add(noise->gradient_norm_squared);
+          trace_mean.Add(noise->covariance_trace);
+          scale_mean.Add(noise->simple_noise_scale);
         }
-      }
-    }
-    if (noise_due) {
-      theory::GradientNoiseOptions options = noise_options;
-      options.seed = noise_seed;
-      absl::StatusOr<theory::GradientNoiseEstimate> estimate =
-          theory::EstimateGradientNoise(*noise_mean_oracle, previous, options);
-      if (estimate.ok()) {
-        noise = *std::move(estimate);
-      } else {
-        fail("gradient noise", estimate.status());
-      }
-    }
-
-    if (lipschitz) {
-      line.Add("loss", lipschitz->loss).Add("trajectory_lipschitz", lipschitz->lipschitz);
-      line.Add("lipschitz_per_gamma", ToJsonArray(lipschitz->lipschitz_per_gamma));
-      line.Add("step_norm", lipschitz->step_norm).Add("full_gradient_norm", lipschitz->gradient_norm);
-      lipschitz_mean.Add(lipschitz->lipschitz);
-    } else {
-      line.AddNull("loss").AddNull("trajectory_lipschitz");
-    }
-    if (hessian) {
-      line.Add("hessian_top_eigenvalue", hessian->eigenvalue).Add("hessian_iterations", hessian->iterations);
-      line.Add("hessian_converged", hessian->converged).Add("hessian_residual", hessian->residual);
-      hessian_mean.Add(hessian->eigenvalue);
-    } else {
-      line.AddNull("hessian_top_eigenvalue");
-    }
-    if (noise) {
-      line.Add("gradient_norm_squared", noise->gradient_norm_squared);
-      line.Add("sample_gradient_norm_squared", noise->sample_gradient_norm_squared);
-      line.Add("covariance_trace", noise->covariance_trace).Add("simple_noise_scale", noise->simple_noise_scale);
-      norm_mean.Add(noise->gradient_norm_squared);
-      trace_mean.Add(noise->covariance_trace);
-      scale_mean.Add(noise->simple_noise_scale);
-    } else {
-      line.AddNull("gradient_norm_squared").AddNull("covariance_trace").AddNull("simple_noise_scale");
-    }
-    const double seconds = SecondsSince(measure_start);
-    measure_seconds += seconds;
-    line.Add("measure_seconds", seconds).Add("seconds", SecondsSince(start));
-    ++measurements;
-    if (!root) return;
-    std::cout << line.ToString() << std::endl;
-    std::fprintf(stderr,
-                 "step %7lld  L %-10.4g  lambda_max %-10.4g  |G|^2 %-10.4g  tr(Sigma) %-10.4g  B_simple %-10.4g"
-                 "  (%.1f s)\n",
-                 static_cast<long long>(step), lipschitz ? lipschitz->lipschitz : NAN,
-                 hessian ? hessian->eigenvalue : NAN, noise ? noise->gradient_norm_squared : NAN,
-                 noise ? noise->covariance_trace : NAN, noise ? noise->simple_noise_scale : NAN, seconds);
-  };
+        if (!root) return;
+        for (const auto& [what, status] : measured.failures) {
+          std::fprintf(stderr, "warning: step %lld: %s: %s\n", static_cast<long long>(measured.step), what.c_str(),
+                       std::string(status.message()).c_str());
+        }
+        std::cout << MeasurementJson(measured).Add("seconds", SecondsSince(start)).ToString() << std::endl;
+        std::fprintf(stderr,
+                     "step %7lld  L %-10.4g  lambda_max %-10.4g  |G|^2 %-10.4g  tr(Sigma) %-10.4g  B_simple %-10.4g"
+                     "  (%.1f s)\n",
+                     static_cast<long long>(measured.step), lipschitz ? lipschitz->lipschitz : NAN,
+                     hessian ? hessian->eigenvalue : NAN, noise ? noise->gradient_norm_squared : NAN,
+                     noise ? noise->covariance_trace : NAN, noise ? noise->simple_noise_scale : NAN, measured.seconds);
+      });
   const trainer::TrialResult result = trainer->Train(absl::MakeSpan(parameters), hooks);
   if (!root) return absl::OkStatus();
 
@@ -434,7 +385,7 @@ absl::Status Run(const distributed::MpiSession& session) {
   summary.Add("bytes_communicated_per_step",
               reducer != nullptr && result.steps > 0 ? reducer->bytes_communicated() / result.steps : int64_t{0});
   summary.Add("measure_bytes_communicated",
-              sharded_full_oracle != nullptr ? sharded_full_oracle->bytes_communicated() : int64_t{0});
+              oracles.sharded_full != nullptr ? oracles.sharded_full->bytes_communicated() : int64_t{0});
   std::cout << summary.ToString() << std::endl;
   return absl::OkStatus();
 }

@@ -126,11 +126,10 @@ absl::Status Run(const distributed::MpiSession& session) {
   ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                    trainer::Trainer::Create(config, network.get(), &dataset, &mask, reducer.get()));
   if (root) {
-    // The exact sum all-reduces 16 bytes per kept entry (trainer.h), the float sum the reducer's payload.
-    const int64_t entries = mask.pruned_count() > 0 ? mask.kept_count() : mask.size();
-    const int64_t bytes_per_step = reducer == nullptr            ? 0
-                                   : config.exact_gradient_sum ? 16 * (entries + 2)
-                                                               : reducer->payload_bytes_per_step();
+    // The exact sum all-reduces its 128-bit entries (trainer.h), the float sum the reducer's payload.
+    const int64_t bytes_per_step = reducer == nullptr                   ? 0
+                                   : trainer->exact_sum() != nullptr ? trainer->exact_sum()->payload_bytes()
+                                                                     : reducer->payload_bytes_per_step();
     std::fprintf(stderr, "training %s on %s (%zu train / %zu validation examples), %lld parameters, batch %lld%s\n",
                  network->name().c_str(), dataset.name.c_str(), static_cast<size_t>(dataset.train.size()),
                  static_cast<size_t>(dataset.validation.size()), static_cast<long long>(network->parameter_count()),

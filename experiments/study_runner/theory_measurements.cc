@@ -15,14 +15,12 @@
 #include "experiments/study_runner/trial.h"
 #include "pruning/pruning.h"
 #include "theory/gradient_noise.h"
-#include "theory/gradient_oracle.h"
-#include "theory/trajectory_lipschitz.h"
+#include "theory/trajectory_measurement.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/csv.h"
 #include "tools/base/json.h"
 #include "tools/base/status_macros.h"
 #include "training/data/examples.h"
-#include "training/data/shuffle.h"
 #include "training/nn/networks.h"
 #include "training/trainer/trainer.h"
 
@@ -56,14 +54,9 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
   const int64_t train_size = dataset.train.size();
   const int64_t noise_sample = options.noise_sample == 0 ? train_size : std::min(options.noise_sample, train_size);
   data::Examples subset;
-  const data::Examples* examples = &dataset.train;
-  if (options.lipschitz_sample > 0 && options.lipschitz_sample < train_size) {
-    std::mt19937_64 engine(options.sample_seed);
-    std::vector<int64_t> indices = data::ShuffledIndices(train_size, engine);
-    indices.resize(options.lipschitz_sample);
-    subset = data::GatherExamples(dataset.train, indices);
-    examples = &subset;
-  }
+  std::mt19937_64 sample_engine(options.sample_seed);
+  const data::Examples* examples =
+      theory::SampleExamples(dataset.train, options.lipschitz_sample, sample_engine, &subset);
 
   JsonArray sparsities;
   for (const double sparsity : spec.sparsities()) {
@@ -95,11 +88,9 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
       mask->Apply(absl::MakeSpan(parameters));
     }
     const trainer::EvaluatorOptions evaluator_options{.threads = options.threads, .max_chunk = 256};
-    ASSIGN_OR_RETURN(std::unique_ptr<theory::NetworkGradientOracle> oracle,
-                     theory::NetworkGradientOracle::Create(network.get(), examples, mask.get(), evaluator_options));
-    ASSIGN_OR_RETURN(
-        std::unique_ptr<theory::NetworkGradientOracle> noise_oracle,
-        theory::NetworkGradientOracle::Create(network.get(), &dataset.train, mask.get(), evaluator_options));
+    ASSIGN_OR_RETURN(const theory::TrajectoryOracles oracles,
+                     theory::CreateTrajectoryOracles(network.get(), examples, &dataset.train, mask.get(),
+                                                     evaluator_options));
     ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                      trainer::Trainer::Create(TrainerConfigFor(trial), network.get(), &dataset, mask.get()));
     if (options.progress) {
@@ -117,50 +108,45 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
     std::mt19937_64 noise_engine(options.sample_seed + 1);
     int measurements = 0, noise_measurements = 0;
     const bool two_batch = spec.theory().noise_batch_sizes_size() == 2;
+    theory::TrajectorySchedule schedule;
+    schedule.lipschitz_interval = interval;
+    schedule.noise_interval = interval;  // The noise at the same points as the L estimates' starts, w_prev.
+    schedule.noise_sample = noise_sample;
+    if (two_batch) schedule.two_batch = {{spec.theory().noise_batch_sizes(0), spec.theory().noise_batch_sizes(1)}};
     const auto start = std::chrono::steady_clock::now();
     trainer::TrainerHooks hooks;
-    hooks.after_step = [&](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
-      // An estimate that fails is a warning, not the end of the measurements: the next one may succeed.
-      if (step % interval != 0) return;
-      absl::StatusOr<theory::TrajectoryLipschitzEstimate> estimate =
-          theory::EstimateTrajectoryLipschitz(*oracle, previous, current);
-      if (!estimate.ok()) {
-        std::fprintf(stderr, "theory: warning: sparsity %g step %lld: %s\n", sparsity, static_cast<long long>(step),
-                     std::string(estimate.status().message()).c_str());
-        return;
-      }
-      absl::StrAppend(&csv, step, ",", CsvNumber(estimate->lipschitz), "\n");
-      ++measurements;
-      // The noise at the same point as the L estimate's start, w_prev.
-      absl::StatusOr<theory::GradientNoiseEstimate> noise =
-          theory::EstimateGradientNoise(*noise_oracle, previous, {.sample_size = noise_sample, .seed = noise_engine()});
-      if (!noise.ok()) {
-        std::fprintf(stderr, "theory: warning: sparsity %g step %lld: gradient noise: %s\n", sparsity,
-                     static_cast<long long>(step), std::string(noise.status().message()).c_str());
-        return;
-      }
-      absl::StrAppend(&noise_csv, step, ",", CsvNumber(noise->loss), ",", CsvNumber(noise->gradient_norm_squared),
-                      ",", CsvNumber(noise->covariance_trace), ",", CsvNumber(noise->simple_noise_scale), ",",
-                      noise->sample_size);
-      if (two_batch) {
-        absl::StatusOr<theory::TwoBatchNoiseEstimate> two =
-            theory::EstimateTwoBatchGradientNoise(*noise_oracle, previous,
-                                                  {.small_batch = spec.theory().noise_batch_sizes(0),
-                                                   .big_batch = spec.theory().noise_batch_sizes(1),
-                                                   .pairs = 10,
-                                                   .seed = noise_engine()});
-        if (two.ok()) {
-          absl::StrAppend(&noise_csv, ",", CsvNumber(two->gradient_norm_squared), ",",
-                          CsvNumber(two->covariance_trace), ",", CsvNumber(two->simple_noise_scale));
-        } else {
-          absl::StrAppend(&noise_csv, ",,,");
-        }
-      } else {
-        absl::StrAppend(&noise_csv, ",,,");
-      }
-      absl::StrAppend(&noise_csv, "\n");
-      ++noise_measurements;
-    };
+    hooks.after_step = theory::TrajectoryMeasurementHook(
+        &oracles, schedule,
+        [&] {
+          theory::MeasurementSeeds seeds;
+          seeds.noise = noise_engine();
+          if (two_batch) seeds.two_batch = noise_engine();
+          return seeds;
+        },
+        [&](const theory::TrajectoryMeasurement& measured) {
+          // A failed estimate is a warning, not the end of the measurements: the next one may succeed.
+          for (const auto& [what, status] : measured.failures) {
+            std::fprintf(stderr, "theory: warning: sparsity %g step %lld: %s: %s\n", sparsity,
+                         static_cast<long long>(measured.step), what.c_str(), std::string(status.message()).c_str());
+          }
+          if (measured.lipschitz) {
+            absl::StrAppend(&csv, measured.step, ",", CsvNumber(measured.lipschitz->lipschitz), "\n");
+            ++measurements;
+          }
+          if (!measured.noise) return;
+          const theory::GradientNoiseEstimate& noise = *measured.noise;
+          absl::StrAppend(&noise_csv, measured.step, ",", CsvNumber(noise.loss), ",",
+                          CsvNumber(noise.gradient_norm_squared), ",", CsvNumber(noise.covariance_trace), ",",
+                          CsvNumber(noise.simple_noise_scale), ",", noise.sample_size);
+          if (measured.two_batch) {
+            absl::StrAppend(&noise_csv, ",", CsvNumber(measured.two_batch->gradient_norm_squared), ",",
+                            CsvNumber(measured.two_batch->covariance_trace), ",",
+                            CsvNumber(measured.two_batch->simple_noise_scale), "\n");
+          } else {
+            absl::StrAppend(&noise_csv, ",,,\n");
+          }
+          ++noise_measurements;
+        });
     const trainer::TrialResult result = trainer->Train(absl::MakeSpan(parameters), hooks);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     RETURN_IF_ERROR(WriteFileAtomically(noise_path, noise_csv));

@@ -70,6 +70,8 @@ class ExactSum {
   // Number of terms that were not finite or not below kMaxTerm in magnitude.
   int64_t invalid_terms() const;
 
+  // Bytes of the raw words: what one all-reduce of this sum sends (16 per entry, plus 32).
+  int64_t payload_bytes() const { return static_cast<int64_t>(words_.size() * sizeof(uint64_t)); }
   // The raw words (2 * (size() + 2)), for all-reducing a sum across processes: AddWords is the reduction.
   absl::Span<uint64_t> words() { return absl::MakeSpan(words_); }
   absl::Span<const uint64_t> words() const { return absl::MakeConstSpan(words_); }

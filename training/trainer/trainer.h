@@ -146,6 +146,8 @@ class Trainer {
 
   const TrainerConfig& config() const { return config_; }
   GradientEvaluator& evaluator() { return evaluator_; }
+  // The step's exact sum (compact over the kept entries when pruned) with exact_gradient_sum, else null.
+  const ExactSum* exact_sum() const { return exact_sum_.get(); }
   // The sparse execution plan built at creation for a mask that prunes something; null otherwise (dense).
   const nn::SparsePlan* sparse_plan() const { return sparse_plan_.get(); }
 
