@@ -2,9 +2,9 @@
 // steps_to_result.csv, curves.csv, fits.csv, lipschitz.csv, report.md and plots/*.png. Progress and the plot
 // script's output on stderr, one JSON summary as the last stdout line.
 //
-// It first verifies the stored trials (experiments/study_runner/result_store.h's VerifyStore: digests, legacy trials by
-// the agreement of their files, each study.json against its trials) and refuses a damaged store, naming each damaged
-// trial; rerunning the study moves those aside and retrains them. Exit status 1, with the reason on stderr, when the
+// It first verifies the stored trials (experiments/study_runner/store_verification.h's VerifyStore: digests, legacy
+// trials by the agreement of their files, each study.json against its trials) and refuses a damaged store, naming each
+// damaged trial; rerunning the study moves those aside and retrains them. Exit status 1, with the reason on stderr, when the
 // store is damaged or any file of the report cannot be written (a full disk, report.md not writable).
 //
 //   bazel run //experiments:report -- studies/quick [--compare_dir=studies/other]

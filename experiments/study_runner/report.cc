@@ -25,6 +25,8 @@
 #include "experiments/study_runner/report_files.h"
 #include "experiments/study_runner/report_verdicts.h"
 #include "experiments/study_runner/result_store.h"
+#include "experiments/study_runner/store_verification.h"
+#include "experiments/study_runner/study_records.h"
 #include "theory/scaling_model.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/csv.h"

@@ -51,7 +51,7 @@ struct ReportOptions {
 //        measurement), medians because single-step estimates have spikes; the prediction uses this median ratio
 //    "predictions":[{"workload":..,"sparsity":..,"mean_abs_log_error":..,"max_abs_log_error":..,"count":..}],
 //    "verdicts":{"1":"holds: ..","2":..,"3":..},
-//    "store":{"trials":..,"verified":..,"legacy":..,"damaged_moved_aside":..},   (result_store.h's VerifyStore)
+//    "store":{"trials":..,"verified":..,"legacy":..,"damaged_moved_aside":..},   (store_verification.h's VerifyStore)
 //    "report":"DIR/report.md","plots":[..]}
 // First verifies DIR (and a --compare_dir in parsity's layout) with VerifyStore: every stored trial against its
 // digest (legacy trials by their consistency) and every study.json against its trials; a damaged store is refused

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "experiments/study_runner/result_store.h"
+#include "experiments/study_runner/study_records.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/csv.h"
 #include "tools/base/status_macros.h"

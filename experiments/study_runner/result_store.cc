@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <map>
 #include <system_error>
-#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -20,7 +19,6 @@
 #include "absl/strings/strip.h"
 #include "experiments/study_runner/config.h"
 #include "experiments/study_runner/search_space.h"
-#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/csv.h"
@@ -49,8 +47,6 @@ std::optional<trainer::TrialStatus> StatusFromName(absl::string_view name) {
   }
   return std::nullopt;
 }
-
-std::string OptionalCsvNumber(bool has, double value) { return has ? CsvNumber(value) : ""; }
 
 // metadata.json ends with this, the digest's 64 hex digits, then "\"}" and a newline.
 constexpr absl::string_view kDigestMember = ",\"digest\":\"sha256:";
@@ -214,7 +210,8 @@ StoredTrial Damaged(std::string problem) {
 
 std::string UtcTimestamp() { return absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()); }
 
-// A folder name that is a trial index ("0", "17").
+}  // namespace
+
 bool IsTrialFolderName(absl::string_view name) {
   int trial = 0;
   return !name.empty() && absl::ascii_isdigit(static_cast<unsigned char>(name[0])) && absl::SimpleAtoi(name, &trial) &&
@@ -225,10 +222,8 @@ bool IsDamagedFolderName(absl::string_view name) {
   const size_t dot = name.find(".damaged.");
   return dot != absl::string_view::npos && IsTrialFolderName(name.substr(0, dot));
 }
-
-}  // namespace
-
-std::string TrialDigest(absl::string_view metadata_without_digest, absl::string_view measurements) {
+std::string TrialDigest(absl::string_view metadata_without_digest
+, absl::string_view measurements) {
   Sha256 hasher;
   hasher.Update("parsity trial digest v1\n");
   hasher.Update(absl::StrCat("metadata.json ", metadata_without_digest.size(), "\n"));
@@ -433,220 +428,24 @@ absl::StatusOr<int> RemoveStaleTemporaryFiles(const std::string& root) {
   return removed;
 }
 
-absl::StatusOr<StoreVerification> VerifyStore(const std::string& root) {
+absl::StatusOr<std::vector<std::string>> FindStudyFiles(const std::string& root) {
   namespace fs = std::filesystem;
-  StoreVerification verification;
-  std::vector<std::string> problems;  // The first 10 of problem_count.
-  int problem_count = 0;
+  std::vector<std::string> files;
   std::error_code error;
   fs::recursive_directory_iterator it(root, error), end;
-  if (error) return verification;  // Nothing stored.
-  std::vector<fs::path> study_files;
-  for (; it != end; it.increment(error)) {
-    if (error) return absl::InternalError(absl::StrCat("cannot list ", root, ": ", error.message()));
-    if (it.depth() >= 5) it.disable_recursion_pending();
-    const fs::path& path = it->path();
-    if (it.depth() == 5 && path.filename() == "study.json" &&
-        absl::StartsWith(path.parent_path().parent_path().filename().string(), "sparsity_")) {
-      study_files.push_back(path);
-    }
-  }
-  std::sort(study_files.begin(), study_files.end());
-  for (const fs::path& study_file : study_files) {
-    ++verification.studies;
-    const std::string study_directory = study_file.parent_path().string();
-    std::map<int, TrialSummary> trials;
-    bool has_trial_folders = false;
-    std::vector<std::string> folders;
-    for (fs::directory_iterator entry(study_directory, error), none; !error && entry != none; entry.increment(error)) {
-      const std::string name = entry->path().filename().string();
-      if (IsTrialFolderName(name) && entry->is_directory()) folders.push_back(name);
-      if (IsDamagedFolderName(name)) ++verification.damaged_moved_aside;
-    }
-    if (error) return absl::InternalError(absl::StrCat("cannot list ", study_directory, ": ", error.message()));
-    for (const std::string& folder : folders) {
-      has_trial_folders = true;
-      const std::string trial_directory = absl::StrCat(study_directory, "/", folder);
-      ASSIGN_OR_RETURN(const StoredTrial stored, CheckStoredTrial(trial_directory, nullptr, /*adopt_legacy=*/false));
-      switch (stored.state) {
-        case StoredTrialState::kNotFinished:
-          continue;
-        case StoredTrialState::kDamaged:
-          ++problem_count;
-          if (problems.size() < 10) problems.push_back(absl::StrCat(trial_directory, ": ", stored.problem));
-          continue;
-        case StoredTrialState::kVerified:
-          ++verification.verified;
-          break;
-        case StoredTrialState::kLegacy:
-        case StoredTrialState::kAdopted:
-          ++verification.legacy;
-          break;
-      }
-      ++verification.trials;
-      trials[stored.summary->trial] = *stored.summary;
-    }
-    if (!has_trial_folders) continue;
-    ASSIGN_OR_RETURN(const std::string text, ReadFile(study_file.string()));
-    StudyRecord record;
-    RETURN_IF_ERROR(ParseJson(text, &record, study_file.string()));
-    std::vector<TrialSummary> counted;
-    std::vector<int> absent;  // Neither stored nor damaged in place: moved aside, or never trained.
-    bool damaged_in_place = false;
-    for (int trial = 0; trial < record.trials(); ++trial) {
-      const auto found = trials.find(trial);
-      if (found != trials.end()) {
-        counted.push_back(found->second);
-      } else if (PathExists(absl::StrCat(study_directory, "/", trial, "/metadata.json"))) {
-        damaged_in_place = true;  // Reported above.
-      } else {
-        absent.push_back(trial);
-      }
-    }
-    if (!absent.empty()) {
-      ++problem_count;
-      if (problems.size() < 10) {
-        problems.push_back(absl::StrCat(study_file.string(), " counts ", record.trials(), " trials but trial",
-                                        absent.size() > 1 ? "s " : " ", absl::StrJoin(absent, ", "),
-                                        absent.size() > 1 ? " are" : " is",
-                                        " not stored (moved aside as damaged and not retrained yet, or deleted)"));
-      }
-      continue;
-    }
-    if (damaged_in_place) continue;
-    const StudyResult result = AggregateStudy(counted);
-    const auto text_of = [](bool has, int64_t value) { return has ? absl::StrCat(value) : std::string("null"); };
-    const std::string stored_result =
-        absl::StrCat("steps_to_result ", text_of(record.has_steps_to_result(), record.steps_to_result()),
-                     ", best_trial ", text_of(record.has_best_trial(), record.best_trial()), ", ", record.complete(),
-                     " complete, ", record.incomplete(), " incomplete, ", record.infeasible(), " infeasible");
-    const std::string trials_result = absl::StrCat(
-        "steps_to_result ", text_of(result.steps_to_result.has_value(), result.steps_to_result.value_or(0)),
-        ", best_trial ", text_of(result.best_trial.has_value(), result.best_trial.value_or(0)), ", ", result.complete,
-        " complete, ", result.incomplete, " incomplete, ", result.infeasible, " infeasible");
-    if (stored_result != trials_result) {
-      ++problem_count;
-      if (problems.size() < 10) {
-        problems.push_back(absl::StrCat(study_file.string(), " says ", stored_result, " but its trials give ",
-                                        trials_result, " (stale or edited)"));
-      }
-    }
-  }
-  if (problem_count > 0) {
-    return absl::DataLossError(absl::StrCat(
-        root, ": damaged results, not aggregated (", problem_count, " damaged trial", problem_count > 1 ? "s" : "",
-        " or stale study.json):\n  ", absl::StrJoin(problems, "\n  "),
-        problem_count > static_cast<int>(problems.size()) ? "\n  ..." : "",
-        "\nRun the study again with the same command: it moves damaged trials aside (<trial>.damaged.<time>), "
-        "retrains them and rewrites study.json."));
-  }
-  return verification;
-}
-
-std::string StudyJson(const StudySpec& spec, double sparsity, int64_t batch_size, const StudyResult& result,
-                      int trials_damaged) {
-  JsonObject study;
-  study.Add("dataset", spec.dataset()).Add("model", spec.network()).Add("optimizer", spec.optimizer().name());
-  study.Add("sparsity", sparsity).Add("batch_size", batch_size);
-  study.Add("goal_error", spec.goal_error()).Add("max_steps", MaxStepsFor(spec, batch_size));
-  study.Add("check_interval", CheckIntervalFor(spec, batch_size)).Add("schedule", spec.schedule().name());
-  study.Add("data_order_seed", static_cast<uint64_t>(spec.data_order_seed()));
-  // Only when set: the study.json of float-sum studies stays as it was.
-  if (spec.exact_gradient_sum()) study.Add("exact_gradient_sum", true);
-  JsonObject pruning;
-  if (sparsity == 0) {
-    pruning.Add("scheme", "none");
-  } else {
-    pruning.Add("scheme", spec.pruning().scheme()).Add("scope", spec.pruning().scope());
-    pruning.Add("prune_biases", spec.pruning().prune_biases());
-    pruning.Add("snip_batches", static_cast<int64_t>(spec.pruning().snip_batches()));
-  }
-  study.Add("pruning", pruning);
-  study.Add("parameter_configs", ParameterConfigsJson(spec));
-  // The metaparameters the workload uses but does not search.
-  Metaparameters fixed = TrialMetaparameters(spec, std::vector<double>(spec.search_size(), 0.0));
-  for (const SearchedMetaparameter& searched : spec.search()) {
-    const google::protobuf::FieldDescriptor* field =
-        Metaparameters::descriptor()->FindFieldByName(std::string(MetaparameterKey(searched.parameter())));
-    if (field != nullptr) fixed.GetReflection()->ClearField(&fixed, field);
-  }
-  study.Add("fixed_parameters", MetaparametersJson(fixed));
-  study.Add("trials", result.trials);
-  if (result.steps_to_result.has_value()) {
-    study.Add("steps_to_result", *result.steps_to_result).Add("best_trial", *result.best_trial);
-    study.Add("best_parameters", MetaparametersJson(result.best_parameters));
-  } else {
-    study.AddNull("steps_to_result").AddNull("best_trial").AddNull("best_parameters");
-  }
-  study.Add("complete", result.complete).Add("incomplete", result.incomplete).Add("infeasible", result.infeasible);
-  study.Add("stopped_early", result.stopped_early);
-  study.Add("examples_trained", result.examples_trained);
-  study.Add("examples_saved_at_most", result.examples_saved_at_most);
-  study.Add("trial_seconds", result.trial_seconds);
-  study.Add("validation_examples_evaluated", result.validation_examples_evaluated);
-  study.Add("validation_examples_in_full_checks", result.validation_examples_in_full_checks);
-  study.Add("trials_damaged", trials_damaged);
-  return study.ToString() + "\n";
-}
-
-absl::Status WriteResolvedSpec(const std::string& root, const StudySpec& spec, absl::string_view source) {
-  std::string text;
-  google::protobuf::TextFormat::PrintToString(spec, &text);
-  return WriteFileAtomically(absl::StrCat(WorkloadDirectory(root, spec), "/study_spec.textproto"),
-                             absl::StrCat("# Resolved from ", source, " by //experiments:study.\n", text));
-}
-
-absl::StatusOr<std::vector<StudyRecord>> ReadStudyRecords(const std::string& root) {
-  std::vector<StudyRecord> records;
-  namespace fs = std::filesystem;
-  std::error_code error;
-  fs::recursive_directory_iterator it(root, error), end;
-  if (error) return records;  // No results yet.
+  if (error) return files;  // Nothing stored yet.
   for (; it != end; it.increment(error)) {
     if (error) return absl::InternalError(absl::StrCat("cannot list ", root, ": ", error.message()));
     // <dataset>/<network>/<optimizer>/sparsity_<s>/<batch_size>/study.json is at depth 5; trials lie deeper.
     if (it.depth() >= 5) it.disable_recursion_pending();
     const fs::path& path = it->path();
-    if (it.depth() != 5 || path.filename() != "study.json" ||
-        !absl::StartsWith(path.parent_path().parent_path().filename().string(), "sparsity_")) {
-      continue;
+    if (it.depth() == 5 && path.filename() == "study.json" &&
+        absl::StartsWith(path.parent_path().parent_path().filename().string(), "sparsity_")) {
+      files.push_back(path.string());
     }
-    ASSIGN_OR_RETURN(const std::string text, ReadFile(path.string()));
-    StudyRecord record;
-    RETURN_IF_ERROR(ParseJson(text, &record, path.string()));
-    records.push_back(std::move(record));
   }
-  std::sort(records.begin(), records.end(), [](const StudyRecord& a, const StudyRecord& b) {
-    return std::make_tuple(a.dataset(), a.model(), a.optimizer(), a.sparsity(), a.batch_size()) <
-           std::make_tuple(b.dataset(), b.model(), b.optimizer(), b.sparsity(), b.batch_size());
-  });
-  return records;
-}
-
-std::string StepsToResultCsv(absl::Span<const StudyRecord> records) {
-  std::string csv =
-      "workload,sparsity,batch_size,steps_to_result,best_trial,learning_rate,momentum,decay_steps,end_factor,trials,"
-      "complete,incomplete,infeasible,stopped_early\n";
-  for (const StudyRecord& record : records) {
-    const Metaparameters& best = record.best_parameters();
-    const bool has_best = record.has_steps_to_result();
-    absl::StrAppend(&csv, record.dataset(), "/", record.model(), "/", record.optimizer(), ",",
-                    JsonNumber(record.sparsity()), ",", record.batch_size(), ",",
-                    has_best ? absl::StrCat(record.steps_to_result()) : "", ",",
-                    has_best ? absl::StrCat(record.best_trial()) : "", ",");
-    absl::StrAppend(&csv, OptionalCsvNumber(has_best && best.has_learning_rate(), best.learning_rate()), ",",
-                    OptionalCsvNumber(has_best && best.has_momentum(), best.momentum()), ",",
-                    has_best && best.has_decay_steps() ? absl::StrCat(best.decay_steps()) : "", ",",
-                    OptionalCsvNumber(has_best && best.has_end_factor(), best.end_factor()), ",");
-    absl::StrAppend(&csv, record.trials(), ",", record.complete(), ",", record.incomplete(), ",", record.infeasible(),
-                    ",", record.stopped_early(), "\n");
-  }
-  return csv;
-}
-
-absl::Status WriteStepsToResultCsv(const std::string& root) {
-  ASSIGN_OR_RETURN(const std::vector<StudyRecord> records, ReadStudyRecords(root));
-  return WriteFileAtomically(absl::StrCat(root, "/steps_to_result.csv"), StepsToResultCsv(records));
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 }  // namespace parsity::experiments

@@ -135,54 +135,14 @@ int CountDamagedTrials(const std::string& study_directory);
 // cannot be listed.
 absl::StatusOr<int> RemoveStaleTemporaryFiles(const std::string& root);
 
-// What VerifyStore found.
-struct StoreVerification {
-  int studies = 0;              // study.json files whose trials were checked.
-  int trials = 0;               // Finished trials checked in them.
-  int verified = 0;             // ... by their digests.
-  int legacy = 0;               // ... without digests, by the agreement of their files.
-  int damaged_moved_aside = 0;  // <trial>.damaged.<time> folders beside them (moved aside by a resume, retrained).
-};
+// Whether a folder name inside a study folder is a trial's ("0", "17") or a damaged trial's moved aside
+// ("3.damaged.20261201T101500Z").
+bool IsTrialFolderName(absl::string_view name);
+bool IsDamagedFolderName(absl::string_view name);
 
-// Checks, for every study.json under `root` (ReadStudyRecords' layout), each finished trial of its folder
-// (CheckStoredTrial without an expected TrialSpec, adopting nothing) and, when the folder holds trial folders at all,
-// that trials 0 .. "trials" - 1 are all stored and give the study.json's steps_to_result, best_trial and status
-// counts (AggregateStudy). A study.json without any trial folder (a hand-written fixture, a tree copied without its
-// trials) is taken as is. Errors: DataLoss naming each damaged trial (up to 10) with its problem, or the study.json
-// that disagrees with its trials, and saying to rerun the study (which moves damaged trials aside and retrains them);
-// those of reading the files.
-absl::StatusOr<StoreVerification> VerifyStore(const std::string& root);
-
-// study.json of the study (sparsity, batch_size) of `spec`:
-//   {"dataset":"mnist","model":"simple_cnn","optimizer":"sgd","sparsity":0.9,"batch_size":128,
-//    "goal_error":0.03,"max_steps":8000,"check_interval":50,"schedule":"constant","data_order_seed":0,
-//    "pruning":{...},"parameter_configs":[{"parameter":"learning_rate","type":"DOUBLE","min":0.01,"max":1,
-//    "scale":"LOG_SCALE"}],"fixed_parameters":{},"trials":5,"steps_to_result":1550,"best_trial":2,
-//    "best_parameters":{"learning_rate":0.1},"complete":3,"incomplete":2,"infeasible":0,"stopped_early":2,
-//    "examples_trained":...,"examples_saved_at_most":...,"trial_seconds":...,"validation_examples_evaluated":...,
-//    "validation_examples_in_full_checks":...,"trials_damaged":0}
-// trials_damaged: the study's damaged trials moved aside (CountDamagedTrials), retrained since.
-std::string StudyJson(const StudySpec& spec, double sparsity, int64_t batch_size, const StudyResult& result,
-                      int trials_damaged = 0);
-
-// Writes WorkloadDirectory/study_spec.textproto: `spec` (resolved) in text format, with a comment line naming
-// `source`, so that a report can be regenerated from the result tree alone.
-absl::Status WriteResolvedSpec(const std::string& root, const StudySpec& spec, absl::string_view source);
-
-// Every study.json found at DIR/*/*/*/sparsity_*/*/study.json, sorted by workload, sparsity and batch size.
-// Errors: DataLoss naming a file that cannot be parsed.
-absl::StatusOr<std::vector<StudyRecord>> ReadStudyRecords(const std::string& root);
-
-// The table of `records`, one row each, in order. Header:
-//   workload,sparsity,batch_size,steps_to_result,best_trial,learning_rate,momentum,decay_steps,end_factor,trials,
-//   complete,incomplete,infeasible,stopped_early
-// steps_to_result and best_trial are empty when no trial completed; the metaparameters are the best trial's, empty
-// when unused or without a best trial. The first ten columns (through `trials`) do not depend on early termination,
-// parallelism or interruptions; the last four count the trials as they were run.
-std::string StepsToResultCsv(absl::Span<const StudyRecord> records);
-
-// Rewrites root/steps_to_result.csv from ReadStudyRecords(root).
-absl::Status WriteStepsToResultCsv(const std::string& root);
+// The study.json files of the tree: DIR/*/*/*/sparsity_*/*/study.json (depth 5; trial folders below are not
+// searched), sorted by path. Errors: Internal when a folder cannot be listed; none when `root` does not exist.
+absl::StatusOr<std::vector<std::string>> FindStudyFiles(const std::string& root);
 
 }  // namespace parsity::experiments
 

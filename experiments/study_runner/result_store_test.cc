@@ -1,4 +1,5 @@
 #include "experiments/study_runner/result_store.h"
+#include "experiments/study_runner/study_records.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/study_runner/config.h"
 #include "experiments/study_runner/search_space.h"
+#include "experiments/study_runner/store_verification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"

@@ -23,6 +23,7 @@
 #include "experiments/study_runner/mask_cache.h"
 #include "experiments/study_runner/runner_internal.h"
 #include "experiments/study_runner/result_store.h"
+#include "experiments/study_runner/study_records.h"
 #include "experiments/study_runner/search_space.h"
 #include "experiments/study_runner/trial.h"
 #include "pruning/mask_report.h"

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/study_runner/config.h"
 #include "experiments/study_runner/result_store.h"
+#include "experiments/study_runner/store_verification.h"
 #include "experiments/study_runner/tiny_mnist.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -12,6 +12,7 @@
 #include "absl/types/span.h"
 #include "experiments/study_runner/records.pb.h"
 #include "experiments/study_runner/result_store.h"
+#include "experiments/study_runner/study_records.h"
 #include "experiments/study_runner/trial.h"
 #include "pruning/pruning.h"
 #include "theory/gradient_noise.h"
