@@ -1,5 +1,4 @@
 #include "experiments/study_runner/result_store.h"
-#include "experiments/study_runner/study_records.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +15,8 @@
 #include "experiments/study_runner/config.h"
 #include "experiments/study_runner/search_space.h"
 #include "experiments/study_runner/store_verification.h"
+#include "experiments/study_runner/study_records.h"
+#include "google/protobuf/util/json_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
@@ -524,6 +525,57 @@ TEST(ResultStoreTest, StudyJsonAndTheTable) {
                           "mnist/lenet_300_100/sgd,0,16,120,2,0.25,,,,3,1,2,0,1",
                           "mnist/lenet_300_100/sgd,0.9,8,120,2,0.25,,,,3,1,2,0,1",
                           "mnist/lenet_300_100/sgd,0.9,64,,,,,,,3,0,3,0,0"));
+}
+
+// records.proto is the one definition of the JSON files: every key the writers emit is a field of its message (a
+// strict parse fails on any other key), and the values read back are the ones written.
+absl::Status ParseStrictly(const std::string& json, google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
+  return status.ok() ? absl::OkStatus() : absl::InvalidArgumentError(std::string(status.message()));
+}
+
+TEST(ResultStoreTest, WrittenJsonHasOnlyTheKeysOfItsSchema) {
+  StudySpec spec = Spec();
+  spec.set_exact_gradient_sum(true);
+  StudyResult solved;
+  solved.steps_to_result = 120;
+  solved.best_trial = 2;
+  solved.best_parameters.set_learning_rate(0.25);
+  solved.trials = 3;
+  solved.trial_seconds = 1.5;
+  for (const double sparsity : {0.0, 0.9}) {
+    for (const StudyResult& result : {solved, StudyResult{}}) {
+      StudyRecord record;
+      ASSERT_THAT(ParseStrictly(StudyJson(spec, sparsity, 8, result), &record), IsOk()) << sparsity;
+      EXPECT_EQ(record.pruning().scheme(), sparsity == 0 ? "none" : "snip");
+      EXPECT_EQ(record.has_steps_to_result(), result.steps_to_result.has_value());
+      ASSERT_EQ(record.parameter_configs_size(), 1);
+      EXPECT_EQ(record.parameter_configs(0).scale(), "LOG_SCALE");
+      EXPECT_TRUE(record.exact_gradient_sum());
+      EXPECT_EQ(record.trial_seconds(), result.trial_seconds);
+    }
+  }
+  pruning::MaskReport mask;
+  mask.sparsity_target = 0.9;
+  mask.total = 10;
+  mask.kept = 1;
+  mask.views.push_back({.name = "fc/weights", .kept = 1, .total = 10});
+  mask.warnings.push_back("a warning");
+  const std::string root = FreshDirectory("schema");
+  const StudySpec plain = Spec();
+  const Metaparameters parameters = TrialMetaparameters(plain, {0.5});
+  const std::string directory = TrialDirectory(StudyDirectory(root, plain, 0.9, 8), 1);
+  ASSERT_THAT(WriteTrial(directory, MakeTrialSpec(plain, Data(), 0.9, 8, 1, parameters), parameters, {0.5},
+                         FakeRun(trainer::TrialStatus::kComplete, 90, false), mask),
+              IsOk());
+  TrialRecord record;
+  ASSERT_THAT(ParseStrictly(Read(directory + "/metadata.json"), &record), IsOk());
+  EXPECT_EQ(record.sobol_point_size(), 1);
+  EXPECT_EQ(record.mask().layers().at("fc/weights").kept(), 1);
+  EXPECT_EQ(record.mask().warnings_size(), 1);
+  EXPECT_EQ(record.trial_spec().batch_size(), 8);
 }
 
 TEST(ResultStoreTest, ResolvedSpecIsWritten) {
