@@ -28,9 +28,10 @@
 #include "training/trainer/trial_record.h"
 
 namespace parsity::experiments {
-absl::Status ParseJson(const std::string& json, google::protobuf::Message* message, const std::string& path) {
+absl::Status ParseJson(const std::string& json, google::protobuf::Message* message, const std::string& path,
+                       bool strict) {
   google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
+  options.ignore_unknown_fields = !strict;
   const auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
   if (!status.ok()) {
     return absl::DataLossError(absl::StrCat(path, ": cannot be parsed: ", std::string(status.message())));

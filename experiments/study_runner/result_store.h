@@ -49,9 +49,10 @@
 
 namespace parsity::experiments {
 
-// Parses the JSON text of the file `path` into `message`, ignoring keys the message does not have. Errors: DataLoss
-// naming `path`.
-absl::Status ParseJson(const std::string& json, google::protobuf::Message* message, const std::string& path);
+// Parses the JSON text of the file `path` into `message`, ignoring keys the message does not have unless `strict`
+// (the schema tests: every key written must be a field of records.proto). Errors: DataLoss naming `path`.
+absl::Status ParseJson(const std::string& json, google::protobuf::Message* message, const std::string& path,
+                       bool strict = false);
 
 // "sparsity_0", "sparsity_0.5", "sparsity_0.9".
 std::string SparsityDirectoryName(double sparsity);

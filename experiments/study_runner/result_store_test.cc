@@ -16,7 +16,6 @@
 #include "experiments/study_runner/search_space.h"
 #include "experiments/study_runner/store_verification.h"
 #include "experiments/study_runner/study_records.h"
-#include "google/protobuf/util/json_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
@@ -530,10 +529,7 @@ TEST(ResultStoreTest, StudyJsonAndTheTable) {
 // records.proto is the one definition of the JSON files: every key the writers emit is a field of its message (a
 // strict parse fails on any other key), and the values read back are the ones written.
 absl::Status ParseStrictly(const std::string& json, google::protobuf::Message* message) {
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
-  return status.ok() ? absl::OkStatus() : absl::InvalidArgumentError(std::string(status.message()));
+  return ParseJson(json, message, "written", /*strict=*/true);
 }
 
 TEST(ResultStoreTest, WrittenJsonHasOnlyTheKeysOfItsSchema) {
