@@ -1,3 +1,6 @@
+// Over 450 lines: one validation per part of StudySpec (workload, optimizer and schedule, search, shape), each naming
+// the field and value at fault, beside the profile merge they must run after; they share FieldErrors and the
+// config's limits, and each is short.
 #include "experiments/study_runner/config.h"
 
 #include <cmath>

@@ -1,3 +1,5 @@
+// Over 450 lines: the store, the study records and the verification are tested on the same fixtures (a spec, fake
+// runs, trials written to a fresh folder, damaged in every way a file can be); one file keeps them in one place.
 #include "experiments/study_runner/result_store.h"
 
 #include <sys/wait.h>

@@ -1,3 +1,5 @@
+// Over 450 lines: the Runner's planning, trial ordering, one process's workers and the aggregation of studies share
+// its state (the studies, their queues and incumbents); the distributed sweep's protocol is apart (runner_mpi.cc).
 #include "experiments/study_runner/runner.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Over 450 lines: every test runs small real studies on the same tiny data set and spec fixtures (early termination,
+// resumes, parallel trials, early exit); one file keeps those fixtures in one place.
 #include "experiments/study_runner/runner.h"
 
 #include <sys/wait.h>
