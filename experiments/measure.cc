@@ -240,16 +240,12 @@ absl::Status Run(const distributed::MpiSession& session) {
   }
 
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
-  std::vector<float> parameters(network->parameter_count());
-  trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));
-  ASSIGN_OR_RETURN(const nn::Mask mask, pruning::ComputeMask(pruning_config, *network, parameters,
-                                                                     dataset.train, seed, config.evaluator.threads));
-  mask.Apply(absl::MakeSpan(parameters));
-  const pruning::MaskReport mask_report = pruning::ReportMask(mask, network->layout(), pruning_config.sparsity,
-                                                               pruning_config.prune_biases);
-  if (root && pruning_config.scheme != "none") {
-    std::fprintf(stderr, "pruning: %s\n", pruning::MaskReportText(mask_report).c_str());
-  }
+  ASSIGN_OR_RETURN(experiments::PrunedStart pruned_start,
+                   experiments::InitializeAndPruneFromTrialFlags(*network, dataset, pruning_config,
+                                                                 config.evaluator.threads, root));
+  std::vector<float>& parameters = pruned_start.parameters;
+  const nn::Mask& mask = pruned_start.mask;
+  const pruning::MaskReport& mask_report = pruned_start.report;
 
   // The estimators' examples: a fixed subset (or all) for the full gradients, the whole training set for the noise.
   std::mt19937_64 measure_engine(measure.measure_seed);

@@ -99,18 +99,12 @@ absl::Status Run(const distributed::MpiSession& session) {
   RETURN_IF_ERROR(CheckOutputFolder(absl::GetFlag(FLAGS_measurements_csv)));
   ASSIGN_OR_RETURN(const std::unique_ptr<nn::Network> network, experiments::NetworkFromTrialFlags());
   ASSIGN_OR_RETURN(const data::Dataset dataset, experiments::DatasetFromTrialFlags());
-  const uint64_t seed = absl::GetFlag(FLAGS_seed);
-  std::vector<float> parameters(network->parameter_count());
-  trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));
-  // Each trial prunes its own initialization, then trains from those same (masked) weights.
-  ASSIGN_OR_RETURN(const nn::Mask mask, pruning::ComputeMask(pruning_config, *network, parameters,
-                                                                     dataset.train, seed, config.evaluator.threads));
-  mask.Apply(absl::MakeSpan(parameters));
-  const pruning::MaskReport mask_report =
-      pruning::ReportMask(mask, network->layout(), pruning_config.sparsity, pruning_config.prune_biases);
-  if (root && pruning_config.scheme != "none") {
-    std::fprintf(stderr, "pruning: %s\n", pruning::MaskReportText(mask_report).c_str());
-  }
+  ASSIGN_OR_RETURN(experiments::PrunedStart pruned_start,
+                   experiments::InitializeAndPruneFromTrialFlags(*network, dataset, pruning_config,
+                                                                 config.evaluator.threads, root));
+  std::vector<float>& parameters = pruned_start.parameters;
+  const nn::Mask& mask = pruned_start.mask;
+  const pruning::MaskReport& mask_report = pruned_start.report;
   // Data-parallel: one reducer across the ranks; with a mask that prunes anything, only its kept entries travel.
   std::unique_ptr<distributed::MpiGradientReducer> reducer;
   if (session.size() > 1) {

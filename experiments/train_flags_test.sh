@@ -3,47 +3,33 @@
 set -uo pipefail
 train=$1
 source "${TEST_SRCDIR}/parsity/tools/testing/test_lib.sh"
-expect_rejected() {
-  local flag_name=$1
-  shift
-  local output
-  output=$("$train" "$@" 2>&1 >/dev/null)
-  local code=$?
-  if [[ $code -eq 0 ]]; then
-    fail "$* was accepted"; return
-  fi
-  if [[ $(printf '%s\n' "$output" | wc -l) -ne 1 || "$output" != *"$flag_name"* ]]; then
-    fail "$* gave a message that is not one line naming $flag_name: $output"; return
-  fi
-  echo "ok: $* -> $output"
-}
-expect_rejected learning_rate --learning_rate=-0.1
-expect_rejected learning_rate --learning_rate=0
-expect_rejected network --network=vgg16
-expect_rejected batch_size --batch_size=0
-expect_rejected goal_error --goal_error=1.5
-expect_rejected goal_error --goal_error=0
-expect_rejected optimizer --optimizer=rmsprop
-expect_rejected momentum --optimizer=momentum --momentum=1.0
-expect_rejected max_steps --max_steps=0
-expect_rejected threads --threads=0
-expect_rejected dataset --dataset=imagenet
-expect_rejected schedule --schedule=cosine
-expect_rejected batch_size --batch_size=100000
-expect_rejected sparsity --pruning=snip --sparsity=1.0
-expect_rejected sparsity --pruning=magnitude --sparsity=-0.5
-expect_rejected pruning --pruning=lottery --sparsity=0.5
-expect_rejected prune_scope --pruning=snip --sparsity=0.5 --prune_scope=network
+expect_rejected "$train" learning_rate --learning_rate=-0.1
+expect_rejected "$train" learning_rate --learning_rate=0
+expect_rejected "$train" network --network=vgg16
+expect_rejected "$train" batch_size --batch_size=0
+expect_rejected "$train" goal_error --goal_error=1.5
+expect_rejected "$train" goal_error --goal_error=0
+expect_rejected "$train" optimizer --optimizer=rmsprop
+expect_rejected "$train" momentum --optimizer=momentum --momentum=1.0
+expect_rejected "$train" max_steps --max_steps=0
+expect_rejected "$train" threads --threads=0
+expect_rejected "$train" dataset --dataset=imagenet
+expect_rejected "$train" schedule --schedule=cosine
+expect_rejected "$train" batch_size --batch_size=100000
+expect_rejected "$train" sparsity --pruning=snip --sparsity=1.0
+expect_rejected "$train" sparsity --pruning=magnitude --sparsity=-0.5
+expect_rejected "$train" pruning --pruning=lottery --sparsity=0.5
+expect_rejected "$train" prune_scope --pruning=snip --sparsity=0.5 --prune_scope=network
 # Checked as typed, before rounding to float: not reported as an internal field after rounding ("got 0", "got 1").
-expect_rejected "learning_rate=1e-320 is below the smallest normal float" --learning_rate=1e-320
-expect_rejected "learning_rate=1e+39 is above the largest float" --learning_rate=1e39
-expect_rejected "momentum=0.99999999999 rounds to 1" --optimizer=momentum --momentum=0.99999999999
-expect_rejected "adam_beta2=0.999999999 rounds to 1" --optimizer=adam --adam_beta2=0.999999999
-expect_rejected "adam_epsilon=1e-50 is below" --optimizer=adam --adam_epsilon=1e-50
-expect_rejected "end_factor=0 is not in (0, 1]" --schedule=linear_decay --end_factor=0
+expect_rejected "$train" "learning_rate=1e-320 is below the smallest normal float" --learning_rate=1e-320
+expect_rejected "$train" "learning_rate=1e+39 is above the largest float" --learning_rate=1e39
+expect_rejected "$train" "momentum=0.99999999999 rounds to 1" --optimizer=momentum --momentum=0.99999999999
+expect_rejected "$train" "adam_beta2=0.999999999 rounds to 1" --optimizer=adam --adam_beta2=0.999999999
+expect_rejected "$train" "adam_epsilon=1e-50 is below" --optimizer=adam --adam_epsilon=1e-50
+expect_rejected "$train" "end_factor=0 is not in (0, 1]" --schedule=linear_decay --end_factor=0
 # A file in a missing folder is refused before training; no folder is created.
-expect_rejected "measurements_csv=$TEST_TMPDIR/missing/deeper/m.csv: folder $TEST_TMPDIR/missing/deeper does not exist" \
+expect_rejected "$train" "measurements_csv=$TEST_TMPDIR/missing/deeper/m.csv: folder $TEST_TMPDIR/missing/deeper does not exist" \
   --measurements_csv="$TEST_TMPDIR/missing/deeper/m.csv"
 [[ ! -e "$TEST_TMPDIR/missing" ]] || fail "--measurements_csv created $TEST_TMPDIR/missing"
-expect_rejected "measurements_csv=$TEST_TMPDIR is a directory" --measurements_csv="$TEST_TMPDIR"
+expect_rejected "$train" "measurements_csv=$TEST_TMPDIR is a directory" --measurements_csv="$TEST_TMPDIR"
 finish

@@ -1,5 +1,8 @@
 #include "experiments/trial_flags.h"
 
+#include <cstdio>
+#include <utility>
+
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "training/nn/networks.h"
@@ -86,6 +89,21 @@ absl::StatusOr<pruning::PruningConfig> PruningConfigFromTrialFlags() {
   config.snip_batches = absl::GetFlag(FLAGS_snip_batches);
   RETURN_IF_ERROR(ValidatePruningFlags(config));
   return config;
+}
+
+absl::StatusOr<PrunedStart> InitializeAndPruneFromTrialFlags(const nn::Network& network, const data::Dataset& dataset,
+                                                           const pruning::PruningConfig& pruning, int threads,
+                                                           bool print) {
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  std::vector<float> parameters(network.parameter_count());
+  trainer::InitializeParameters(network, seed, absl::MakeSpan(parameters));
+  // Each trial prunes its own initialization, then trains from those same (masked) weights.
+  ASSIGN_OR_RETURN(nn::Mask mask,
+                   pruning::ComputeMask(pruning, network, parameters, dataset.train, seed, threads));
+  mask.Apply(absl::MakeSpan(parameters));
+  pruning::MaskReport report = pruning::ReportMask(mask, network.layout(), pruning.sparsity, pruning.prune_biases);
+  if (print && pruning.scheme != "none") std::fprintf(stderr, "pruning: %s\n", pruning::MaskReportText(report).c_str());
+  return PrunedStart{std::move(parameters), std::move(mask), std::move(report)};
 }
 
 }  // namespace parsity::experiments

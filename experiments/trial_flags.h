@@ -11,10 +11,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
+#include "pruning/mask_report.h"
 #include "pruning/pruning.h"
 #include "training/data/dataset.h"
 #include "training/nn/network.h"
@@ -58,6 +60,18 @@ absl::StatusOr<data::Dataset> DatasetFromTrialFlags();
 // --pruning, --sparsity, --prune_scope, --prune_biases, --snip_batches, validated. Errors: InvalidArgument naming the
 // flag (ValidatePruningFlags).
 absl::StatusOr<pruning::PruningConfig> PruningConfigFromTrialFlags();
+
+// The trial's start: `parameters` initialized from --seed and pruned by `pruning` (SNIP etc. on the training set,
+// with `threads`), and its mask with the report of it; prints the report to stderr when `print` and the trial prunes.
+// Errors: pruning::ComputeMask's.
+struct PrunedStart {
+  std::vector<float> parameters;
+  nn::Mask mask;
+  pruning::MaskReport report;
+};
+absl::StatusOr<PrunedStart> InitializeAndPruneFromTrialFlags(const nn::Network& network, const data::Dataset& dataset,
+                                                           const pruning::PruningConfig& pruning, int threads,
+                                                           bool print);
 
 }  // namespace parsity::experiments
 
