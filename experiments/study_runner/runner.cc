@@ -1,5 +1,6 @@
-// Over 450 lines: the Runner's planning, trial ordering, one process's workers and the aggregation of studies share
-// its state (the studies, their queues and incumbents); the distributed sweep's protocol is apart (runner_mpi.cc).
+// Over 450 lines: the Runner's planning, trial ordering, storing and aggregation of studies share its state (the
+// studies, their queues and incumbents); who trains which trial is a TrialScheduler's (runner_internal.h): the local
+// one below, the MPI one in runner_mpi.cc.
 #include "experiments/study_runner/runner.h"
 
 #include <algorithm>
@@ -32,7 +33,6 @@
 #include "pruning/pruning.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/status_macros.h"
-#include "tools/base/thread_pool.h"
 #include "training/distributed/mpi_session.h"
 #include "training/nn/networks.h"
 
@@ -337,27 +337,24 @@ absl::StatusOr<RunSummary> Runner::Run() {
                    lock->path().c_str(), holder.host.c_str(), static_cast<long long>(holder.pid), holder.since.c_str());
     }
   }
-  RETURN_IF_ERROR(Plan(/*coordinator=*/rank == 0));
-  if (ranks_ > 1) RETURN_IF_ERROR(CheckRanksAgree(session->communicator(), rank, ranks_));
-  if (rank != 0) {
-    RETURN_IF_ERROR(Serve(session->communicator()));
+  const std::unique_ptr<TrialScheduler> scheduler =
+      ranks_ > 1 ? MakeMpiScheduler(session->communicator(), rank, ranks_)
+                 : MakeLocalScheduler(options_.parallel_trials);
+  RETURN_IF_ERROR(Plan(scheduler->coordinator()));
+  RETURN_IF_ERROR(scheduler->Agree(*this));
+  if (!scheduler->coordinator()) {
+    RETURN_IF_ERROR(scheduler->Run(*this));
     RunSummary summary;
     summary.coordinator = false;
     summary.ranks = ranks_;
     return summary;
   }
   start_ = Clock::now();
-  Progress(absl::StrCat(
-      WorkloadName(spec_), ": ", studies_.size(), " studies of ", spec_.trials(), " trials; ", trials_resumed_,
-      " trials already finished in ", options_.output_dir, ", ", trials_to_run_, " to run on ",
-      ranks_ > 1 ? absl::StrCat(ranks_, " MPI ranks") : absl::StrCat(options_.parallel_trials, " workers"),
-      options_.early_termination ? " with early termination" : ""));
-  if (ranks_ > 1) {
-    RETURN_IF_ERROR(Coordinate(session->communicator(), ranks_));
-  } else {
-    ThreadPool pool(options_.parallel_trials);
-    pool.Run(options_.parallel_trials, [this](int) { Work(); });
-  }
+  Progress(absl::StrCat(WorkloadName(spec_), ": ", studies_.size(), " studies of ", spec_.trials(), " trials; ",
+                        trials_resumed_, " trials already finished in ", options_.output_dir, ", ", trials_to_run_,
+                        " to run on ", scheduler->Describe(),
+                        options_.early_termination ? " with early termination" : ""));
+  RETURN_IF_ERROR(scheduler->Run(*this));
   RETURN_IF_ERROR(error_);
   RunSummary summary;
   summary.workload = WorkloadName(spec_);

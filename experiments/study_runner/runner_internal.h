@@ -1,5 +1,5 @@
-// The study runner's internals, shared by runner.cc (planning, scheduling, one process's workers) and runner_mpi.cc
-// (the distributed sweep's protocol): not part of the library's interface (runner.h is).
+// The study runner's internals, shared by runner.cc (planning, ordering, storing), local_scheduler.cc (one process's
+// workers) and runner_mpi.cc (the distributed sweep's scheduler): not part of the library's interface (runner.h is).
 #ifndef PARSITY_EXPERIMENTS_STUDY_RUNNER_INTERNAL_H_
 #define PARSITY_EXPERIMENTS_STUDY_RUNNER_INTERNAL_H_
 
@@ -61,6 +61,30 @@ struct Study {
   SharedIncumbent incumbent;
 };
 
+class Runner;
+
+// How the planned trials get trained, once every process has planned them: by this process's workers
+// (MakeLocalScheduler) or by the ranks of an MPI job (MakeMpiScheduler, runner_mpi.cc: rank 0 hands out trials and
+// trains too, the others ask for them). The Runner plans, stores and aggregates; a scheduler only decides who trains
+// which trial when.
+class TrialScheduler {
+ public:
+  virtual ~TrialScheduler() = default;
+  // Whether this process aggregates the results (the only process, or rank 0).
+  virtual bool coordinator() const = 0;
+  // On every process after planning: OK when it may go on (under MPI: every rank resolved the same trials).
+  virtual absl::Status Agree(const Runner& runner) = 0;
+  // Trains trials until none is left or the run failed; returns the run's error.
+  virtual absl::Status Run(Runner& runner) = 0;
+  // "2 workers", "3 MPI ranks": for the progress line.
+  virtual std::string Describe() const = 0;
+};
+
+// `workers` threads of this process, each training one trial at a time (Runner::Work).
+std::unique_ptr<TrialScheduler> MakeLocalScheduler(int workers);
+// The distributed sweep (runner.h) over `communicator`, this process being `rank` of `size`.
+std::unique_ptr<TrialScheduler> MakeMpiScheduler(MPI_Comm communicator, int rank, int size);
+
 class Runner {
  public:
   Runner(const StudySpec& spec, const data::Dataset& dataset, const RunOptions& options)
@@ -90,12 +114,9 @@ class Runner {
                                                             const MaskFunction& mask_for);
   // Under mutex_: records a finished trial, writes study.json and the table when its study is done.
   absl::Status Finish(const Task& task, const TrialSummary& summary, double trial_seconds, int rank);
-  // Distributed sweeps (runner.h): every rank's check that all resolved the same trials; rank 0's scheduling loop;
-  // the other ranks' loop.
-  absl::Status CheckRanksAgree(MPI_Comm communicator, int rank, int size) const;
-  absl::Status Coordinate(MPI_Comm communicator, int size);
-  absl::Status FinishRemoteTrial(int study_index, int trial, int rank);
-  absl::Status Serve(MPI_Comm communicator);
+  // The schedulers drive the workers and, under MPI, the queue, the stores and the error (runner_mpi.cc).
+  friend class LocalScheduler;
+  friend class MpiScheduler;
   absl::Status WriteStudy(const Study& study);
   void Progress(const std::string& line) const;
 
