@@ -243,9 +243,7 @@ absl::Status Run(const distributed::MpiSession& session) {
   ASSIGN_OR_RETURN(experiments::PrunedStart pruned_start,
                    experiments::InitializeAndPruneFromTrialFlags(*network, dataset, pruning_config,
                                                                  config.evaluator.threads, root));
-  std::vector<float>& parameters = pruned_start.parameters;
-  const nn::Mask& mask = pruned_start.mask;
-  const pruning::MaskReport& mask_report = pruned_start.report;
+  auto& [parameters, mask, mask_report] = pruned_start;
 
   // The estimators' examples: a fixed subset (or all) for the full gradients, the whole training set for the noise.
   std::mt19937_64 measure_engine(measure.measure_seed);

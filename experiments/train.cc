@@ -102,9 +102,7 @@ absl::Status Run(const distributed::MpiSession& session) {
   ASSIGN_OR_RETURN(experiments::PrunedStart pruned_start,
                    experiments::InitializeAndPruneFromTrialFlags(*network, dataset, pruning_config,
                                                                  config.evaluator.threads, root));
-  std::vector<float>& parameters = pruned_start.parameters;
-  const nn::Mask& mask = pruned_start.mask;
-  const pruning::MaskReport& mask_report = pruned_start.report;
+  auto& [parameters, mask, mask_report] = pruned_start;
   // Data-parallel: one reducer across the ranks; with a mask that prunes anything, only its kept entries travel.
   std::unique_ptr<distributed::MpiGradientReducer> reducer;
   if (session.size() > 1) {
