@@ -7,9 +7,9 @@
 //   sum.AddFloats(leaf_gradient);            // any number of times, from any thread's own ExactSum
 //   sum.AddScalar(leaf_loss);                // the one scalar that travels with the vector (a loss sum)
 //   other_thread_sum.AddTo(&sum);            // or, across processes, an MPI all-reduce of words() with AddWords
-//   sum.Round(gradient);                     // each entry rounded once to float
+//   sum.Round(gradient);                     // each entry rounded (to double, then to float)
 //
-// Representation: entry i is the integer X_i = sum_t trunc(x_t * 2^64), i.e. each term is truncated toward zero to a
+// Representation: entry i is the integer X_i = sum_t trunc(x_t * 2^64): each term is truncated toward zero to a
 // multiple of 2^-64 (terms below 2^-64 in magnitude count as 0) and the truncated terms are added exactly in 128-bit
 // two's complement. Words: 2 per entry (low 64 bits, then high 64 bits), entries 0..size-1 the vector, then the
 // scalar, then a count of invalid terms.
