@@ -89,10 +89,7 @@ absl::StatusOr<std::unique_ptr<MpiGradientReducer>> MpiGradientReducer::Create(M
   std::unique_ptr<MpiGradientReducer> reducer(new MpiGradientReducer(duplicate, rank, size, parameter_count));
   if (mask != nullptr) {
     reducer->sparse_ = true;
-    reducer->kept_indices_.reserve(mask->kept_count());
-    for (int64_t i = 0; i < parameter_count; ++i) {
-      if (mask->is_kept(i)) reducer->kept_indices_.push_back(static_cast<int32_t>(i));
-    }
+    reducer->kept_indices_ = mask->KeptIndices();  // CheckCovers: one entry per parameter, fewer than 2^31.
     reducer->packed_.resize(reducer->kept_indices_.size());
   }
   // What every rank must agree on: the buffer size and which entries travel.

@@ -1,6 +1,7 @@
 #include "training/nn/mask.h"
 
 #include <cstdint>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -38,6 +39,16 @@ absl::Status Mask::CheckCovers(int64_t parameter_count) const {
         absl::StrCat("Mask size ", size(), " does not match the parameter buffer size ", parameter_count));
   }
   return absl::OkStatus();
+}
+
+std::vector<int32_t> Mask::KeptIndices() const {
+  PARSITY_CHECK(size() <= std::numeric_limits<int32_t>::max());
+  std::vector<int32_t> indices;
+  indices.reserve(kept_count_);
+  for (int64_t i = 0; i < size(); ++i) {
+    if (is_kept(i)) indices.push_back(static_cast<int32_t>(i));
+  }
+  return indices;
 }
 
 void Mask::Apply(absl::Span<float> buffer) const {

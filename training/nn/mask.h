@@ -39,6 +39,9 @@ class Mask {
   bool is_kept(int64_t index) const { return values_[index] != 0.0f; }
   // The 0/1 values, size() of them.
   absl::Span<const float> values() const { return values_; }
+  // The kept entries' indices, ascending (kept_count() of them): what the packed all-reduce and the compact exact
+  // gradient sum travel over. REQUIRES: size() < 2^31 (checked).
+  std::vector<int32_t> KeptIndices() const;
 
   // OK when the mask has one entry per parameter of a buffer of `parameter_count` entries; else InvalidArgument
   // naming both sizes.

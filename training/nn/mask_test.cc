@@ -25,6 +25,8 @@ TEST(MaskTest, CountsKeptAndPrunedEntries) {
   EXPECT_TRUE(mask.is_kept(0));
   EXPECT_FALSE(mask.is_kept(1));
   EXPECT_THAT(mask.values(), ElementsAre(1.0f, 0.0f, 1.0f, 0.0f, 0.0f));
+  EXPECT_THAT(mask.KeptIndices(), ElementsAre(0, 2));
+  EXPECT_THAT(Mask::AllKept(3).KeptIndices(), ElementsAre(0, 1, 2));
 }
 
 TEST(MaskTest, AllKeptPrunesNothing) {

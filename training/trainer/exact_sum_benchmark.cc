@@ -59,10 +59,7 @@ void ExactSumStep(benchmark::State& state, const std::string& network_name, doub
   PARSITY_CHECK_OK(optimizer.status());
   std::vector<float> gradient(size);
   // As the trainer does: a pruned network's exact sum holds its kept entries only.
-  std::vector<int32_t> kept;
-  for (int64_t i = 0; mask != nullptr && i < size; ++i) {
-    if (mask->is_kept(i)) kept.push_back(static_cast<int32_t>(i));
-  }
+  const std::vector<int32_t> kept = mask != nullptr ? mask->KeptIndices() : std::vector<int32_t>();
   ExactSum sum(mask != nullptr ? static_cast<int64_t>(kept.size()) : size);
   const int64_t leaves = evaluator.LeafCount(batch_size);
   // The trainer's two ways of computing a step's gradient (Trainer::BatchGradient without a reducer), then SGD.

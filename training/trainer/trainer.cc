@@ -95,11 +95,7 @@ Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const 
       evaluator_(network, WithPlan(config.evaluator, sparse_plan_.get())),
       validation_check_(&dataset->validation, &evaluator_, reducer, {.early_exit = config.check_early_exit}) {
   if (config.exact_gradient_sum) {
-    if (mask != nullptr && mask->pruned_count() > 0) {
-      for (int64_t i = 0; i < mask->size(); ++i) {
-        if (mask->is_kept(i)) kept_indices_.push_back(static_cast<int32_t>(i));
-      }
-    }
+    if (mask != nullptr && mask->pruned_count() > 0) kept_indices_ = mask->KeptIndices();
     exact_sum_ = std::make_unique<ExactSum>(kept_indices_.empty() ? network->parameter_count()
                                                                    : static_cast<int64_t>(kept_indices_.size()));
   }
