@@ -13,6 +13,12 @@ namespace {
 constexpr double kTwoTo64 = 18446744073709551616.0;  // 2^64
 constexpr double kTwoTo32 = 4294967296.0;
 constexpr uint32_t kMaxTermFloatBits = 0x53800000u;  // 2^40 as a float's bits
+constexpr uint32_t kTinyBits = 0x2b000000u;          // 2^-41 as a float's bits: smaller terms are not on the grid
+
+// What every rounding writes when a term was invalid.
+void FillWithNaN(absl::Span<float> values) {
+  std::fill(values.begin(), values.end(), std::numeric_limits<float>::quiet_NaN());
+}
 
 // Adds trunc(magnitude * 2^64), negated when `negative` is all ones, to the 128-bit entry (low word, high word).
 // REQUIRES: 0 <= magnitude < 2^40. Every step is exact: magnitude = whole + fraction, and fraction * 2^64 is taken
@@ -137,7 +143,7 @@ int64_t ExactSum::invalid_terms() const { return static_cast<int64_t>(words_[2 *
 bool ExactSum::Round(absl::Span<float> values, float scale) const {
   PARSITY_CHECK(static_cast<int64_t>(values.size()) == size_);
   if (invalid_terms() > 0) {
-    std::fill(values.begin(), values.end(), std::numeric_limits<float>::quiet_NaN());
+    FillWithNaN(values);
     return false;
   }
   const uint64_t* words = words_.data();
@@ -150,7 +156,7 @@ bool ExactSum::Round(absl::Span<float> values, float scale) const {
 bool ExactSum::Round(absl::Span<float> values, absl::Span<const int32_t> indices, float scale) const {
   PARSITY_CHECK(static_cast<int64_t>(indices.size()) == size_);
   if (invalid_terms() > 0) {
-    std::fill(values.begin(), values.end(), std::numeric_limits<float>::quiet_NaN());
+    FillWithNaN(values);
     return false;
   }
   std::fill(values.begin(), values.end(), 0.0f);
@@ -169,7 +175,6 @@ namespace {
 inline float TruncateToGrid(float x) {
   constexpr float kUp = 18446744073709551616.0f;  // 2^64
   constexpr float kDown = 1.0f / kUp;
-  constexpr uint32_t kTinyBits = 0x2b000000u;     // 2^-41
   uint32_t bits;
   std::memcpy(&bits, &x, sizeof(bits));
   const uint32_t tiny = 0u - static_cast<uint32_t>((bits & 0x7fffffffu) < kTinyBits);
@@ -196,7 +201,6 @@ bool ExactSum::RoundOneTerm(absl::Span<float> values, float scale) {
   // pass. With a power-of-two scale (every power-of-two batch) the plain pass is exact and invertible down to 2^-64,
   // so a flagged block is recovered from its output (terms below 2^-64 recover to below 2^-64: truncated to 0 either
   // way). Any other scale tests each block before writing it.
-  constexpr uint32_t kTinyBits = 0x2b000000u;  // 2^-41
   constexpr int64_t kBlock = 1024;
   uint32_t scale_bits;
   std::memcpy(&scale_bits, &scale, sizeof(scale_bits));
@@ -234,7 +238,7 @@ bool ExactSum::RoundOneTerm(absl::Span<float> values, float scale) {
       }
     }
     if (invalid != 0) {
-      std::fill(values.begin(), values.end(), std::numeric_limits<float>::quiet_NaN());
+      FillWithNaN(values);
       return false;
     }
   }
