@@ -51,6 +51,14 @@ std::vector<int32_t> Mask::KeptIndices() const {
   return indices;
 }
 
+std::vector<uint16_t> Mask::KeptBits() const {
+  std::vector<uint16_t> bits((size() + 15) / 16, 0);
+  for (int64_t i = 0; i < size(); ++i) {
+    if (is_kept(i)) bits[i / 16] |= static_cast<uint16_t>(1u << (i % 16));
+  }
+  return bits;
+}
+
 void Mask::Apply(absl::Span<float> buffer) const {
   PARSITY_CHECK(static_cast<int64_t>(buffer.size()) == size());
   const float* keep = values_.data();

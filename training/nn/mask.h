@@ -42,6 +42,10 @@ class Mask {
   // The kept entries' indices, ascending (kept_count() of them): what the packed all-reduce and the compact exact
   // gradient sum travel over. REQUIRES: size() < 2^31 (checked).
   std::vector<int32_t> KeptIndices() const;
+  // The mask as bits, 16 entries to a word: bit i % 16 of word i / 16 is set iff entry i is kept (ceil(size() / 16)
+  // words). A word is one 64-byte line of a float buffer: a zero word is a line of the buffer that a masked pass
+  // need not touch, which is what the optimizers and the mean-gradient scaling skip.
+  std::vector<uint16_t> KeptBits() const;
 
   // OK when the mask has one entry per parameter of a buffer of `parameter_count` entries; else InvalidArgument
   // naming both sizes.

@@ -29,6 +29,15 @@ TEST(MaskTest, CountsKeptAndPrunedEntries) {
   EXPECT_THAT(Mask::AllKept(3).KeptIndices(), ElementsAre(0, 1, 2));
 }
 
+TEST(MaskTest, KeptBitsHoldSixteenEntriesPerWord) {
+  std::vector<float> values(35, 0.0f);
+  for (const int kept : {0, 3, 15, 33}) values[kept] = 1.0f;
+  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create(values));
+  EXPECT_THAT(mask.KeptBits(), ElementsAre(0x8009, 0x0000, 0x0002));
+  EXPECT_THAT(Mask::AllKept(17).KeptBits(), ElementsAre(0xFFFF, 0x0001));
+  EXPECT_TRUE(Mask::AllKept(0).KeptBits().empty());
+}
+
 TEST(MaskTest, AllKeptPrunesNothing) {
   const Mask mask = Mask::AllKept(4);
   EXPECT_EQ(mask.kept_count(), 4);

@@ -159,6 +159,7 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
   PARSITY_CHECK(options.repetitions >= 1);
   std::unique_ptr<SparsePlan> plan(new SparsePlan());
   plan->network_ = &network;
+  plan->kept_bits_ = mask.KeptBits();
   const int64_t max_batch = network.chunk_examples();
   for (const Network::Node& node : network.nodes()) {
     std::unique_ptr<LayerSparsity> sparsity;

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "training/nn/layer.h"
 #include "training/nn/mask.h"
 #include "training/nn/network.h"
@@ -73,6 +74,9 @@ class SparsePlan {
   // The kernels of every weighted layer for a batch of `batch_size` examples. REQUIRES: batch_size >= 1.
   std::vector<LayerKernels> Describe(int64_t batch_size) const;
 
+  // The mask's KeptBits (training/nn/mask.h): which lines of 16 entries of the parameter buffer hold a kept entry.
+  absl::Span<const uint16_t> kept_bits() const { return kept_bits_; }
+
  private:
   SparsePlan() = default;
 
@@ -81,6 +85,7 @@ class SparsePlan {
   // Per node: kept weights (0 for layers without weights).
   std::vector<int64_t> kept_weights_;
   LayerSparsities layer_pointers_;
+  std::vector<uint16_t> kept_bits_;
 };
 
 // The same description for a network that runs dense (no mask): density 1, every kernel dense.

@@ -55,13 +55,13 @@ void AdamOptimizer::Step(float learning_rate, absl::Span<const float> gradient, 
     return;
   }
   const float* keep = mask()->values().data();
-  for (int64_t i = 0; i < count; ++i) {
+  optimizers_internal::ForEachKeptLine(kept_bits(), count, w, [&](int64_t i) {
     const bool kept = keep[i] != 0.0f;
     const float gi = kept ? g[i] : 0.0f;
     m[i] = b1 * m[i] + one_minus_b1 * gi;
     v[i] = b2 * v[i] + one_minus_b2 * (gi * gi);
     w[i] = kept ? w[i] - learning_rate * (m[i] * first_correction) / (std::sqrt(v[i] * second_correction) + eps) : 0.0f;
-  }
+  });
 }
 
 }  // namespace parsity::optimizers

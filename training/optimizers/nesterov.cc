@@ -32,12 +32,12 @@ void NesterovOptimizer::Step(float learning_rate, absl::Span<const float> gradie
     return;
   }
   const float* keep = mask()->values().data();
-  for (int64_t i = 0; i < count; ++i) {
+  optimizers_internal::ForEachKeptLine(kept_bits(), count, w, [&](int64_t i) {
     const bool kept = keep[i] != 0.0f;
     const float gi = kept ? g[i] : 0.0f;
     v[i] = m * v[i] + gi;
     w[i] = kept ? w[i] - learning_rate * (gi + m * v[i]) : 0.0f;
-  }
+  });
 }
 
 }  // namespace parsity::optimizers

@@ -10,7 +10,10 @@ namespace parsity::optimizers {
 
 Optimizer::Optimizer(int64_t size, const nn::Mask* mask) : size_(size) {
   PARSITY_CHECK_OK(optimizers_internal::ValidateBufferShape(size, mask));
-  if (mask != nullptr) mask_.emplace(*mask);
+  if (mask != nullptr) {
+    mask_.emplace(*mask);
+    kept_bits_ = mask->KeptBits();
+  }
 }
 
 void Optimizer::CheckStepBuffers(absl::Span<const float> gradient, absl::Span<float> parameters) const {

@@ -9,8 +9,11 @@
 #ifndef PARSITY_TRAINING_OPTIMIZERS_OPTIMIZER_H_
 #define PARSITY_TRAINING_OPTIMIZERS_OPTIMIZER_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -24,7 +27,9 @@ namespace parsity::optimizers {
 //
 // Masking contract: with a mask attached, a pruned entry's gradient is read as 0 (whatever it holds, NaN
 // included), its state entries stay exactly 0, and its parameter is set to +0.0f after every step. The caller
-// zeroes pruned parameters once at initialization (nn::Mask::Apply); the optimizer keeps them zero.
+// zeroes pruned parameters once at initialization (nn::Mask::Apply); the optimizer keeps them zero. A line of 16
+// entries without a kept entry (a zero word of Mask::KeptBits) costs a read of its parameters only: its gradient
+// and state are not touched, and its parameters are written only when one of them is not +0.0f.
 //
 // Steps allocate nothing, are deterministic (same inputs, same bits) and single-threaded.
 class Optimizer {
@@ -53,9 +58,13 @@ class Optimizer {
   // Aborts unless both buffers have size() entries.
   void CheckStepBuffers(absl::Span<const float> gradient, absl::Span<float> parameters) const;
 
+  // With a mask, its KeptBits (computed once); empty without one.
+  absl::Span<const uint16_t> kept_bits() const { return kept_bits_; }
+
  private:
   int64_t size_;
   std::optional<nn::Mask> mask_;
+  std::vector<uint16_t> kept_bits_;
 };
 
 namespace optimizers_internal {
@@ -66,6 +75,31 @@ absl::Status ValidateBufferShape(int64_t parameter_count, const nn::Mask* mask);
 
 // OK when `value` is in [0, 1) (NaN is not); else InvalidArgument naming `field` and `value`.
 absl::Status ValidateInUnitInterval(absl::string_view field, float value);
+
+// Sets the 16 floats at `parameters` to +0.0f unless all of them already are: the step of a line without kept
+// entries, which then moves no memory but one read. Inline: it runs once per line.
+inline void ClearPrunedLine(float* parameters) {
+  uint32_t bits[16];
+  std::memcpy(bits, parameters, sizeof(bits));
+  uint32_t any = 0;
+  for (const uint32_t word : bits) any |= word;
+  if (any != 0) std::fill(parameters, parameters + 16, 0.0f);
+}
+
+// The masked step's loop: update(i) for every entry i < count of a line with a kept entry (and of the last, partial
+// line), ClearPrunedLine for the other lines. `update` applies the masked update to entry i.
+template <typename Update>
+void ForEachKeptLine(absl::Span<const uint16_t> kept_bits, int64_t count, float* parameters, Update update) {
+  int64_t line_start = 0;
+  for (; line_start + 16 <= count; line_start += 16) {
+    if (kept_bits[line_start / 16] == 0) {
+      ClearPrunedLine(parameters + line_start);
+      continue;
+    }
+    for (int64_t i = line_start; i < line_start + 16; ++i) update(i);
+  }
+  for (int64_t i = line_start; i < count; ++i) update(i);
+}
 
 }  // namespace optimizers_internal
 }  // namespace parsity::optimizers

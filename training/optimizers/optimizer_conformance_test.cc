@@ -109,6 +109,30 @@ TEST_P(OptimizerConformanceTest, PrunedEntriesAreZeroAfterOneStepWhateverTheyHel
   EXPECT_LT(w[1], 1.0f);
 }
 
+// The same on a buffer with a wholly pruned line of 16 entries (whose gradient is not even read), a mixed line and
+// a partial last line: every pruned entry ends +0.0f, -0.0f and NaN included, and kept entries move.
+TEST_P(OptimizerConformanceTest, PrunedLinesAreZeroAfterOneStepWhateverTheyHeld) {
+  constexpr int kEntries = 40;
+  std::vector<float> keep(kEntries, 0.0f);
+  for (const int kept : {17, 30, 35}) keep[kept] = 1.0f;
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create(keep));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> optimizer, CreateOptimizer(GetParam().config, kEntries, &mask));
+  for (const float held : {0.0f, -0.0f, 3.0f, std::nanf("")}) {
+    std::vector<float> w(kEntries, held);
+    for (const int kept : {17, 30, 35}) w[kept] = 1.0f;
+    const std::vector<float> gradient(kEntries, 1.0f);
+    optimizer->Step(0.1f, gradient, absl::MakeSpan(w));
+    for (int i = 0; i < kEntries; ++i) {
+      if (mask.is_kept(i)) {
+        EXPECT_LT(w[i], 1.0f) << i;
+      } else {
+        EXPECT_EQ(w[i], 0.0f) << i << " held " << held;
+        EXPECT_FALSE(std::signbit(w[i])) << i << " held " << held;
+      }
+    }
+  }
+}
+
 TEST_P(OptimizerConformanceTest, StepsAreDeterministic) {
   const OptimizerCase& optimizer_case = GetParam();
   std::vector<std::vector<float>> runs;

@@ -6,7 +6,7 @@
 // Update, for every entry i (g: the mean-loss gradient, lr: the learning rate):
 //   w_i <- w_i - lr g_i
 // With a mask, pruned entries read g_i = 0 and are set to w_i = 0 (optimizer.h). The masked step reads the mask as
-// one bit per entry, so that it moves hardly more memory than the unmasked one (a pruned network's step is short).
+// one bit per entry and skips lines without kept entries, so that it moves less memory than the unmasked one.
 #ifndef PARSITY_TRAINING_OPTIMIZERS_SGD_H_
 #define PARSITY_TRAINING_OPTIMIZERS_SGD_H_
 
@@ -31,10 +31,7 @@ class SgdOptimizer : public Optimizer {
   absl::string_view name() const override { return "sgd"; }
 
  private:
-  SgdOptimizer(int64_t parameter_count, const nn::Mask* mask);
-
-  // With a mask: bit i % 16 of word i / 16 is set iff entry i is kept.
-  std::vector<uint16_t> kept_bits_;
+  SgdOptimizer(int64_t parameter_count, const nn::Mask* mask) : Optimizer(parameter_count, mask) {}
 };
 
 }  // namespace parsity::optimizers

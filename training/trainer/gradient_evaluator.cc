@@ -163,12 +163,28 @@ void GradientEvaluator::AddLeafGradients(absl::Span<const float> parameters, con
   for (int thread = 1; thread < threads; ++thread) thread_states_[thread]->exact_sum->AddTo(sum);
 }
 
+void ScaleGradient(float scale, const nn::SparsePlan* plan, absl::Span<float> gradient) {
+  float* values = gradient.data();
+  const int64_t count = static_cast<int64_t>(gradient.size());
+  if (plan == nullptr) {
+    for (int64_t i = 0; i < count; ++i) values[i] *= scale;
+    return;
+  }
+  const absl::Span<const uint16_t> kept_bits = plan->kept_bits();
+  PARSITY_CHECK(static_cast<int64_t>(kept_bits.size()) == (count + 15) / 16);
+  int64_t line_start = 0;
+  for (; line_start + 16 <= count; line_start += 16) {
+    if (kept_bits[line_start / 16] == 0) continue;
+    for (int64_t i = line_start; i < line_start + 16; ++i) values[i] *= scale;
+  }
+  for (int64_t i = line_start; i < count; ++i) values[i] *= scale;
+}
+
 double GradientEvaluator::MeanGradient(absl::Span<const float> parameters, const float* inputs,
                                        const int32_t* labels, int64_t count, absl::Span<float> gradient) {
   std::fill(gradient.begin(), gradient.end(), 0.0f);
   const double loss_sum = AccumulateGradientSum(parameters, inputs, labels, count, gradient);
-  const float scale = 1.0f / static_cast<float>(count);
-  for (float& value : gradient) value *= scale;
+  ScaleGradient(1.0f / static_cast<float>(count), options_.sparse_plan, gradient);
   return loss_sum / static_cast<double>(count);
 }
 

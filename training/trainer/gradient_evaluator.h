@@ -31,7 +31,7 @@ struct EvaluatorOptions {
   // The network's sparse execution plan under its pruning mask (training/nn/sparse_plan.h; must outlive the
   // evaluator), or null to run dense. With a plan every gradient and evaluation is that of the masked network,
   // computed over the kept weights where the plan's kernels say so; pruned weight-gradient entries may then be left
-  // untouched, so read gradients through the mask.
+  // untouched or unscaled (ScaleGradient), so read gradients through the mask.
   const nn::SparsePlan* sparse_plan = nullptr;
   // Examples per leaf of an exact gradient sum (AddLeafGradients); 0: DefaultLeafExamples(network). Each leaf's
   // float gradient is converted once, so a leaf should cost much more than that conversion (about 1.5 ns per
@@ -49,6 +49,11 @@ struct Evaluation {
   int64_t errors = 0;     // Number of misclassified examples.
 };
 
+// gradient *= scale, one float multiply per entry. With a plan, lines of 16 entries that hold no kept entry
+// (nn::SparsePlan::kept_bits) are skipped: a pruned network's mean gradient then costs a pass over its kept lines
+// only, and its pruned entries are left unscaled. REQUIRES: with a plan, gradient has one entry per parameter.
+void ScaleGradient(float scale, const nn::SparsePlan* plan, absl::Span<float> gradient);
+
 // The default leaf of exact gradient sums: the smallest power of two of examples that is at least the network's
 // chunk and whose training FLOPs are at least 4,000 per parameter (so that converting the leaf's gradient costs
 // about a tenth of computing it or less): 16 for Simple-CNN, 8 for ResNet-8, 1,024 for LeNet-300-100.
@@ -62,7 +67,8 @@ class GradientEvaluator {
   GradientEvaluator(const GradientEvaluator&) = delete;
   GradientEvaluator& operator=(const GradientEvaluator&) = delete;
 
-  // Writes the gradient of the mean loss over `count` examples into `gradient` (overwriting it):
+  // Writes the gradient of the mean loss over `count` examples into `gradient` (overwriting it; with a sparse plan,
+  // read it through the mask, see EvaluatorOptions::sparse_plan):
   //   gradient = (1/count) sum_i d loss_i / d parameters,
   // and returns the mean loss. The examples are split into equal-as-possible chunks (see ChunkCount), assigned to
   // threads round-robin; per-thread sums are added in thread order, so the result is bit-identical for

@@ -112,6 +112,38 @@ TEST_F(GradientEvaluatorTest, ExactLeafSumsDoNotDependOnThreadsOrSplits) {
 }
 
 // The documented default leaves: the conversion stays small next to a leaf's compute.
+// With a plan, the mean gradient's 1/count scaling skips the lines of 16 entries that hold no kept entry: kept
+// lines hold the mean (the same bits as the unpruned pass over the masked parameters), wholly pruned lines the
+// unscaled sum, which nobody reads.
+TEST_F(GradientEvaluatorTest, APlanScalesOnlyTheLinesWithKeptEntries) {
+  std::vector<float> keep(parameters_.size());
+  std::mt19937_64 engine(3);
+  std::bernoulli_distribution kept(0.3);
+  for (size_t i = 0; i < keep.size(); ++i) keep[i] = (i / 16) % 3 != 0 && kept(engine) ? 1.0f : 0.0f;
+  auto mask = nn::Mask::Create(keep);
+  ASSERT_TRUE(mask.ok()) << mask.status();
+  mask->Apply(absl::MakeSpan(parameters_));
+  auto plan = nn::SparsePlan::Create(*network_, *mask, {.selection = nn::KernelSelection::kDense});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  double loss = 0, planned_loss = 0;
+  const std::vector<float> mean = MeanGradient({.threads = 1, .max_chunk = 64}, &loss);
+  const std::vector<float> planned =
+      MeanGradient({.threads = 1, .max_chunk = 64, .sparse_plan = plan->get()}, &planned_loss);
+  GradientEvaluator evaluator(network_.get(), {.threads = 1, .max_chunk = 64});
+  std::vector<float> sum(parameters_.size(), 0.0f);
+  evaluator.AccumulateGradientSum(parameters_, examples_.pixels.data(), examples_.labels.data(), kExamples,
+                                  absl::MakeSpan(sum));
+  EXPECT_EQ(loss, planned_loss);
+  const std::vector<uint16_t> kept_bits = mask->KeptBits();
+  int64_t pruned_lines = 0;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const bool line_kept = kept_bits[i / 16] != 0 || i >= parameters_.size() / 16 * 16;
+    if (!line_kept && i % 16 == 0) ++pruned_lines;
+    ASSERT_EQ(std::memcmp(&planned[i], line_kept ? &mean[i] : &sum[i], sizeof(float)), 0) << "entry " << i;
+  }
+  EXPECT_GT(pruned_lines, 1000);
+}
+
 TEST(DefaultLeafExamplesTest, PerNetwork) {
   for (const auto& [name, leaf] : std::vector<std::pair<std::string, int64_t>>{
            {"simple_cnn", 16}, {"resnet8", 8}, {"lenet_300_100", 1024}}) {

@@ -174,8 +174,7 @@ double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Ba
   }
   reducer_->SumGradients(absl::MakeSpan(gradient));
   reducer_->SumScalars(loss_sum);
-  const float scale = 1.0f / static_cast<float>(batch.size());
-  for (float& value : gradient) value *= scale;
+  ScaleGradient(1.0f / static_cast<float>(batch.size()), sparse_plan_.get(), absl::MakeSpan(gradient));
   return loss_sum[0] / static_cast<double>(batch.size());
 }
 
