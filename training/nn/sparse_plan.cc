@@ -196,7 +196,54 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
     plan->layer_pointers_.push_back(sparsity.get());
     plan->layers_.push_back(std::move(sparsity));
   }
+  plan->BuildGradientRanges();
   return plan;
+}
+
+void SparsePlan::BuildGradientRanges() {
+  const int64_t parameters = network_->parameter_count();
+  std::vector<bool> covered(parameters, false);
+  for (size_t n = 0; n < network_->nodes().size(); ++n) {
+    const Network::Node& node = network_->nodes()[n];
+    if (node.weights_offset < 0) continue;
+    GradientRanges ranges;
+    ranges.node = n;
+    const int64_t weights_end = node.weights_offset + TensorSize(*node.layer, ParameterKind::kWeights);
+    ranges.weights = {node.weights_offset, weights_end};
+    if (node.biases_offset >= 0) {
+      ranges.biases = {node.biases_offset, node.biases_offset + TensorSize(*node.layer, ParameterKind::kBiases)};
+    }
+    // Kept lines, clipped to the weights (a line may straddle two tensors), consecutive ones merged.
+    for (int64_t line = node.weights_offset / 16; line * 16 < weights_end; ++line) {
+      if (kept_bits_[line] == 0) continue;
+      const int64_t begin = std::max(line * 16, node.weights_offset);
+      const int64_t end = std::min((line + 1) * 16, weights_end);
+      if (!ranges.kept_runs.empty() && ranges.kept_runs.back().second == begin) {
+        ranges.kept_runs.back().second = end;
+      } else {
+        ranges.kept_runs.emplace_back(begin, end);
+      }
+    }
+    // Where a quarter of the lines or more hold a kept weight, the runs are short and many: one pass over the whole
+    // tensor streams faster than thousands of short ones.
+    int64_t kept_lines = 0;
+    for (const auto& [begin, end] : ranges.kept_runs) kept_lines += (end - begin + 15) / 16;
+    if (4 * kept_lines >= (weights_end - node.weights_offset) / 16) ranges.kept_runs = {ranges.weights};
+    for (const auto& [begin, end] : {ranges.weights, ranges.biases}) {
+      std::fill(covered.begin() + begin, covered.begin() + end, true);
+    }
+    gradient_ranges_.push_back(std::move(ranges));
+  }
+  for (int64_t i = 0; i < parameters;) {
+    if (covered[i]) {
+      ++i;
+      continue;
+    }
+    int64_t end = i;
+    while (end < parameters && !covered[end]) ++end;
+    other_ranges_.emplace_back(i, end);
+    i = end;
+  }
 }
 
 std::vector<LayerKernels> SparsePlan::Describe(int64_t batch_size) const {

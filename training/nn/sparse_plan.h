@@ -11,9 +11,11 @@
 #ifndef PARSITY_TRAINING_NN_SPARSE_PLAN_H_
 #define PARSITY_TRAINING_NN_SPARSE_PLAN_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -77,8 +79,41 @@ class SparsePlan {
   // The mask's KeptBits (training/nn/mask.h): which lines of 16 entries of the parameter buffer hold a kept entry.
   absl::Span<const uint16_t> kept_bits() const { return kept_bits_; }
 
+  // Calls visit(begin, end) for disjoint ranges [begin, end) of the parameter buffer that together hold every entry
+  // that gradient passes (Network::AccumulateGradient) over `batch` or `other_batch` examples add into: all the
+  // weights of a layer whose weight gradient runs dense at a chunk size these batches bring (or that has no sparse
+  // structures), every layer's biases, and elsewhere the runs of 16-entry lines with a kept weight
+  // (Mask::KeptBits), because the sparse weight-gradient kernels write kept entries only. What lies outside is pruned
+  // and never written by such passes, so the evaluator zeroes and sums only these ranges. REQUIRES: batches >= 1.
+  template <typename Visit>
+  void ForEachGradientRange(int64_t batch, int64_t other_batch, Visit visit) const {
+    // The chunk sizes the layers see: whole chunks of chunk_examples(), then the rest.
+    const int64_t chunk = network_->chunk_examples();
+    int64_t sizes[4];
+    int size_count = 0;
+    for (const int64_t examples : {batch, other_batch}) {
+      sizes[size_count++] = std::min(examples, chunk);
+      if (examples > chunk && examples % chunk != 0) sizes[size_count++] = examples % chunk;
+    }
+    for (const GradientRanges& layer : gradient_ranges_) {
+      const LayerSparsity* sparsity = layer_pointers_[layer.node];
+      bool dense = sparsity == nullptr;
+      for (int s = 0; s < size_count && !dense; ++s) {
+        dense = sparsity->kernel(Product::kWeightGradient, sizes[s]) == KernelKind::kDense;
+      }
+      if (dense) {
+        visit(layer.weights.first, layer.weights.second);
+      } else {
+        for (const auto& [begin, end] : layer.kept_runs) visit(begin, end);
+      }
+      if (layer.biases.second > layer.biases.first) visit(layer.biases.first, layer.biases.second);
+    }
+    for (const auto& [begin, end] : other_ranges_) visit(begin, end);
+  }
+
  private:
   SparsePlan() = default;
+  void BuildGradientRanges();
 
   const Network* network_ = nullptr;
   std::vector<std::unique_ptr<LayerSparsity>> layers_;
@@ -86,6 +121,16 @@ class SparsePlan {
   std::vector<int64_t> kept_weights_;
   LayerSparsities layer_pointers_;
   std::vector<uint16_t> kept_bits_;
+  // Per weighted node: its weights and biases ranges, and the runs of kept lines within its weights.
+  struct GradientRanges {
+    size_t node = 0;
+    std::pair<int64_t, int64_t> weights;
+    std::pair<int64_t, int64_t> biases;
+    std::vector<std::pair<int64_t, int64_t>> kept_runs;
+  };
+  std::vector<GradientRanges> gradient_ranges_;
+  // Parameters outside every node's weights and biases (none in parsity's networks), always visited.
+  std::vector<std::pair<int64_t, int64_t>> other_ranges_;
 };
 
 // The same description for a network that runs dense (no mask): density 1, every kernel dense.

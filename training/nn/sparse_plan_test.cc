@@ -3,6 +3,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -62,6 +63,59 @@ TEST(SparsePlanTest, ForcedSelectionsAndTheDescription) {
     for (const LayerSparsity* sparsity : plan->layers()) weighted += sparsity != nullptr ? 1 : 0;
     EXPECT_EQ(weighted, 3);
     EXPECT_EQ(plan->layers().size(), network->nodes().size());
+  }
+}
+
+// The gradient ranges: disjoint, holding every kept weight and every bias; with sparse weight gradients the lines of
+// 16 pruned weights lie outside (when few lines hold a kept weight), with dense ones the whole buffer is inside.
+TEST(SparsePlanTest, GradientRangesHoldWhatThePassesWrite) {
+  if (!nn_internal::HasSparseKernels()) GTEST_SKIP() << "this build has no sparse kernels (no AVX-512)";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("lenet_300_100"));
+  std::vector<float> values(network->parameter_count(), 0.0f);
+  std::mt19937_64 engine(5);
+  std::bernoulli_distribution kept(0.2);
+  for (const ParameterView& view : network->views()) {
+    for (int64_t i = 0; i < view.size; ++i) {
+      // Weights: one line in 8 has about a fifth of its entries kept, the others none.
+      const bool line_may_keep = ((view.offset + i) / 16) % 8 == 0;
+      if (view.kind == ParameterKind::kBiases || (line_may_keep && kept(engine))) values[view.offset + i] = 1.0f;
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create(values));
+  // Where many lines hold a kept weight, the whole tensor is one range.
+  std::vector<float> dense_lines(values.size(), 1.0f);
+  for (size_t i = 0; i < values.size(); i += 3) dense_lines[i] = 0.0f;
+  ASSERT_OK_AND_ASSIGN(Mask many_lines, Mask::Create(dense_lines));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> many_lines_plan,
+                       SparsePlan::Create(*network, many_lines, {.selection = KernelSelection::kSparse}));
+  int64_t many_lines_covered = 0;
+  many_lines_plan->ForEachGradientRange(8, 8, [&](int64_t begin, int64_t end) { many_lines_covered += end - begin; });
+  EXPECT_EQ(many_lines_covered, network->parameter_count());
+  for (const KernelSelection selection : {KernelSelection::kSparse, KernelSelection::kDense}) {
+    SCOPED_TRACE(KernelSelectionName(selection));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> plan, SparsePlan::Create(*network, mask, {.selection = selection}));
+    for (const auto& [batch, other] : std::vector<std::pair<int64_t, int64_t>>{{2, 2}, {7, 8}, {300, 301}}) {
+      std::vector<int> visits(network->parameter_count(), 0);
+      plan->ForEachGradientRange(batch, other, [&](int64_t begin, int64_t end) {
+        ASSERT_LE(0, begin);
+        ASSERT_LE(begin, end);
+        ASSERT_LE(end, network->parameter_count());
+        for (int64_t i = begin; i < end; ++i) ++visits[i];
+      });
+      int64_t outside = 0;
+      for (int64_t i = 0; i < network->parameter_count(); ++i) {
+        ASSERT_LE(visits[i], 1) << "entry " << i << " visited twice";
+        if (mask.is_kept(i)) {
+          ASSERT_EQ(visits[i], 1) << "kept entry " << i;
+        }
+        outside += visits[i] == 0 ? 1 : 0;
+      }
+      if (selection == KernelSelection::kDense) {
+        EXPECT_EQ(outside, 0);
+      } else {
+        EXPECT_GT(outside, network->parameter_count() / 2);  // 7 lines in 8 hold no kept weight.
+      }
+    }
   }
 }
 

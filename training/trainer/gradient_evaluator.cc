@@ -6,6 +6,20 @@
 #include "tools/base/check.h"
 
 namespace parsity::trainer {
+namespace {
+
+// The ranges of a gradient buffer that passes over chunks of `smaller` and `larger` examples write: all of it, or
+// with a plan only the ranges it names (nn::SparsePlan::ForEachGradientRange).
+template <typename Visit>
+void ForEachWrittenRange(const nn::SparsePlan* plan, int64_t size, int64_t smaller, int64_t larger, Visit visit) {
+  if (plan == nullptr) {
+    visit(0, size);
+  } else {
+    plan->ForEachGradientRange(smaller, larger, visit);
+  }
+}
+
+}  // namespace
 
 struct GradientEvaluator::ThreadState {
   std::unique_ptr<nn::Workspace> workspace;
@@ -51,10 +65,16 @@ double GradientEvaluator::AccumulateGradientSum(absl::Span<const float> paramete
   const int64_t chunks = ChunkCount(count);
   const int64_t values_per_example = network_->input_shape().size();
   const int threads = static_cast<int>(std::min<int64_t>(options_.threads, chunks));
+  const int64_t size = static_cast<int64_t>(gradient.size());
+  const int64_t smaller = count / chunks;
+  const int64_t larger = (count + chunks - 1) / chunks;
   for (int thread = 0; thread < threads; ++thread) {
     ThreadState& state = *thread_states_[thread];
     state.loss_sum = 0;
-    if (thread > 0) std::fill(state.gradient.begin(), state.gradient.end(), 0.0f);
+    if (thread == 0) continue;
+    float* partial = state.gradient.data();
+    ForEachWrittenRange(options_.sparse_plan, size, smaller, larger,
+                        [partial](int64_t begin, int64_t end) { std::fill(partial + begin, partial + end, 0.0f); });
   }
   pool_.Run(threads, [&](int thread) {
     ThreadState& state = *thread_states_[thread];
@@ -69,8 +89,11 @@ double GradientEvaluator::AccumulateGradientSum(absl::Span<const float> paramete
   });
   double loss_sum = thread_states_[0]->loss_sum;
   for (int thread = 1; thread < threads; ++thread) {
-    const std::vector<float>& partial = thread_states_[thread]->gradient;
-    for (size_t index = 0; index < gradient.size(); ++index) gradient[index] += partial[index];
+    const float* partial = thread_states_[thread]->gradient.data();
+    float* sum = gradient.data();
+    ForEachWrittenRange(options_.sparse_plan, size, smaller, larger, [partial, sum](int64_t begin, int64_t end) {
+      for (int64_t index = begin; index < end; ++index) sum[index] += partial[index];
+    });
     loss_sum += thread_states_[thread]->loss_sum;
   }
   return loss_sum;
@@ -182,7 +205,12 @@ void ScaleGradient(float scale, const nn::SparsePlan* plan, absl::Span<float> gr
 
 double GradientEvaluator::MeanGradient(absl::Span<const float> parameters, const float* inputs,
                                        const int32_t* labels, int64_t count, absl::Span<float> gradient) {
-  std::fill(gradient.begin(), gradient.end(), 0.0f);
+  PARSITY_CHECK(count >= 1);
+  const int64_t chunks = ChunkCount(count);
+  float* values = gradient.data();
+  ForEachWrittenRange(options_.sparse_plan, static_cast<int64_t>(gradient.size()), count / chunks,
+                      (count + chunks - 1) / chunks,
+                      [values](int64_t begin, int64_t end) { std::fill(values + begin, values + end, 0.0f); });
   const double loss_sum = AccumulateGradientSum(parameters, inputs, labels, count, gradient);
   ScaleGradient(1.0f / static_cast<float>(count), options_.sparse_plan, gradient);
   return loss_sum / static_cast<double>(count);

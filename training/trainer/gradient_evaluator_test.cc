@@ -144,6 +144,43 @@ TEST_F(GradientEvaluatorTest, APlanScalesOnlyTheLinesWithKeptEntries) {
   EXPECT_GT(pruned_lines, 1000);
 }
 
+// With sparse weight gradients, the evaluator zeroes and sums only the ranges the plan names: kept entries are the
+// same bits as the pass over the masked parameters without a plan, on one and two threads and over repeated calls
+// into a buffer that starts as NaN, and a line of pruned weights outside the ranges is never written.
+TEST_F(GradientEvaluatorTest, APlanZeroesAndSumsOnlyItsGradientRanges) {
+  std::vector<float> keep(parameters_.size());
+  std::mt19937_64 engine(9);
+  std::bernoulli_distribution kept(0.3);
+  // Few lines with a kept weight, so that the plan leaves the others out of its ranges.
+  for (size_t i = 0; i < keep.size(); ++i) keep[i] = (i / 16) % 8 == 0 && kept(engine) ? 1.0f : 0.0f;
+  auto mask = nn::Mask::Create(keep);
+  ASSERT_TRUE(mask.ok()) << mask.status();
+  mask->Apply(absl::MakeSpan(parameters_));
+  auto plan = nn::SparsePlan::Create(*network_, *mask, {.selection = nn::KernelSelection::kSparse});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  for (const int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    double loss = 0;
+    const std::vector<float> mean = MeanGradient({.threads = threads, .max_chunk = 8}, &loss);
+    GradientEvaluator evaluator(network_.get(), {.threads = threads, .max_chunk = 8, .sparse_plan = plan->get()});
+    std::vector<float> gradient(parameters_.size(), std::nanf(""));
+    for (int call = 0; call < 2; ++call) {
+      EXPECT_EQ(evaluator.MeanGradient(parameters_, examples_.pixels.data(), examples_.labels.data(), kExamples,
+                                       absl::MakeSpan(gradient)),
+                loss);
+      int64_t untouched = 0;
+      for (size_t i = 0; i < gradient.size(); ++i) {
+        if (mask->is_kept(i)) {
+          ASSERT_EQ(std::memcmp(&gradient[i], &mean[i], sizeof(float)), 0) << "entry " << i;
+        } else {
+          untouched += std::isnan(gradient[i]) ? 1 : 0;
+        }
+      }
+      EXPECT_GT(untouched, static_cast<int64_t>(gradient.size()) / 4);
+    }
+  }
+}
+
 TEST(DefaultLeafExamplesTest, PerNetwork) {
   for (const auto& [name, leaf] : std::vector<std::pair<std::string, int64_t>>{
            {"simple_cnn", 16}, {"resnet8", 8}, {"lenet_300_100", 1024}}) {
