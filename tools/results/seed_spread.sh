@@ -2,19 +2,20 @@
 # The spread of steps-to-result over initialization seeds at one batch size and learning rate: how far apart two runs
 # of "the same" trial land, which is what a difference between two curves must exceed to mean anything.
 #
-#   tools/results/seed_spread.sh TRAIN OUT_CSV BATCH_SIZE LEARNING_RATE SPARSITY [SEEDS]
+#   tools/results/seed_spread.sh TRAIN OUT_CSV BATCH_SIZE LEARNING_RATE SPARSITY [SEEDS] [FIRST_SEED]
 #
 # Runs //experiments:train (binary TRAIN) on MNIST Simple-CNN with SGD, goal 0.02, budget 40,000 steps, checks every
-# 100 steps (with early exit: exact), seeds 0 .. SEEDS-1 (default 8), SNIP over the whole training set when SPARSITY
-# > 0, and appends one row per seed to OUT_CSV:
+# 100 steps (with early exit: exact), seeds FIRST_SEED .. FIRST_SEED+SEEDS-1 (default 0 .. 7; several calls with
+# different seeds can run side by side on separate CSVs), SNIP over the whole training set when SPARSITY > 0, and
+# appends one row per seed to OUT_CSV:
 #   sparsity,batch_size,learning_rate,seed,status,steps_to_result,wall_seconds
 # then prints the mean, standard deviation, min and max of the completed seeds' steps-to-result.
 set -euo pipefail
-train=$1 out=$2 batch_size=$3 learning_rate=$4 sparsity=$5 seeds=${6:-8}
+train=$1 out=$2 batch_size=$3 learning_rate=$4 sparsity=$5 seeds=${6:-8} first_seed=${7:-0}
 [[ -f "$out" ]] || echo "sparsity,batch_size,learning_rate,seed,status,steps_to_result,wall_seconds" >"$out"
 pruning=()
 if [[ $sparsity != 0 ]]; then pruning=(--pruning=snip --sparsity="$sparsity" --snip_batches=0); fi
-for seed in $(seq 0 $((seeds - 1))); do
+for seed in $(seq "$first_seed" $((first_seed + seeds - 1))); do
   json=$("$train" --dataset=mnist --network=simple_cnn --optimizer=sgd --learning_rate="$learning_rate" \
     --batch_size="$batch_size" --goal_error=0.02 --max_steps=40000 --check_interval=100 --check_early_exit \
     --seed="$seed" "${pruning[@]}" 2>/dev/null | tail -1)
