@@ -62,6 +62,23 @@ class Mask {
   int64_t kept_count_;
 };
 
+// Over a buffer laid out like a mask's KeptBits (16 entries to a line): calls kept_entry(i) for every entry i < count
+// of a line that holds a kept entry and of the last, partial line, and pruned_line(first) for every other line (its
+// first entry). The one loop of the passes that skip pruned lines (the optimizers' masked steps, the gradient
+// scaling).
+template <typename KeptEntry, typename PrunedLine>
+void ForEachLine(absl::Span<const uint16_t> kept_bits, int64_t count, KeptEntry kept_entry, PrunedLine pruned_line) {
+  int64_t line_start = 0;
+  for (; line_start + 16 <= count; line_start += 16) {
+    if (kept_bits[line_start / 16] == 0) {
+      pruned_line(line_start);
+      continue;
+    }
+    for (int64_t i = line_start; i < line_start + 16; ++i) kept_entry(i);
+  }
+  for (int64_t i = line_start; i < count; ++i) kept_entry(i);
+}
+
 }  // namespace parsity::nn
 
 #endif  // PARSITY_TRAINING_NN_MASK_H_

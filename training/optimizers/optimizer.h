@@ -90,15 +90,7 @@ inline void ClearPrunedLine(float* parameters) {
 // line), ClearPrunedLine for the other lines. `update` applies the masked update to entry i.
 template <typename Update>
 void ForEachKeptLine(absl::Span<const uint16_t> kept_bits, int64_t count, float* parameters, Update update) {
-  int64_t line_start = 0;
-  for (; line_start + 16 <= count; line_start += 16) {
-    if (kept_bits[line_start / 16] == 0) {
-      ClearPrunedLine(parameters + line_start);
-      continue;
-    }
-    for (int64_t i = line_start; i < line_start + 16; ++i) update(i);
-  }
-  for (int64_t i = line_start; i < count; ++i) update(i);
+  nn::ForEachLine(kept_bits, count, update, [parameters](int64_t first) { ClearPrunedLine(parameters + first); });
 }
 
 }  // namespace optimizers_internal

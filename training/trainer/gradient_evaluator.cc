@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "tools/base/check.h"
+#include "training/nn/mask.h"
 
 namespace parsity::trainer {
 namespace {
@@ -195,12 +196,8 @@ void ScaleGradient(float scale, const nn::SparsePlan* plan, absl::Span<float> gr
   }
   const absl::Span<const uint16_t> kept_bits = plan->kept_bits();
   PARSITY_CHECK(static_cast<int64_t>(kept_bits.size()) == (count + 15) / 16);
-  int64_t line_start = 0;
-  for (; line_start + 16 <= count; line_start += 16) {
-    if (kept_bits[line_start / 16] == 0) continue;
-    for (int64_t i = line_start; i < line_start + 16; ++i) values[i] *= scale;
-  }
-  for (int64_t i = line_start; i < count; ++i) values[i] *= scale;
+  nn::ForEachLine(
+      kept_bits, count, [values, scale](int64_t i) { values[i] *= scale; }, [](int64_t) {});
 }
 
 double GradientEvaluator::MeanGradient(absl::Span<const float> parameters, const float* inputs,
