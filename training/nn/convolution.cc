@@ -411,9 +411,7 @@ void Conv2DLayer::Backward(const BackwardArguments& arguments) const {
   if (arguments.parameter_gradients.biases != nullptr) {
     const int64_t channels = options_.out_channels;
     const int64_t rows = arguments.batch * output_shape().height * output_shape().width;
-    for (int64_t row = 0; row < rows; ++row) {
-      AddFloats(arguments.output_gradient + row * channels, channels, arguments.parameter_gradients.biases);
-    }
+    nn_internal::AddRows(arguments.output_gradient, rows, channels, arguments.parameter_gradients.biases);
   }
   // Each product runs sparse or dense on its own; what remains for the dense kernels goes to them at the end.
   BackwardArguments dense = arguments;

@@ -11,7 +11,6 @@
 namespace parsity::nn {
 namespace {
 
-using nn_internal::AddFloats;
 using nn_internal::ConstMatrixMap;
 using nn_internal::CopyFloats;
 using nn_internal::MatrixMap;
@@ -194,9 +193,7 @@ void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
 void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
   const int64_t out = out_features();
   if (arguments.parameter_gradients.biases != nullptr) {
-    for (int64_t example = 0; example < arguments.batch; ++example) {
-      AddFloats(arguments.output_gradient + example * out, out, arguments.parameter_gradients.biases);
-    }
+    nn_internal::AddRows(arguments.output_gradient, arguments.batch, out, arguments.parameter_gradients.biases);
   }
   // Each product runs sparse or dense on its own; what remains for the dense kernels goes to them at the end.
   BackwardArguments dense = arguments;

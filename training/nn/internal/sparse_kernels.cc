@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "training/nn/internal/vector_ops.h"
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -33,13 +35,19 @@ int64_t LaneVectors(const PlanarGeometry& g, int64_t out_height, int64_t out_wid
 namespace {
 
 #if defined(__AVX512F__)
-// One full 16 x 16 tile in registers: three rounds of shuffles (within 128-bit lanes, of 64-bit pairs, of lanes).
+// One tile of up to 16 x 16 in registers: `rows` source rows of `columns` floats are loaded (the rest of the 16 x 16
+// is zero), transposed by three rounds of shuffles (within 128-bit lanes, of 64-bit pairs, of lanes), and `columns`
+// destination rows of `rows` floats are stored or added. Partial tiles matter: a 14-pixel image row is one.
 template <bool kAccumulate>
-inline void Transpose16x16(const float* source, int64_t source_stride, float* destination,
-                           int64_t destination_stride) {
+inline void TransposeTile(const float* source, int64_t rows, int64_t columns, int64_t source_stride,
+                          float* destination, int64_t destination_stride) {
+  const __mmask16 column_lanes = TailMask(columns);
+  const __mmask16 row_lanes = TailMask(rows);
   __m512 r[16], t[16], u[16];
 #pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(source + i * source_stride);
+  for (int i = 0; i < 16; ++i) {
+    r[i] = i < rows ? _mm512_maskz_loadu_ps(column_lanes, source + i * source_stride) : _mm512_setzero_ps();
+  }
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -66,11 +74,12 @@ inline void Transpose16x16(const float* source, int64_t source_stride, float* de
   }
 #pragma GCC unroll 16
   for (int j = 0; j < 16; ++j) {
+    if (j >= columns) break;
     float* target = destination + j * destination_stride;
     if constexpr (kAccumulate) {
-      _mm512_storeu_ps(target, _mm512_add_ps(_mm512_loadu_ps(target), r[j]));
+      _mm512_mask_storeu_ps(target, row_lanes, _mm512_add_ps(_mm512_maskz_loadu_ps(row_lanes, target), r[j]));
     } else {
-      _mm512_storeu_ps(target, r[j]);
+      _mm512_mask_storeu_ps(target, row_lanes, r[j]);
     }
   }
 }
@@ -87,12 +96,9 @@ void Transpose(const float* source, int64_t rows, int64_t columns, int64_t sourc
     for (int64_t j0 = 0; j0 < columns; j0 += kTile) {
       const int64_t j1 = std::min(columns, j0 + kTile);
 #if defined(__AVX512F__)
-      if (i1 - i0 == kTile && j1 - j0 == kTile) {
-        Transpose16x16<kAccumulate>(source + i0 * source_stride + j0, source_stride,
-                                    destination + j0 * destination_stride + i0, destination_stride);
-        continue;
-      }
-#endif
+      TransposeTile<kAccumulate>(source + i0 * source_stride + j0, i1 - i0, j1 - j0, source_stride,
+                                 destination + j0 * destination_stride + i0, destination_stride);
+#else
       for (int64_t j = j0; j < j1; ++j) {
         float* target = destination + j * destination_stride;
         for (int64_t i = i0; i < i1; ++i) {
@@ -103,6 +109,7 @@ void Transpose(const float* source, int64_t rows, int64_t columns, int64_t sourc
           }
         }
       }
+#endif
     }
   }
 }

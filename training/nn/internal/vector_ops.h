@@ -8,6 +8,7 @@
 #ifndef PARSITY_TRAINING_NN_INTERNAL_VECTOR_OPS_H_
 #define PARSITY_TRAINING_NN_INTERNAL_VECTOR_OPS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -75,6 +76,46 @@ inline void AddFloats(const float* source, int64_t n, float* destination) {
   }
 #else
   for (int64_t i = 0; i < n; ++i) destination[i] += source[i];
+#endif
+}
+
+#if defined(__AVX512F__)
+// AddRows over columns [0, 16 * kVectors) of `rows` (the last vector's lanes limited to `last_lanes`).
+template <int kVectors>
+inline void AddRowsBlock(const float* rows, int64_t count, int64_t columns, __mmask16 last_lanes, float* sums) {
+  __m512 accumulators[kVectors];
+  const auto lanes = [&](int v) { return v == kVectors - 1 ? last_lanes : static_cast<__mmask16>(0xFFFF); };
+#pragma GCC unroll 4
+  for (int v = 0; v < kVectors; ++v) accumulators[v] = _mm512_maskz_loadu_ps(lanes(v), sums + 16 * v);
+  for (int64_t r = 0; r < count; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectors; ++v) {
+      accumulators[v] = _mm512_add_ps(accumulators[v], _mm512_maskz_loadu_ps(lanes(v), rows + r * columns + 16 * v));
+    }
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < kVectors; ++v) _mm512_mask_storeu_ps(sums + 16 * v, lanes(v), accumulators[v]);
+}
+#endif
+
+// sums[c] += rows[r * columns + c] for r = 0 .. count - 1 in that order, c in [0, columns): the same additions as
+// `count` calls of AddFloats, with the sums kept in registers (a bias gradient over thousands of pixels).
+inline void AddRows(const float* rows, int64_t count, int64_t columns, float* sums) {
+#if defined(__AVX512F__)
+  for (int64_t c = 0; c < columns; c += 64) {
+    const int64_t width = std::min<int64_t>(64, columns - c);
+    const __mmask16 last_lanes = TailMask(width - 16 * ((width - 1) / 16));
+    switch ((width + 15) / 16) {
+      case 1: AddRowsBlock<1>(rows + c, count, columns, last_lanes, sums + c); break;
+      case 2: AddRowsBlock<2>(rows + c, count, columns, last_lanes, sums + c); break;
+      case 3: AddRowsBlock<3>(rows + c, count, columns, last_lanes, sums + c); break;
+      default: AddRowsBlock<4>(rows + c, count, columns, last_lanes, sums + c); break;
+    }
+  }
+#else
+  for (int64_t r = 0; r < count; ++r) {
+    for (int64_t c = 0; c < columns; ++c) sums[c] += rows[r * columns + c];
+  }
 #endif
 }
 
