@@ -8,6 +8,7 @@
 #include "training/nn/networks.h"
 #include "experiments/flag_checks.h"
 #include "tools/base/status_macros.h"
+#include "training/nn/parameter_buffer.h"
 
 ABSL_FLAG(std::string, dataset, "mnist", "data set: mnist, fashion_mnist or cifar10");
 ABSL_FLAG(std::string, data_dir, "", "directory of the data set's files (default: its install location)");
@@ -95,7 +96,7 @@ absl::StatusOr<PrunedStart> InitializeAndPruneFromTrialFlags(const nn::Network& 
                                                            const pruning::PruningConfig& pruning, int threads,
                                                            bool print) {
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
-  std::vector<float> parameters(network.parameter_count());
+  nn::AlignedFloatVector parameters(network.parameter_count());
   trainer::InitializeParameters(network, seed, absl::MakeSpan(parameters));
   // Each trial prunes its own initialization, then trains from those same (masked) weights.
   ASSIGN_OR_RETURN(nn::Mask mask,

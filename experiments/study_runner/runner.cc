@@ -35,6 +35,7 @@
 #include "tools/base/status_macros.h"
 #include "training/distributed/mpi_session.h"
 #include "training/nn/networks.h"
+#include "training/nn/parameter_buffer.h"
 
 namespace parsity::experiments {
 namespace runner_internal {
@@ -239,7 +240,7 @@ absl::StatusOr<std::optional<TrialSummary>> Runner::TrainAndStore(const Study& s
     run.result.stopped_by_caller = true;
   } else {
     ASSIGN_OR_RETURN(std::unique_ptr<nn::Network> network, nn::CreateNetwork(trial.network()));
-    std::vector<float> parameters(network->parameter_count());
+    nn::AlignedFloatVector parameters(network->parameter_count());
     trainer::InitializeParameters(*network, trial.seed(), absl::MakeSpan(parameters));
     MaskPointer mask;
     if (study.sparsity > 0) {

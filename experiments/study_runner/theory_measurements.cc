@@ -23,6 +23,7 @@
 #include "tools/base/status_macros.h"
 #include "training/data/examples.h"
 #include "training/nn/networks.h"
+#include "training/nn/parameter_buffer.h"
 #include "training/trainer/trainer.h"
 
 namespace parsity::experiments {
@@ -79,7 +80,7 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
     const TrialSpec trial = MakeTrialSpec(spec, FingerprintData(dataset), sparsity, batch_size, study->best_trial(),
                                           study->best_parameters());
     ASSIGN_OR_RETURN(std::unique_ptr<nn::Network> network, nn::CreateNetwork(trial.network()));
-    std::vector<float> parameters(network->parameter_count());
+    nn::AlignedFloatVector parameters(network->parameter_count());
     trainer::InitializeParameters(*network, trial.seed(), absl::MakeSpan(parameters));
     std::unique_ptr<nn::Mask> mask;
     if (sparsity > 0) {

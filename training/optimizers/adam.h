@@ -25,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "training/nn/mask.h"
+#include "training/nn/parameter_buffer.h"
 #include "training/optimizers/optimizer.h"
 
 namespace parsity::optimizers {
@@ -61,8 +62,8 @@ class AdamOptimizer : public Optimizer {
   int64_t step_count_ = 0;
   double beta1_power_ = 1.0;  // b1^t
   double beta2_power_ = 1.0;  // b2^t
-  std::vector<float> first_moment_;
-  std::vector<float> second_moment_;
+  nn::AlignedFloatVector first_moment_;
+  nn::AlignedFloatVector second_moment_;
 };
 
 }  // namespace parsity::optimizers

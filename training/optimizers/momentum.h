@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "training/nn/mask.h"
+#include "training/nn/parameter_buffer.h"
 #include "training/optimizers/optimizer.h"
 
 namespace parsity::optimizers {
@@ -42,7 +43,7 @@ class MomentumOptimizer : public Optimizer {
   MomentumOptimizer(int64_t parameter_count, float momentum, const nn::Mask* mask);
 
   float momentum_;
-  std::vector<float> velocity_;
+  nn::AlignedFloatVector velocity_;
 };
 
 }  // namespace parsity::optimizers

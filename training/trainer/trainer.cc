@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "tools/base/check.h"
 #include "tools/base/status_macros.h"
+#include "training/nn/parameter_buffer.h"
 
 namespace parsity::trainer {
 namespace {
@@ -136,7 +137,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& co
 }
 
 double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Batch& batch,
-                              std::vector<float>& gradient) {
+                              absl::Span<float> gradient) {
   if (exact_sum_ != nullptr) {
     const int64_t leaves = evaluator_.LeafCount(batch.size());
     const float scale = 1.0f / static_cast<float>(batch.size());
@@ -189,8 +190,8 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
       optimizers::CreateOptimizer(config_.optimizer, network_->parameter_count(), mask_);
   PARSITY_CHECK_OK(optimizer.status());
 
-  std::vector<float> gradient(parameters.size(), 0.0f);
-  std::vector<float> previous;
+  nn::AlignedFloatVector gradient(parameters.size(), 0.0f);
+  nn::AlignedFloatVector previous;
   if (hooks.after_step) previous.resize(parameters.size());
   data::Batch batch;
   TrialResult result;
@@ -200,7 +201,7 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
 
   for (int64_t step = 0; step < config_.max_steps; ++step) {
     stream->Next(&batch);
-    const double loss = BatchGradient(parameters, batch, gradient);
+    const double loss = BatchGradient(parameters, batch, absl::MakeSpan(gradient));
     if (!std::isfinite(loss)) {
       result.status = TrialStatus::kInfeasible;
       break;

@@ -156,7 +156,7 @@ class Trainer {
           const nn::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule,
           std::unique_ptr<nn::SparsePlan> sparse_plan);
   // The mean-loss gradient of `batch` into `gradient` (this rank's shard, summed over ranks); returns the mean loss.
-  double BatchGradient(absl::Span<const float> parameters, const data::Batch& batch, std::vector<float>& gradient);
+  double BatchGradient(absl::Span<const float> parameters, const data::Batch& batch, absl::Span<float> gradient);
 
   TrainerConfig config_;
   const nn::Network* network_;
