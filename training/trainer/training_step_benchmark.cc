@@ -179,14 +179,14 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
     c.evaluator->MeanGradient(absl::MakeConstSpan(c.parameters), pixels, labels, batch_size, absl::MakeSpan(gradient));
     c.optimizer->Step(1e-4f, gradient, absl::MakeSpan(c.parameters));
   };
-  // Speed-ups from interleaved rounds (each contender timed in turn for about 0.05 s, at least one step), the median
+  // Speed-ups from interleaved rounds (each contender timed in turn for about 0.1 s, at least one step), the median
   // of the rounds' ratios: slow drifts of the machine hit all three alike.
-  constexpr int kRounds = 5;
+  constexpr int kRounds = 7;
   for (Contender& c : contenders) step(c);  // Warm-up.
   const auto probe = std::chrono::steady_clock::now();
   step(contenders[0]);
   const double probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe).count();
-  const int64_t steps_per_round = std::max<int64_t>(1, std::llround(0.05 / std::max(probe_seconds, 1e-7)));
+  const int64_t steps_per_round = std::max<int64_t>(1, std::llround(0.1 / std::max(probe_seconds, 1e-7)));
   std::vector<double> over_dense, over_masked_dense;
   for (int round = 0; round < kRounds; ++round) {
     double seconds[3];
