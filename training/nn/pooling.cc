@@ -48,27 +48,41 @@ nn_internal::ConstMatrixMap OutputRows(const float* output, const ImageShape& ou
 }
 
 // Routes the gradient of one output pixel's `channels` values to the first input of its window equal to the output.
-// `window_inputs[w]` / `window_gradients[w]` point at the window's w-th pixel (row-major window order).
+// `window_inputs[w]` / `window_gradients[w]` point at the window's w-th pixel (row-major window order). Adds the
+// gradient onto the routed element, or, with `write_window` (windows that tile the input, gradient overwritten), writes
+// every element of the window once: the gradient where routed, zero elsewhere, so the caller need not zero the window
+// first. `+ 0` keeps the zero-then-add values exactly (a routed -0 becomes +0).
 void RouteMaxGradient(const float* output, const float* output_gradient, int64_t channels,
-                      const float* const* window_inputs, float* const* window_gradients, int64_t window_pixels) {
+                      const float* const* window_inputs, float* const* window_gradients, int64_t window_pixels,
+                      bool write_window) {
 #if defined(__AVX512F__)
+  const __m512 zero = _mm512_setzero_ps();
   for (int64_t c = 0; c < channels; c += 16) {
-    const __mmask16 lanes = channels - c >= 16 ? static_cast<__mmask16>(0xFFFF) : nn_internal::TailMask(channels - c);
+    const __mmask16 lanes = nn_internal::TailMask(std::min<int64_t>(16, channels - c));
     const __m512 maximum = _mm512_maskz_loadu_ps(lanes, output + c);
     const __m512 gradient = _mm512_maskz_loadu_ps(lanes, output_gradient + c);
     __mmask16 unrouted = lanes;
-    for (int64_t w = 0; w < window_pixels && unrouted != 0; ++w) {
+    for (int64_t w = 0; w < window_pixels && (write_window || unrouted != 0); ++w) {
       const __mmask16 hit =
-          _mm512_mask_cmp_ps_mask(unrouted, _mm512_maskz_loadu_ps(unrouted, window_inputs[w] + c), maximum, _CMP_EQ_OQ);
-      float* destination = window_gradients[w] + c;
-      _mm512_mask_storeu_ps(destination, hit, _mm512_add_ps(_mm512_maskz_loadu_ps(hit, destination), gradient));
+          _mm512_mask_cmp_ps_mask(unrouted, _mm512_maskz_loadu_ps(lanes, window_inputs[w] + c), maximum, _CMP_EQ_OQ);
       unrouted = static_cast<__mmask16>(unrouted & ~hit);
+      float* destination = window_gradients[w] + c;
+      if (write_window) {
+        _mm512_mask_storeu_ps(destination, lanes, _mm512_add_ps(_mm512_maskz_mov_ps(hit, gradient), zero));
+      } else {
+        _mm512_mask_storeu_ps(destination, hit, _mm512_add_ps(_mm512_maskz_loadu_ps(hit, destination), gradient));
+      }
     }
   }
 #else
   for (int64_t c = 0; c < channels; ++c) {
+    bool routed = false;
     for (int64_t w = 0; w < window_pixels; ++w) {
-      if (window_inputs[w][c] == output[c]) {
+      const bool hit = !routed && window_inputs[w][c] == output[c];
+      routed = routed || hit;
+      if (write_window) {
+        window_gradients[w][c] = (hit ? output_gradient[c] : 0.0f) + 0.0f;
+      } else if (hit) {
         window_gradients[w][c] += output_gradient[c];
         break;
       }
@@ -104,15 +118,22 @@ void MaxPoolLayer::Backward(const BackwardArguments& arguments) const {
   if (input_gradient == nullptr) return;
   const ImageShape& in = input_shapes()[0];
   const ImageShape& out = output_shape();
+  // Windows that tile the input write each covered element once; only the rows and columns no window covers need
+  // zeros. Otherwise (overlapping windows) gradients add up on a zeroed input gradient.
   const bool overwrite = arguments.input_gradient_modes[0] == GradientMode::kOverwrite;
-#if defined(__AVX512F__)
-  if (options_.window == options_.stride) {
-    BackwardDisjointWindows(arguments.inputs[0], arguments.output, arguments.output_gradient, arguments.batch,
-                            overwrite, input_gradient);
-    return;
+  const bool write_window = overwrite && options_.window == options_.stride;
+  if (write_window) {
+    const int64_t covered_height = out.height * options_.stride, covered_width = out.width * options_.stride;
+    for (int64_t example = 0; example < arguments.batch; ++example) {
+      float* image_gradient = input_gradient + example * in.size();
+      for (int64_t y = 0; y < in.height; ++y) {
+        const int64_t first = y < covered_height ? covered_width : 0;
+        ZeroFloats((in.width - first) * in.channels, image_gradient + (y * in.width + first) * in.channels);
+      }
+    }
+  } else if (overwrite) {
+    ZeroFloats(arguments.batch * in.size(), input_gradient);
   }
-#endif
-  if (overwrite) ZeroFloats(arguments.batch * in.size(), input_gradient);
   constexpr int64_t kMaxWindowPixels = 64;
   const int64_t window_pixels = options_.window * options_.window;
   PARSITY_CHECK(window_pixels <= kMaxWindowPixels);
@@ -134,62 +155,11 @@ void MaxPoolLayer::Backward(const BackwardArguments& arguments) const {
         }
         const int64_t pixel = ((example * out.height + out_y) * out.width + out_x) * out.channels;
         RouteMaxGradient(arguments.output + pixel, arguments.output_gradient + pixel, out.channels, window_inputs,
-                         window_gradients, window_pixels);
+                         window_gradients, window_pixels, write_window);
       }
     }
   }
 }
-
-#if defined(__AVX512F__)
-// Windows that tile the input (window == stride): every input element lies in at most one window, so it is written
-// once, with its window's gradient or zero, instead of being zeroed and then added to. `+ 0` keeps the values of the
-// zero-then-add route exactly (a routed -0 becomes +0), and the first maximal element wins as in RouteMaxGradient.
-void MaxPoolLayer::BackwardDisjointWindows(const float* input, const float* output, const float* output_gradient,
-                                           int64_t batch, bool overwrite, float* input_gradient) const {
-  const ImageShape& in = input_shapes()[0];
-  const ImageShape& out = output_shape();
-  const int64_t window = options_.window;
-  const int64_t channels = in.channels;
-  const __m512 zero = _mm512_setzero_ps();
-  for (int64_t example = 0; example < batch; ++example) {
-    const float* image = input + example * in.size();
-    float* image_gradient = input_gradient + example * in.size();
-    for (int64_t out_y = 0; out_y < out.height; ++out_y) {
-      for (int64_t out_x = 0; out_x < out.width; ++out_x) {
-        const int64_t pixel = ((example * out.height + out_y) * out.width + out_x) * channels;
-        const int64_t corner = ((out_y * window) * in.width + out_x * window) * channels;
-        for (int64_t c = 0; c < channels; c += 16) {
-          const __mmask16 lanes = nn_internal::TailMask(std::min<int64_t>(16, channels - c));
-          const __m512 maximum = _mm512_maskz_loadu_ps(lanes, output + pixel + c);
-          const __m512 gradient = _mm512_maskz_loadu_ps(lanes, output_gradient + pixel + c);
-          __mmask16 unrouted = lanes;
-          for (int64_t ky = 0; ky < window; ++ky) {
-            for (int64_t kx = 0; kx < window; ++kx) {
-              const int64_t offset = corner + (ky * in.width + kx) * channels + c;
-              const __mmask16 hit =
-                  _mm512_mask_cmp_ps_mask(unrouted, _mm512_maskz_loadu_ps(lanes, image + offset), maximum, _CMP_EQ_OQ);
-              unrouted = static_cast<__mmask16>(unrouted & ~hit);
-              float* destination = image_gradient + offset;
-              if (overwrite) {
-                _mm512_mask_storeu_ps(destination, lanes, _mm512_add_ps(_mm512_maskz_mov_ps(hit, gradient), zero));
-              } else {
-                _mm512_mask_storeu_ps(destination, hit, _mm512_add_ps(_mm512_maskz_loadu_ps(hit, destination), gradient));
-              }
-            }
-          }
-        }
-      }
-    }
-    if (!overwrite) continue;
-    // The bottom rows and right columns that no window covers.
-    const int64_t covered_height = out.height * window, covered_width = out.width * window;
-    for (int64_t y = 0; y < in.height; ++y) {
-      const int64_t first = y < covered_height ? covered_width : 0;
-      ZeroFloats((in.width - first) * channels, image_gradient + (y * in.width + first) * channels);
-    }
-  }
-}
-#endif
 
 AveragePoolLayer::AveragePoolLayer(std::string name, const ImageShape& input_shape, const PoolOptions& options)
     : Layer(std::move(name), {input_shape}, PooledShape(input_shape, options)), options_(options) {}

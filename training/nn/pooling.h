@@ -32,10 +32,6 @@ class MaxPoolLayer : public Layer {
   void Backward(const BackwardArguments& arguments) const override;
 
  private:
-  // Backward when the windows tile the input (window == stride), with AVX-512.
-  void BackwardDisjointWindows(const float* input, const float* output, const float* output_gradient, int64_t batch,
-                               bool overwrite, float* input_gradient) const;
-
   PoolOptions options_;
 };
 

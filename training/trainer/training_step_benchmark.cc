@@ -171,10 +171,10 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   };
   auto dense_plan = nn::SparsePlan::Create(network, mask, {.selection = nn::KernelSelection::kDense});
   PARSITY_CHECK_OK(dense_plan.status());
-  std::vector<Contender> contenders(3);
-  contenders[2] = contender(plan->get(), &mask);
-  contenders[1] = contender(dense_plan->get(), &mask);
-  contenders[0] = contender(nullptr, nullptr);
+  std::vector<Contender> contenders;
+  contenders.push_back(contender(nullptr, nullptr));
+  contenders.push_back(contender(dense_plan->get(), &mask));
+  contenders.push_back(contender(plan->get(), &mask));
   auto step = [&](Contender& c) {
     c.evaluator->MeanGradient(absl::MakeConstSpan(c.parameters), pixels, labels, batch_size, absl::MakeSpan(gradient));
     c.optimizer->Step(1e-4f, gradient, absl::MakeSpan(c.parameters));
