@@ -417,8 +417,8 @@ void Conv2DLayer::Backward(const BackwardArguments& arguments) const {
   BackwardArguments dense = arguments;
   if (const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity); sparsity != nullptr) {
     dense = nn_internal::RunSparseProducts(
-        arguments, *sparsity, [&] { WeightGradientSparse(arguments, *sparsity); },
-        [&] { InputGradientSparse(arguments, *sparsity); });
+        arguments, *sparsity, [&](KernelKind) { WeightGradientSparse(arguments, *sparsity); },
+        [&](KernelKind) { InputGradientSparse(arguments, *sparsity); });
     if (dense.parameter_gradients.weights == nullptr && dense.input_gradients[0] == nullptr) return;
   }
   if (implementation_ == Implementation::kDirect) {

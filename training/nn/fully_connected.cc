@@ -79,9 +79,16 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
   }
   static int64_t LaneVectors(int64_t batch) { return (batch + 15) / 16; }
 
+  // Lines serve the forward product and the weight gradient; the input gradient's chain runs over outputs, across a
+  // line.
+  bool Supports(Product product, KernelKind kind) const override {
+    return kind != KernelKind::kSparseLines || product != Product::kInputGradient;
+  }
+
   nn_internal::SparseRows forward_rows;     // Per output o: the kept inputs i, ascending.
   nn_internal::SparseRows transposed_rows;  // Per input i: the kept outputs o, ascending.
   nn_internal::SparseWeightGradientPlan weight_gradient;
+  nn_internal::SparseLines lines;
 
  private:
   int64_t in_;
@@ -117,6 +124,7 @@ std::unique_ptr<LayerSparsity> FullyConnectedLayer::CreateSparsity(absl::Span<co
     transposed.row_start.push_back(static_cast<int32_t>(transposed.offsets.size()));
   }
   sparsity->weight_gradient = nn_internal::MakeSparseWeightGradientPlan(RowGeometry(1, in, out), is_kept);
+  sparsity->lines = nn_internal::MakeSparseLines(in, out, weight_mask.data());
   return sparsity;
 }
 
@@ -174,8 +182,14 @@ void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
   const int64_t in = in_features();
   const int64_t out = out_features();
   const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
-  if (sparsity != nullptr && sparsity->kernel(Product::kForward, arguments.batch) == KernelKind::kSparse) {
+  const KernelKind kind = sparsity != nullptr ? sparsity->kernel(Product::kForward, arguments.batch) : KernelKind::kDense;
+  if (kind == KernelKind::kSparse) {
     ForwardSparse(arguments, *sparsity);
+    return;
+  }
+  if (kind == KernelKind::kSparseLines) {
+    nn_internal::SparseLinesForward(sparsity->lines, arguments.batch, arguments.inputs[0], arguments.parameters.weights,
+                                    arguments.parameters.biases, arguments.output);
     return;
   }
   if (implementation_ == Implementation::kDirect) {
@@ -200,13 +214,18 @@ void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
   if (const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity); sparsity != nullptr) {
     dense = nn_internal::RunSparseProducts(
         arguments, *sparsity,
-        [&] {
+        [&](KernelKind kind) {
+          if (kind == KernelKind::kSparseLines) {
+            nn_internal::SparseLinesWeightGradient(sparsity->lines, arguments.batch, arguments.inputs[0],
+                                                   arguments.output_gradient, arguments.parameter_gradients.weights);
+            return;
+          }
           nn_internal::SparseWeightGradient(RowGeometry(arguments.batch, in_features(), out), 1, arguments.inputs[0],
                                             arguments.output_gradient, sparsity->weight_gradient,
                                             sparsity->Regions(arguments.scratch, arguments.batch).packed,
                                             arguments.parameter_gradients.weights);
         },
-        [&] { InputGradientSparse(arguments, *sparsity); });
+        [&](KernelKind) { InputGradientSparse(arguments, *sparsity); });
   }
   if (dense.parameter_gradients.weights != nullptr || dense.input_gradients[0] != nullptr) BackwardDense(dense);
 }

@@ -49,7 +49,22 @@ int64_t CountKept(absl::Span<const float> weight_mask) {
   return kept;
 }
 
-const char* KernelKindName(KernelKind kind) { return kind == KernelKind::kSparse ? "sparse" : "dense"; }
+const char* KernelKindName(KernelKind kind) {
+  switch (kind) {
+    case KernelKind::kDense:
+      return "dense";
+    case KernelKind::kSparse:
+      return "sparse";
+    case KernelKind::kSparseLines:
+      return "sparse_lines";
+  }
+  return "unknown";
+}
+
+void LayerSparsity::set_kernel(Product product, int64_t batch, KernelKind kind) {
+  PARSITY_CHECK(Supports(product, kind));
+  kernels_[BatchClass(batch)][static_cast<int>(product)] = kind;
+}
 
 LayerSparsity::LayerSparsity(absl::Span<const float> weight_mask, int64_t max_batch)
     : kept_weights_(CountKept(weight_mask)),

@@ -87,11 +87,13 @@ inline constexpr int kProducts = 3;
 // "forward", "input_gradient" or "weight_gradient".
 const char* ProductName(Product product);
 
-// Which kernel computes a product: the dense one over all weights (pruned ones hold 0), or the sparse one over the
-// kept weights only. Both give the same values (training/nn/internal/sparse_kernels.h).
-enum class KernelKind { kDense, kSparse };
+// Which kernel computes a product: the dense one over all weights (pruned ones hold 0), the sparse one over the kept
+// weights only, or (fully connected layers, forward and weight gradient) the sparse one over the lines of 16 outputs
+// that hold a kept weight, vectorized over outputs rather than the batch: it wins at small batches when kept weights
+// cluster. All give the same values (training/nn/internal/sparse_kernels.h).
+enum class KernelKind { kDense, kSparse, kSparseLines };
 
-// "dense" or "sparse".
+// "dense", "sparse" or "sparse_lines".
 const char* KernelKindName(KernelKind kind);
 
 // The number of nonzero (kept) entries of a 0/1 mask.
@@ -122,8 +124,12 @@ class LayerSparsity {
     return kernels_[BatchClass(batch)][static_cast<int>(product)];
   }
   // Sets the kernel of `product` for the class of `batch`. Only while no layer runs with this object.
-  void set_kernel(Product product, int64_t batch, KernelKind kind) {
-    kernels_[BatchClass(batch)][static_cast<int>(product)] = kind;
+  // REQUIRES: Supports(product, kind).
+  void set_kernel(Product product, int64_t batch, KernelKind kind);
+  // Whether the layer has a kernel of `kind` for `product`: dense and sparse always, lines where a layer adds them.
+  virtual bool Supports(Product product, KernelKind kind) const {
+    static_cast<void>(product);
+    return kind != KernelKind::kSparseLines;
   }
   // The batches that stand for the classes: the powers of two up to max_batch().
   std::vector<int64_t> RepresentativeBatches() const;

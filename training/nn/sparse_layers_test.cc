@@ -1,6 +1,9 @@
 // The sparse kernels of convolutions and fully connected layers (training/nn/internal/sparse_kernels.h) under random
-// masks of densities 0.01 to 1, odd shapes, and batches of 1, 2, 7, 16 and 256: equal to the dense kernels on the
-// same pruned weights, within the float tolerance of the double reference, and matching finite differences.
+// masks of densities 0.01 to 1, odd shapes, and batches of 1, 2, 7, 16 and 256 (fully connected lines also 33): equal
+// to the dense kernels on the same pruned weights, within the float tolerance of the double reference, and matching
+// finite differences.
+#include <algorithm>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +13,7 @@
 #include "training/nn/fully_connected.h"
 #include "training/nn/internal/sparse_kernels.h"
 #include "training/nn/layer_testing.h"
+#include "training/nn/parameter_buffer.h"
 
 namespace parsity::nn {
 namespace {
@@ -150,6 +154,77 @@ TEST_F(SparseLayersTest, FullyConnectedEqualDenseKernelsAtEveryBatchClassAndDens
       }
     }
   }
+}
+
+// A mask like SNIP's on an image input: whole input rows pruned (pixels blank in every image), the rest at `density`.
+std::vector<float> RowClusteredMask(int64_t in, int64_t out, double density, uint64_t seed) {
+  std::vector<float> mask = RandomWeightMask(in * out, density, seed);
+  for (int64_t i = 0; i < in; ++i) {
+    if ((i * 7 + static_cast<int64_t>(seed)) % 3 != 0) continue;
+    for (int64_t o = 0; o < out; ++o) mask[i * out + o] = 0.0f;
+  }
+  return mask;
+}
+
+// Forward and weight gradient over lines (the input gradient sparse): the dense values exactly, for masks that leave
+// whole output blocks empty, batches that split into several register tiles, and blocks past a multiple of 16.
+TEST_F(SparseLayersTest, FullyConnectedLinesEqualDenseKernels) {
+  uint64_t seed = 400;
+  for (const FullyConnectedCase& c : {FullyConnectedCase{{1, 1, 784}, 300}, FullyConnectedCase{{1, 1, 37}, 45},
+                                      FullyConnectedCase{{4, 4, 64}, 10}, FullyConnectedCase{{1, 1, 100}, 70},
+                                      FullyConnectedCase{{1, 1, 9}, 130}}) {
+    const FullyConnectedLayer fc("fc", c.input, c.out, Implementation::kDirect);
+    const int64_t in = c.input.size();
+    for (const int64_t batch : {1, 2, 7, 16, 33, 256}) {
+      for (const double density : kDensities) {
+        for (const bool clustered : {false, true}) {
+          testing::LayerTestData data = MakeLayerTestData(fc, batch, InputValues::kGaussian, ++seed);
+          PruneWeights(clustered ? RowClusteredMask(in, c.out, density, seed)
+                                 : RandomWeightMask(in * c.out, density, seed),
+                       &data);
+          const std::unique_ptr<LayerSparsity> sparsity = fc.CreateSparsity(data.weight_mask, batch);
+          ASSERT_NE(sparsity, nullptr);
+          sparsity->set_kernel(Product::kForward, batch, KernelKind::kSparseLines);
+          sparsity->set_kernel(Product::kWeightGradient, batch, KernelKind::kSparseLines);
+          data.sparsity = sparsity.get();
+          EXPECT_TRUE(MatchesDenseExactly(fc, data)) << ImageShapeString(c.input) << "->" << c.out << " batch "
+                                                     << batch << " density " << density << " clustered " << clustered;
+        }
+      }
+    }
+  }
+}
+
+// The line kernels load whole lines, but a pruned weight never reaches a result: with NaN in every pruned weight
+// the outputs and the kept entries of the weight gradient are the dense kernels' on zeros.
+TEST_F(SparseLayersTest, FullyConnectedLinesNeverReadPrunedWeights) {
+  const FullyConnectedLayer fc("fc", ImageShape{1, 1, 40}, 35, Implementation::kDirect);
+  const int64_t batch = 5;
+  testing::LayerTestData data = MakeLayerTestData(fc, batch, InputValues::kGaussian, 17);
+  PruneWeights(RandomWeightMask(40 * 35, 0.3, 17), &data);
+  const std::unique_ptr<LayerSparsity> sparsity = fc.CreateSparsity(data.weight_mask, batch);
+  sparsity->set_kernel(Product::kForward, batch, KernelKind::kSparseLines);
+  sparsity->set_kernel(Product::kWeightGradient, batch, KernelKind::kSparseLines);
+  std::vector<float> poisoned = data.weights;
+  for (size_t i = 0; i < poisoned.size(); ++i) {
+    if (data.weight_mask[i] == 0.0f) poisoned[i] = std::numeric_limits<float>::quiet_NaN();
+  }
+  std::vector<float> dense_output(batch * 35), lines_output(batch * 35);
+  ForwardArguments arguments;
+  arguments.batch = batch;
+  const float* inputs[1] = {data.inputs[0].data()};
+  arguments.inputs = absl::MakeConstSpan(inputs, 1);
+  AlignedFloatVector scratch(static_cast<size_t>(std::max(fc.ScratchFloats(batch), sparsity->ScratchFloats(batch))));
+  arguments.scratch = scratch.data();
+  arguments.parameters.weights = data.weights.data();
+  arguments.parameters.biases = data.biases.data();
+  arguments.output = dense_output.data();
+  fc.Forward(arguments);
+  arguments.parameters.weights = poisoned.data();
+  arguments.parameters.sparsity = sparsity.get();
+  arguments.output = lines_output.data();
+  fc.Forward(arguments);
+  EXPECT_EQ(lines_output, dense_output);
 }
 
 TEST_F(SparseLayersTest, FullyConnectedMatchesTheMaskedReferenceAndFiniteDifferences) {

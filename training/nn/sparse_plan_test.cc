@@ -91,6 +91,25 @@ TEST(SparsePlanTest, GradientRangesHoldWhatThePassesWrite) {
   int64_t many_lines_covered = 0;
   many_lines_plan->ForEachGradientRange(8, 8, [&](int64_t begin, int64_t end) { many_lines_covered += end - begin; });
   EXPECT_EQ(many_lines_covered, network->parameter_count());
+  // Half the lines kept: one-line runs are covered whole, runs of 8 lines stay runs (the pruned half is skipped).
+  for (const int64_t run_lines : {1, 8}) {
+    std::vector<float> half(values.size(), 0.0f);
+    for (size_t i = 0; i < half.size(); ++i) half[i] = (i / 16 / run_lines) % 2 == 0 ? 1.0f : 0.0f;
+    for (const ParameterView& view : network->views()) {
+      if (view.kind != ParameterKind::kBiases) continue;
+      for (int64_t i = 0; i < view.size; ++i) half[view.offset + i] = 1.0f;
+    }
+    ASSERT_OK_AND_ASSIGN(Mask half_mask, Mask::Create(half));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> half_plan,
+                         SparsePlan::Create(*network, half_mask, {.selection = KernelSelection::kSparse}));
+    int64_t covered = 0;
+    half_plan->ForEachGradientRange(8, 8, [&](int64_t begin, int64_t end) { covered += end - begin; });
+    if (run_lines == 1) {
+      EXPECT_EQ(covered, network->parameter_count());
+    } else {
+      EXPECT_LT(covered, network->parameter_count() * 6 / 10);
+    }
+  }
   for (const KernelSelection selection : {KernelSelection::kSparse, KernelSelection::kDense}) {
     SCOPED_TRACE(KernelSelectionName(selection));
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> plan, SparsePlan::Create(*network, mask, {.selection = selection}));

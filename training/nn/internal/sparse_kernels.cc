@@ -208,6 +208,26 @@ void PackValues(const SparseRows& rows, const float* weights, float* values) {
   for (int64_t e = 0; e < entries; ++e) values[e] = weights[index[e]];
 }
 
+SparseLines MakeSparseLines(int64_t in, int64_t out, const float* weight_mask) {
+  SparseLines lines;
+  lines.in = in;
+  lines.out = out;
+  lines.block_start.push_back(0);
+  for (int64_t first = 0; first < out; first += 16) {
+    for (int64_t i = 0; i < in; ++i) {
+      uint16_t kept = 0;
+      for (int64_t lane = 0; lane < 16 && first + lane < out; ++lane) {
+        if (weight_mask[i * out + first + lane] != 0.0f) kept = static_cast<uint16_t>(kept | (1u << lane));
+      }
+      if (kept == 0) continue;
+      lines.row.push_back(static_cast<int32_t>(i));
+      lines.kept.push_back(kept);
+    }
+    lines.block_start.push_back(static_cast<int32_t>(lines.row.size()));
+  }
+  return lines;
+}
+
 #if !defined(__AVX512F__)
 
 bool HasSparseKernels() { return false; }
@@ -217,6 +237,8 @@ void SparseRowsScatter(const SparseRows&, const float*, const float*, int64_t, f
 void SparseRowsAccumulate(const SparseRows&, const float*, const float*, int64_t, int64_t, float*, int64_t) {}
 void SparseWeightGradient(const ConvolutionGeometry&, int64_t, const float*, const float*,
                           const SparseWeightGradientPlan&, float*, float*) {}
+void SparseLinesForward(const SparseLines&, int64_t, const float*, const float*, const float*, float*) {}
+void SparseLinesWeightGradient(const SparseLines&, int64_t, const float*, const float*, float*) {}
 
 #else
 
@@ -429,6 +451,122 @@ void SparseWeightGradient(const ConvolutionGeometry& geometry, int64_t batch, co
   }
   for (int64_t lane = 0; lane < lanes; ++lane) {
     if (index[lane] >= 0) weight_gradient[index[lane]] = packed[lane];
+  }
+}
+
+namespace {
+
+// Batch rows per pass of the line kernels: their accumulators (forward) or output-gradient rows (weight gradient)
+// stay in registers.
+constexpr int64_t kMaxLineRows = 16;
+
+// The forward product of `R` batch rows over S output blocks at a time. Each block's chain runs through its own lines
+// in order; S blocks interleave so that S * R independent chains hide the latency of the fused multiply-add.
+template <int R>
+struct LinesForwardKernel {
+  static constexpr int S = R <= 6 ? 4 : (R <= 12 ? 2 : 1);
+
+  static void Run(const SparseLines& lines, const float* input, const float* weights, const float* biases,
+                  float* output) {
+    const int64_t in = lines.in;
+    const int64_t out = lines.out;
+    const int64_t blocks = (out + 15) / 16;
+    const int32_t* start = lines.block_start.data();
+    const int32_t* row = lines.row.data();
+    const uint16_t* kept = lines.kept.data();
+    for (int64_t v0 = 0; v0 < blocks; v0 += S) {
+      // The last group may have fewer blocks than S.
+      const int streams = static_cast<int>(std::min<int64_t>(S, blocks - v0));
+      __m512 acc[S][R];
+      int64_t first[S];
+      int64_t count[S];
+      int64_t common = INT64_MAX;
+#pragma GCC unroll 4
+      for (int s = 0; s < S; ++s) {
+        const int64_t v = v0 + s;
+        first[s] = s < streams ? start[v] : 0;
+        count[s] = s < streams ? start[v + 1] - start[v] : 0;
+        if (s < streams) common = std::min(common, count[s]);
+        const __m512 bias = s < streams ? _mm512_maskz_loadu_ps(LaneMask(out - 16 * v), biases + 16 * v)
+                                        : _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc[s][r] = bias;
+      }
+      for (int64_t t = 0; t < common; ++t) {
+#pragma GCC unroll 4
+        for (int s = 0; s < S; ++s) {
+          if (s >= streams) continue;
+          const int64_t line = first[s] + t;
+          const int64_t i = row[line];
+          const __m512 w = _mm512_maskz_loadu_ps(kept[line], weights + i * out + 16 * (v0 + s));
+#pragma GCC unroll 16
+          for (int r = 0; r < R; ++r) acc[s][r] = _mm512_fmadd_ps(_mm512_set1_ps(input[r * in + i]), w, acc[s][r]);
+        }
+      }
+#pragma GCC unroll 4
+      for (int s = 0; s < S; ++s) {
+        for (int64_t line = first[s] + common; line < first[s] + count[s]; ++line) {
+          const int64_t i = row[line];
+          const __m512 w = _mm512_maskz_loadu_ps(kept[line], weights + i * out + 16 * (v0 + s));
+#pragma GCC unroll 16
+          for (int r = 0; r < R; ++r) acc[s][r] = _mm512_fmadd_ps(_mm512_set1_ps(input[r * in + i]), w, acc[s][r]);
+        }
+        if (s >= streams) continue;
+        const int64_t v = v0 + s;
+        const __mmask16 mask = LaneMask(out - 16 * v);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(output + r * out + 16 * v, mask, acc[s][r]);
+      }
+    }
+  }
+};
+
+// The weight gradient of `R` batch rows: per output block, the rows' output gradients stay in registers while the
+// block's lines are read, advanced by R fused multiply-adds (b ascending) and written back on their kept lanes.
+template <int R>
+struct LinesWeightGradientKernel {
+  static void Run(const SparseLines& lines, const float* input, const float* output_gradient,
+                  float* weight_gradient) {
+    const int64_t in = lines.in;
+    const int64_t out = lines.out;
+    const int32_t* start = lines.block_start.data();
+    const int32_t* row = lines.row.data();
+    const uint16_t* kept = lines.kept.data();
+    for (int64_t v = 0; v * 16 < out; ++v) {
+      const __mmask16 mask = LaneMask(out - 16 * v);
+      __m512 gradient[R];
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) gradient[r] = _mm512_maskz_loadu_ps(mask, output_gradient + r * out + 16 * v);
+      for (int64_t line = start[v]; line < start[v + 1]; ++line) {
+        const int64_t i = row[line];
+        float* target = weight_gradient + i * out + 16 * v;
+        __m512 acc = _mm512_maskz_loadu_ps(kept[line], target);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc = _mm512_fmadd_ps(_mm512_set1_ps(input[r * in + i]), gradient[r], acc);
+        _mm512_mask_storeu_ps(target, kept[line], acc);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+void SparseLinesForward(const SparseLines& lines, int64_t batch, const float* input, const float* weights,
+                        const float* biases, float* output) {
+  const int64_t tile = BalancedTile(batch, kMaxLineRows);
+  for (int64_t b = 0; b < batch; b += tile) {
+    DispatchCount<LinesForwardKernel, kMaxLineRows>(std::min(tile, batch - b), lines, input + b * lines.in, weights,
+                                                    biases, output + b * lines.out);
+  }
+}
+
+void SparseLinesWeightGradient(const SparseLines& lines, int64_t batch, const float* input,
+                               const float* output_gradient, float* weight_gradient) {
+  // Tiles in batch order: each entry's chain continues from the previous tile's value.
+  const int64_t tile = BalancedTile(batch, kMaxLineRows);
+  for (int64_t b = 0; b < batch; b += tile) {
+    DispatchCount<LinesWeightGradientKernel, kMaxLineRows>(std::min(tile, batch - b), lines, input + b * lines.in,
+                                                           output_gradient + b * lines.out, weight_gradient);
   }
 }
 
