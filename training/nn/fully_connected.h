@@ -8,8 +8,10 @@
 // as TensorFlow's matmul after reshape. The batch is one matrix product (batch x in) * (in x out); backward adds
 // input^T * output_gradient to the weight gradient and writes output_gradient * weights^T. kDirect runs the products
 // with the convolution kernels (the batch seen as one row of batch pixels, a 1x1 convolution); kEigen with Eigen.
-// Under a pruning mask (CreateSparsity) each product can run over the kept weights only, vectorized over the batch
-// (training/nn/internal/sparse_kernels.h), with results identical to kDirect's.
+// Under a pruning mask (CreateSparsity) each product can run over the kept weights only, vectorized over the batch,
+// and the forward product and weight gradient also over the 16-output lines that hold a kept weight, vectorized over
+// outputs (KernelKind::kSparseLines, for small batches; training/nn/internal/sparse_kernels.h), all with results
+// identical to kDirect's.
 #ifndef PARSITY_TRAINING_NN_FULLY_CONNECTED_H_
 #define PARSITY_TRAINING_NN_FULLY_CONNECTED_H_
 
