@@ -492,25 +492,22 @@ struct LinesForwardKernel {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc[s][r] = bias;
       }
+      // Adds line `line` of block v0 + s to that block's accumulators.
+      auto add_line = [&](int s, int64_t line) {
+        const int64_t i = row[line];
+        const __m512 w = _mm512_maskz_loadu_ps(kept[line], weights + i * out + 16 * (v0 + s));
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc[s][r] = _mm512_fmadd_ps(_mm512_set1_ps(input[r * in + i]), w, acc[s][r]);
+      };
       for (int64_t t = 0; t < common; ++t) {
 #pragma GCC unroll 4
         for (int s = 0; s < S; ++s) {
-          if (s >= streams) continue;
-          const int64_t line = first[s] + t;
-          const int64_t i = row[line];
-          const __m512 w = _mm512_maskz_loadu_ps(kept[line], weights + i * out + 16 * (v0 + s));
-#pragma GCC unroll 16
-          for (int r = 0; r < R; ++r) acc[s][r] = _mm512_fmadd_ps(_mm512_set1_ps(input[r * in + i]), w, acc[s][r]);
+          if (s < streams) add_line(s, first[s] + t);
         }
       }
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) {
-        for (int64_t line = first[s] + common; line < first[s] + count[s]; ++line) {
-          const int64_t i = row[line];
-          const __m512 w = _mm512_maskz_loadu_ps(kept[line], weights + i * out + 16 * (v0 + s));
-#pragma GCC unroll 16
-          for (int r = 0; r < R; ++r) acc[s][r] = _mm512_fmadd_ps(_mm512_set1_ps(input[r * in + i]), w, acc[s][r]);
-        }
+        for (int64_t line = first[s] + common; line < first[s] + count[s]; ++line) add_line(s, line);
         if (s >= streams) continue;
         const int64_t v = v0 + s;
         const __mmask16 mask = LaneMask(out - 16 * v);
