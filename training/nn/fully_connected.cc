@@ -182,7 +182,8 @@ void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
   const int64_t in = in_features();
   const int64_t out = out_features();
   const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
-  const KernelKind kind = sparsity != nullptr ? sparsity->kernel(Product::kForward, arguments.batch) : KernelKind::kDense;
+  const KernelKind kind =
+      sparsity != nullptr ? sparsity->kernel(Product::kForward, arguments.batch) : KernelKind::kDense;
   if (kind == KernelKind::kSparse) {
     ForwardSparse(arguments, *sparsity);
     return;

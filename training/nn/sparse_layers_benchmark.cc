@@ -1,7 +1,7 @@
 // Each product (forward, input gradient, weight gradient) of the weighted layers of Simple-CNN, ResNet-8 and
 // LeNet-300-100, dense and sparse, at densities 0.02 to 0.5 under random masks, per batch the layers see (LeNet's
-// first layer also under a SNIP-like mask, whose inputs and hidden units keep very different numbers of weights). The counter
-// dense_over_sparse is the dense kernel's time over the sparse one's, both timed here, and dense_over_lines the same
+// first layer also under a SNIP-like mask, whose inputs and hidden units keep very different numbers of weights). The
+// counter dense_over_sparse is the dense kernel's time over the sparse one's, both timed here, and dense_over_lines the same
 // for the fully connected line kernels; they are what the sparse plan's measured kernel selection
 // (training/nn/sparse_plan.h) decides from.
 //
@@ -65,8 +65,8 @@ void LayerProduct(benchmark::State& state, const LayerCase& layer_case, Product 
   std::vector<float> mask = testing::RandomWeightMask(static_cast<int64_t>(data.weights.size()), density, 1);
   if (clustered) {
     // Like SNIP's: inputs and hidden units differ in how many weights they keep. Weight (i, o) is kept with
-    // probability density * a_i * b_o, a and b log-normal (sigma 1) with mean 1: at density 0.1 the kept weights (about 8%)
-    // lie in about 60% of the lines of 16 outputs, against 81% under the random mask (SNIP's 90% mask of
+    // probability density * a_i * b_o, a and b log-normal (sigma 1) with mean 1: at density 0.1 the kept weights
+    // (about 8%) lie in about 60% of the lines of 16 outputs, against 81% under the random mask (SNIP's 90% mask of
     // LeNet-300-100 keeps 7.5% of the first layer's weights in 46%).
     const int64_t out = layer->output_shape().size();
     const int64_t in = static_cast<int64_t>(data.weights.size()) / out;
@@ -124,34 +124,29 @@ void LayerProduct(benchmark::State& state, const LayerCase& layer_case, Product 
     arguments.scratch = scratch.data();
     layer->Backward(arguments);
   };
-  // The dense kernel first, timed for as many runs as the sparse one gets below.
-  sparsity->set_kernel(product, batch, KernelKind::kDense);
-  run();
-  auto start = std::chrono::steady_clock::now();
-  int64_t dense_runs = 0;
-  while (Seconds(start) < 0.05 || dense_runs < 3) {
+  // Seconds per run of `kind`, after a warm-up run, over at least 0.05 s and 3 runs.
+  auto seconds_per_run = [&](KernelKind kind) {
+    sparsity->set_kernel(product, batch, kind);
     run();
-    ++dense_runs;
-  }
-  const double dense_seconds = Seconds(start) / static_cast<double>(dense_runs);
+    const auto start = std::chrono::steady_clock::now();
+    int64_t runs = 0;
+    while (Seconds(start) < 0.05 || runs < 3) {
+      run();
+      ++runs;
+    }
+    return Seconds(start) / static_cast<double>(runs);
+  };
+  const double dense_seconds = seconds_per_run(KernelKind::kDense);
   sparsity->set_kernel(product, batch, KernelKind::kSparse);
   run();
-  start = std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) run();
   const double sparse_seconds = Seconds(start) / static_cast<double>(state.iterations());
   state.counters["dense_over_sparse"] = dense_seconds / sparse_seconds;
   state.counters["dense_us"] = dense_seconds * 1e6;
   // Fully connected layers also have kernels over lines of 16 outputs (forward and weight gradient).
   if (sparsity->Supports(product, KernelKind::kSparseLines)) {
-    sparsity->set_kernel(product, batch, KernelKind::kSparseLines);
-    run();
-    start = std::chrono::steady_clock::now();
-    int64_t line_runs = 0;
-    while (Seconds(start) < 0.05 || line_runs < 3) {
-      run();
-      ++line_runs;
-    }
-    state.counters["dense_over_lines"] = dense_seconds / (Seconds(start) / static_cast<double>(line_runs));
+    state.counters["dense_over_lines"] = dense_seconds / seconds_per_run(KernelKind::kSparseLines);
   }
 }
 

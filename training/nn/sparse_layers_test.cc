@@ -195,8 +195,9 @@ TEST_F(SparseLayersTest, FullyConnectedLinesEqualDenseKernels) {
   }
 }
 
-// The line kernels load whole lines, but a pruned weight never reaches a result: with NaN in every pruned weight
-// the outputs and the kept entries of the weight gradient are the dense kernels' on zeros.
+// The line forward kernel loads whole lines, but a pruned weight never reaches a result: with NaN in every pruned
+// weight the outputs are the dense kernel's on zeros. (The weight-gradient kernel reads no weights; that it leaves the
+// pruned gradient entries alone is checked by MatchesDenseExactly above.)
 TEST_F(SparseLayersTest, FullyConnectedLinesNeverReadPrunedWeights) {
   const FullyConnectedLayer fc("fc", ImageShape{1, 1, 40}, 35, Implementation::kDirect);
   const int64_t batch = 5;
