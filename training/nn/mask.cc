@@ -59,6 +59,21 @@ std::vector<uint16_t> Mask::KeptBits() const {
   return bits;
 }
 
+std::vector<LineRun> KeptLineRuns(absl::Span<const uint16_t> kept_bits, int64_t count) {
+  PARSITY_CHECK(static_cast<int64_t>(kept_bits.size()) == (count + 15) / 16);
+  std::vector<LineRun> runs;
+  const int64_t full_lines = count / 16;
+  for (int64_t line = 0; line < full_lines; ++line) {
+    if (kept_bits[line] == 0) continue;
+    if (!runs.empty() && runs.back().end_line == line) {
+      runs.back().end_line = line + 1;
+    } else {
+      runs.push_back({line, line + 1});
+    }
+  }
+  return runs;
+}
+
 void Mask::Apply(absl::Span<float> buffer) const {
   PARSITY_CHECK(static_cast<int64_t>(buffer.size()) == size());
   const float* keep = values_.data();

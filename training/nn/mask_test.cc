@@ -38,6 +38,27 @@ TEST(MaskTest, KeptBitsHoldSixteenEntriesPerWord) {
   EXPECT_TRUE(Mask::AllKept(0).KeptBits().empty());
 }
 
+// Lines 0, 2-3 and 5 hold kept entries, line 1 and 4 do not; the partial line 6 is left out though it holds one.
+TEST(MaskTest, KeptLineRunsJoinConsecutiveKeptLinesAndSkipThePartialLine) {
+  std::vector<float> values(16 * 6 + 5, 0.0f);
+  for (const int kept : {7, 16 * 2 + 15, 16 * 3, 16 * 5 + 1, 16 * 6 + 2}) values[kept] = 1.0f;
+  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create(values));
+  const std::vector<LineRun> runs = KeptLineRuns(mask.KeptBits(), mask.size());
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].first_line, 0);
+  EXPECT_EQ(runs[0].end_line, 1);
+  EXPECT_EQ(runs[1].first_line, 2);
+  EXPECT_EQ(runs[1].end_line, 4);
+  EXPECT_EQ(runs[2].first_line, 5);
+  EXPECT_EQ(runs[2].end_line, 6);
+  const Mask all = Mask::AllKept(40);
+  const std::vector<LineRun> whole = KeptLineRuns(all.KeptBits(), all.size());
+  ASSERT_EQ(whole.size(), 1u);
+  EXPECT_EQ(whole[0].first_line, 0);
+  EXPECT_EQ(whole[0].end_line, 2);
+  EXPECT_TRUE(KeptLineRuns({}, 0).empty());
+}
+
 TEST(MaskTest, AllKeptPrunesNothing) {
   const Mask mask = Mask::AllKept(4);
   EXPECT_EQ(mask.kept_count(), 4);

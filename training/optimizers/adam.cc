@@ -28,7 +28,8 @@ AdamOptimizer::AdamOptimizer(int64_t parameter_count, const AdamHyperparameters&
       first_moment_(static_cast<size_t>(parameter_count), 0.0f),
       second_moment_(static_cast<size_t>(parameter_count), 0.0f) {}
 
-void AdamOptimizer::Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) {
+void AdamOptimizer::ScaledStep(float learning_rate, float gradient_scale, absl::Span<const float> gradient,
+                               absl::Span<float> parameters) {
   CheckStepBuffers(gradient, parameters);
   ++step_count_;
   beta1_power_ *= hyperparameters_.beta1;
@@ -46,20 +47,23 @@ void AdamOptimizer::Step(float learning_rate, absl::Span<const float> gradient, 
   float* m = first_moment_.data();
   float* v = second_moment_.data();
   float* w = parameters.data();
+  const float scale = gradient_scale;
   if (mask() == nullptr) {
     for (int64_t i = 0; i < count; ++i) {
-      m[i] = b1 * m[i] + one_minus_b1 * g[i];
-      v[i] = b2 * v[i] + one_minus_b2 * (g[i] * g[i]);
+      const float gi = g[i] * scale;
+      m[i] = std::fma(b1, m[i], one_minus_b1 * gi);
+      v[i] = std::fma(b2, v[i], one_minus_b2 * (gi * gi));
       w[i] -= learning_rate * (m[i] * first_correction) / (std::sqrt(v[i] * second_correction) + eps);
     }
     return;
   }
+  ClearPrunedLinesOnFirstStep(parameters);
   const float* keep = mask()->values().data();
-  optimizers_internal::ForEachKeptLine(kept_bits(), count, w, [&](int64_t i) {
+  optimizers_internal::ForEachKeptLineEntry(kept_line_runs(), count, [&](int64_t i) {
     const bool kept = keep[i] != 0.0f;
-    const float gi = kept ? g[i] : 0.0f;
-    m[i] = b1 * m[i] + one_minus_b1 * gi;
-    v[i] = b2 * v[i] + one_minus_b2 * (gi * gi);
+    const float gi = kept ? g[i] * scale : 0.0f;
+    m[i] = std::fma(b1, m[i], one_minus_b1 * gi);
+    v[i] = std::fma(b2, v[i], one_minus_b2 * (gi * gi));
     w[i] = kept ? w[i] - learning_rate * (m[i] * first_correction) / (std::sqrt(v[i] * second_correction) + eps) : 0.0f;
   });
 }

@@ -6,8 +6,8 @@
 //   adam->Step(/*learning_rate=*/1e-3f, gradient, parameters);
 //
 // Update, for every entry i (g: the mean-loss gradient, lr: the learning rate, t: 1 at the first step):
-//   m_i <- b1 m_i + (1 - b1) g_i
-//   v_i <- b2 v_i + (1 - b2) g_i^2
+//   m_i <- fma(b1, m_i, (1 - b1) g_i)      (b1 m_i + (1 - b1) g_i, the sum rounded with b1 m_i)
+//   v_i <- fma(b2, v_i, (1 - b2) g_i^2)
 //   m_hat_i = m_i / (1 - b1^t)            (bias corrections: the moments start at 0)
 //   v_hat_i = v_i / (1 - b2^t)
 //   w_i <- w_i - lr m_hat_i / (sqrt(v_hat_i) + eps)
@@ -45,7 +45,8 @@ class AdamOptimizer : public Optimizer {
                                                                const AdamHyperparameters& hyperparameters,
                                                                const nn::Mask* mask);
 
-  void Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) override;
+  void ScaledStep(float learning_rate, float gradient_scale, absl::Span<const float> gradient,
+                  absl::Span<float> parameters) override;
   absl::string_view name() const override { return "adam"; }
 
   const AdamHyperparameters& hyperparameters() const { return hyperparameters_; }

@@ -5,8 +5,8 @@
 //   optimizer->Step(/*learning_rate=*/0.01f, gradient, parameters);
 //
 // Update, for every entry i (g: the mean-loss gradient, lr: the learning rate, m: the momentum, v: the velocity):
-//   v_i <- m v_i + g_i
-//   w_i <- w_i - lr (g_i + m v_i)        (v_i is the velocity just updated)
+//   v_i <- fma(m, v_i, g_i)              (m v_i + g_i with one rounding)
+//   w_i <- fma(-lr, fma(m, v_i, g_i), w_i)   (w_i - lr (g_i + m v_i), v_i the velocity just updated)
 // With a mask, pruned entries read g_i = 0 (so v_i stays 0) and are set to w_i = 0 (optimizer.h).
 #ifndef PARSITY_TRAINING_OPTIMIZERS_NESTEROV_H_
 #define PARSITY_TRAINING_OPTIMIZERS_NESTEROV_H_
@@ -31,7 +31,8 @@ class NesterovOptimizer : public Optimizer {
   static absl::StatusOr<std::unique_ptr<NesterovOptimizer>> Create(int64_t parameter_count, float momentum,
                                                                    const nn::Mask* mask);
 
-  void Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) override;
+  void ScaledStep(float learning_rate, float gradient_scale, absl::Span<const float> gradient,
+                  absl::Span<float> parameters) override;
   absl::string_view name() const override { return "nesterov"; }
 
   float momentum() const { return momentum_; }

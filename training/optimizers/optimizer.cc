@@ -1,5 +1,6 @@
 #include "training/optimizers/optimizer.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,16 @@ Optimizer::Optimizer(int64_t size, const nn::Mask* mask) : size_(size) {
   if (mask != nullptr) {
     mask_.emplace(*mask);
     kept_bits_ = mask->KeptBits();
+    kept_line_runs_ = nn::KeptLineRuns(kept_bits_, size);
+  }
+}
+
+void Optimizer::ClearPrunedLinesOnFirstStep(absl::Span<float> parameters) {
+  if (pruned_lines_cleared_) return;
+  pruned_lines_cleared_ = true;
+  float* values = parameters.data();
+  for (int64_t line = 0; line < size_ / 16; ++line) {
+    if (kept_bits_[line] == 0) std::fill(values + line * 16, values + line * 16 + 16, 0.0f);
   }
 }
 

@@ -5,13 +5,12 @@
 //   ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> optimizer, CreateOptimizer(config, parameter_count, &mask));
 //   for (int64_t t = 0; t < steps; ++t) {
 //     optimizer->Step(schedule.LearningRate(t), gradient, parameters);
+//     // or, from the sum of a batch's gradients: optimizer->ScaledStep(rate, 1.0f / batch_size, gradient_sum, ...)
 //   }
 #ifndef PARSITY_TRAINING_OPTIMIZERS_OPTIMIZER_H_
 #define PARSITY_TRAINING_OPTIMIZERS_OPTIMIZER_H_
 
-#include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -26,10 +25,16 @@ namespace parsity::optimizers {
 // given one, a copy of the pruning mask.
 //
 // Masking contract: with a mask attached, a pruned entry's gradient is read as 0 (whatever it holds, NaN
-// included), its state entries stay exactly 0, and its parameter is set to +0.0f after every step. The caller
-// zeroes pruned parameters once at initialization (nn::Mask::Apply); the optimizer keeps them zero. A line of 16
-// entries without a kept entry (a zero word of Mask::KeptBits) costs a read of its parameters only: its gradient
-// and state are not touched, and its parameters are written only when one of them is not +0.0f.
+// included), its state entries stay exactly 0, and its parameter is +0.0f after every step. The first step sets
+// every pruned parameter to +0.0f, whatever it held. Every step then visits only the lines of 16 entries that hold a
+// kept entry (nn::KeptLineRuns), setting their pruned parameters to +0.0f; a wholly pruned line is never read again,
+// so it stays +0.0f as long as nothing but the optimizer writes the parameters (the trainer's hooks get them
+// read-only). A masked step thus moves memory in proportion to the kept lines, not to the network.
+//
+// Arithmetic: each optimizer's header gives its update; where it says fma(a, b, c) the step computes a b + c with one
+// rounding (std::fma), and every other operation is rounded on its own. The optimizers are compiled with
+// -ffp-contract=off, so the compiler fuses nothing else, and every entry, in a vector body, a loop's tail, a masked or
+// an unmasked step, is updated with the same roundings.
 //
 // Steps allocate nothing, are deterministic (same inputs, same bits) and single-threaded.
 class Optimizer {
@@ -41,7 +46,15 @@ class Optimizer {
   // One update of `parameters` in place from `gradient`, the gradient of the mean loss over the batch, with step
   // size `learning_rate` (from a Schedule). Each optimizer's header states its update.
   // REQUIRES: gradient.size() == parameters.size() == size() (checked; aborts otherwise).
-  virtual void Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) = 0;
+  void Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) {
+    ScaledStep(learning_rate, 1.0f, gradient, parameters);
+  }
+
+  // The same update from the gradient gradient_scale * `gradient`, each entry multiplied in float before it is
+  // used: bit for bit Step on a buffer scaled first. A trainer passes the SUM of a batch's gradients with scale 1/B
+  // and so saves a pass over the gradient. REQUIRES: as for Step.
+  virtual void ScaledStep(float learning_rate, float gradient_scale, absl::Span<const float> gradient,
+                          absl::Span<float> parameters) = 0;
 
   // The factory name: "sgd", "momentum", "nesterov" or "adam".
   virtual absl::string_view name() const = 0;
@@ -60,11 +73,19 @@ class Optimizer {
 
   // With a mask, its KeptBits (computed once); empty without one.
   absl::Span<const uint16_t> kept_bits() const { return kept_bits_; }
+  // With a mask, the runs of full lines that hold a kept entry (nn::KeptLineRuns of kept_bits()); empty without one.
+  absl::Span<const nn::LineRun> kept_line_runs() const { return kept_line_runs_; }
+
+  // A masked step calls this first: on the first step only, it sets the parameters of every wholly pruned full line
+  // to +0.0f (the lines the masked steps never visit).
+  void ClearPrunedLinesOnFirstStep(absl::Span<float> parameters);
 
  private:
   int64_t size_;
   std::optional<nn::Mask> mask_;
   std::vector<uint16_t> kept_bits_;
+  std::vector<nn::LineRun> kept_line_runs_;
+  bool pruned_lines_cleared_ = false;
 };
 
 namespace optimizers_internal {
@@ -76,21 +97,14 @@ absl::Status ValidateBufferShape(int64_t parameter_count, const nn::Mask* mask);
 // OK when `value` is in [0, 1) (NaN is not); else InvalidArgument naming `field` and `value`.
 absl::Status ValidateInUnitInterval(absl::string_view field, float value);
 
-// Sets the 16 floats at `parameters` to +0.0f unless all of them already are: the step of a line without kept
-// entries, which then moves no memory but one read. Inline: it runs once per line.
-inline void ClearPrunedLine(float* parameters) {
-  uint32_t bits[16];
-  std::memcpy(bits, parameters, sizeof(bits));
-  uint32_t any = 0;
-  for (const uint32_t word : bits) any |= word;
-  if (any != 0) std::fill(parameters, parameters + 16, 0.0f);
-}
-
-// The masked step's loop: update(i) for every entry i < count of a line with a kept entry (and of the last, partial
-// line), ClearPrunedLine for the other lines. `update` applies the masked update to entry i.
+// The masked step's loop: update(i) for every entry i of the full lines in `runs` and of the last, partial line of a
+// buffer of `count` entries (if any). `update` applies the masked update to entry i.
 template <typename Update>
-void ForEachKeptLine(absl::Span<const uint16_t> kept_bits, int64_t count, float* parameters, Update update) {
-  nn::ForEachLine(kept_bits, count, update, [parameters](int64_t first) { ClearPrunedLine(parameters + first); });
+void ForEachKeptLineEntry(absl::Span<const nn::LineRun> runs, int64_t count, Update update) {
+  for (const nn::LineRun& run : runs) {
+    for (int64_t i = run.first_line * 16; i < run.end_line * 16; ++i) update(i);
+  }
+  for (int64_t i = count / 16 * 16; i < count; ++i) update(i);
 }
 
 }  // namespace optimizers_internal

@@ -3,9 +3,11 @@
 // hand in its own test (sgd_test.cc, momentum_test.cc, nesterov_test.cc, adam_test.cc).
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <ostream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,12 @@ namespace {
 constexpr int kDimension = 8;
 constexpr float kCurvature[kDimension] = {0.5f, 1.0f, 2.0f, 4.0f, 0.25f, 3.0f, 1.5f, 0.75f};
 constexpr float kMinimum[kDimension] = {1.0f, -2.0f, 0.5f, 3.0f, -1.0f, 0.25f, -0.75f, 2.0f};
+
+uint32_t Bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return bits;
+}
 
 void QuadraticGradient(absl::Span<const float> w, absl::Span<float> gradient) {
   for (int i = 0; i < kDimension; ++i) gradient[i] = kCurvature[i] * (w[i] - kMinimum[i]);
@@ -116,8 +124,9 @@ TEST_P(OptimizerConformanceTest, PrunedLinesAreZeroAfterOneStepWhateverTheyHeld)
   std::vector<float> keep(kEntries, 0.0f);
   for (const int kept : {17, 30, 35}) keep[kept] = 1.0f;
   ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create(keep));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> optimizer, CreateOptimizer(GetParam().config, kEntries, &mask));
   for (const float held : {0.0f, -0.0f, 3.0f, std::nanf("")}) {
+    // A new optimizer each time: only the first step clears wholly pruned lines.
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> optimizer, CreateOptimizer(GetParam().config, kEntries, &mask));
     std::vector<float> w(kEntries, held);
     for (const int kept : {17, 30, 35}) w[kept] = 1.0f;
     const std::vector<float> gradient(kEntries, 1.0f);
@@ -129,6 +138,96 @@ TEST_P(OptimizerConformanceTest, PrunedLinesAreZeroAfterOneStepWhateverTheyHeld)
         EXPECT_EQ(w[i], 0.0f) << i << " held " << held;
         EXPECT_FALSE(std::signbit(w[i])) << i << " held " << held;
       }
+    }
+  }
+}
+
+// After the first step a wholly pruned line is never read or written (what lets a masked step cost the kept lines
+// only), while the pruned entries of a line with a kept entry are set to +0.0f at every step.
+TEST_P(OptimizerConformanceTest, LaterStepsLeaveWhollyPrunedLinesAlone) {
+  constexpr int kEntries = 32;
+  std::vector<float> keep(kEntries, 0.0f);
+  keep[20] = 1.0f;  // Line 0 is wholly pruned, line 1 is not.
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create(keep));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> optimizer, CreateOptimizer(GetParam().config, kEntries, &mask));
+  std::vector<float> w(kEntries, 0.0f);
+  w[20] = 1.0f;
+  const std::vector<float> gradient(kEntries, 1.0f);
+  optimizer->Step(0.1f, gradient, absl::MakeSpan(w));
+  w[3] = 3.0f;   // In the wholly pruned line.
+  w[21] = 3.0f;  // A pruned entry of the kept line.
+  optimizer->Step(0.1f, gradient, absl::MakeSpan(w));
+  EXPECT_EQ(w[3], 3.0f);
+  EXPECT_EQ(w[21], 0.0f);
+  EXPECT_FALSE(std::signbit(w[21]));
+}
+
+// ScaledStep(rate, s, g) is bit for bit Step(rate, s g) with s g rounded to float first, with and without a mask,
+// over 5 steps of random gradients on 100 entries (6 full lines and a partial one); the scale is not a power of two,
+// so every product rounds.
+TEST_P(OptimizerConformanceTest, ScaledStepEqualsStepOnTheScaledGradient) {
+  constexpr int kEntries = 100;
+  constexpr float kScale = 1.0f / 3.0f;
+  std::mt19937_64 engine(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::bernoulli_distribution kept(0.3);
+  std::vector<float> keep(kEntries, 0.0f);
+  for (int i = 0; i < kEntries; ++i) keep[i] = (i / 16 != 2 && kept(engine)) ? 1.0f : 0.0f;  // Line 2 wholly pruned.
+  ASSERT_OK_AND_ASSIGN(nn::Mask mask, nn::Mask::Create(keep));
+  const nn::Mask* const masks[] = {nullptr, &mask};
+  for (const nn::Mask* attached : masks) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> scaled, CreateOptimizer(GetParam().config, kEntries, attached));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> plain, CreateOptimizer(GetParam().config, kEntries, attached));
+    std::vector<float> w_scaled(kEntries);
+    for (float& value : w_scaled) value = normal(engine);
+    if (attached != nullptr) attached->Apply(absl::MakeSpan(w_scaled));
+    std::vector<float> w_plain = w_scaled;
+    std::vector<float> gradient(kEntries), scaled_gradient(kEntries);
+    for (int step = 0; step < 5; ++step) {
+      for (int i = 0; i < kEntries; ++i) {
+        gradient[i] = 10.0f * normal(engine);
+        scaled_gradient[i] = gradient[i] * kScale;
+      }
+      scaled->ScaledStep(0.05f, kScale, gradient, absl::MakeSpan(w_scaled));
+      plain->Step(0.05f, scaled_gradient, absl::MakeSpan(w_plain));
+    }
+    for (int i = 0; i < kEntries; ++i) {
+      EXPECT_EQ(Bits(w_scaled[i]), Bits(w_plain[i]))
+          << "entry " << i << (attached != nullptr ? " (masked)" : "");
+    }
+  }
+}
+
+// Every entry is updated with the same roundings wherever it sits: in a vector loop's body or its tail, in a masked or
+// an unmasked step. Each entry of a 53-entry buffer (3 full lines and a tail) after 3 steps equals, bit for bit, the
+// entry run alone as a 1-entry buffer, and a mask that keeps everything gives the unmasked step's bits.
+TEST_P(OptimizerConformanceTest, EveryEntryIsUpdatedWithTheSameRoundings) {
+  constexpr int kEntries = 53;
+  constexpr int kSteps = 3;
+  constexpr float kScale = 1.0f / 3.0f;
+  std::mt19937_64 engine(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> initial(kEntries);
+  for (float& value : initial) value = normal(engine);
+  std::vector<std::vector<float>> gradients(kSteps, std::vector<float>(kEntries));
+  for (auto& gradient : gradients) {
+    for (float& value : gradient) value = 10.0f * normal(engine);
+  }
+  const nn::Mask all_kept = nn::Mask::AllKept(kEntries);
+  const nn::Mask one_kept = nn::Mask::AllKept(1);
+  for (const bool masked : {false, true}) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> whole,
+                         CreateOptimizer(GetParam().config, kEntries, masked ? &all_kept : nullptr));
+    std::vector<float> w = initial;
+    for (const auto& gradient : gradients) whole->ScaledStep(0.05f, kScale, gradient, absl::MakeSpan(w));
+    for (int i = 0; i < kEntries; ++i) {
+      ASSERT_OK_AND_ASSIGN(std::unique_ptr<Optimizer> alone,
+                           CreateOptimizer(GetParam().config, 1, masked ? &one_kept : nullptr));
+      std::vector<float> w_alone = {initial[i]};
+      for (const auto& gradient : gradients) {
+        alone->ScaledStep(0.05f, kScale, std::vector<float>{gradient[i]}, absl::MakeSpan(w_alone));
+      }
+      EXPECT_EQ(Bits(w[i]), Bits(w_alone[0])) << "entry " << i << (masked ? " (masked)" : "");
     }
   }
 }

@@ -17,35 +17,37 @@ absl::StatusOr<std::unique_ptr<SgdOptimizer>> SgdOptimizer::Create(int64_t param
   return std::unique_ptr<SgdOptimizer>(new SgdOptimizer(parameter_count, mask));
 }
 
-void SgdOptimizer::Step(float learning_rate, absl::Span<const float> gradient, absl::Span<float> parameters) {
+void SgdOptimizer::ScaledStep(float learning_rate, float gradient_scale, absl::Span<const float> gradient,
+                              absl::Span<float> parameters) {
   CheckStepBuffers(gradient, parameters);
   const int64_t count = size();
   const float* g = gradient.data();
   float* w = parameters.data();
+  const float scale = gradient_scale;
   if (mask() == nullptr) {
-    for (int64_t i = 0; i < count; ++i) w[i] -= learning_rate * g[i];
+    for (int64_t i = 0; i < count; ++i) w[i] = std::fma(-learning_rate, g[i] * scale, w[i]);
     return;
   }
+  ClearPrunedLinesOnFirstStep(parameters);
   const absl::Span<const uint16_t> kept = kept_bits();
-  int64_t i = 0;
+  absl::Span<const nn::LineRun> runs = kept_line_runs();
 #if defined(__AVX512F__)
   // The same arithmetic as below, 16 entries at a time; pruned lanes become +0.0f whatever they held.
   const __m512 rate = _mm512_set1_ps(learning_rate);
-  for (; i + 16 <= count; i += 16) {
-    if (kept[i / 16] == 0) {
-      optimizers_internal::ClearPrunedLine(w + i);
-      continue;
+  const __m512 scales = _mm512_set1_ps(scale);
+  for (const nn::LineRun& run : runs) {
+    for (int64_t line = run.first_line; line < run.end_line; ++line) {
+      const int64_t i = line * 16;
+      const __m512 scaled = _mm512_mul_ps(_mm512_loadu_ps(g + i), scales);
+      _mm512_storeu_ps(w + i, _mm512_maskz_fnmadd_ps(kept[line], rate, scaled, _mm512_loadu_ps(w + i)));
     }
-    _mm512_storeu_ps(w + i, _mm512_maskz_fnmadd_ps(kept[i / 16], rate, _mm512_loadu_ps(g + i), _mm512_loadu_ps(w + i)));
   }
+  runs = {};  // Only the partial last line is left for the loop below.
 #endif
   const float* keep = mask()->values().data();
-  // w - lr g with one rounding: what GCC makes of the expression (it contracts into fused multiply-adds in C++
-  // mode), spelled out so that the vector path above matches it by construction.
-  optimizers_internal::ForEachKeptLine(kept.subspan(i / 16), count - i, w + i, [&](int64_t k) {
-    const int64_t entry = i + k;
+  optimizers_internal::ForEachKeptLineEntry(runs, count, [&](int64_t entry) {
     const bool is_kept = keep[entry] != 0.0f;
-    w[entry] = is_kept ? std::fma(-learning_rate, g[entry], w[entry]) : 0.0f;
+    w[entry] = is_kept ? std::fma(-learning_rate, g[entry] * scale, w[entry]) : 0.0f;
   });
 }
 

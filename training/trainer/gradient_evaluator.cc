@@ -203,15 +203,20 @@ void ScaleGradient(float scale, const nn::SparsePlan* plan, absl::Span<float> gr
 
 double GradientEvaluator::MeanGradient(absl::Span<const float> parameters, const float* inputs,
                                        const int32_t* labels, int64_t count, absl::Span<float> gradient) {
+  const double loss_sum = GradientSum(parameters, inputs, labels, count, gradient);
+  ScaleGradient(1.0f / static_cast<float>(count), options_.sparse_plan, gradient);
+  return loss_sum / static_cast<double>(count);
+}
+
+double GradientEvaluator::GradientSum(absl::Span<const float> parameters, const float* inputs,
+                                      const int32_t* labels, int64_t count, absl::Span<float> gradient) {
   PARSITY_CHECK(count >= 1);
   const int64_t chunks = ChunkCount(count);
   float* values = gradient.data();
   ForEachWrittenRange(options_.sparse_plan, static_cast<int64_t>(gradient.size()), count / chunks,
                       (count + chunks - 1) / chunks,
                       [values](int64_t begin, int64_t end) { std::fill(values + begin, values + end, 0.0f); });
-  const double loss_sum = AccumulateGradientSum(parameters, inputs, labels, count, gradient);
-  ScaleGradient(1.0f / static_cast<float>(count), options_.sparse_plan, gradient);
-  return loss_sum / static_cast<double>(count);
+  return AccumulateGradientSum(parameters, inputs, labels, count, gradient);
 }
 
 Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const data::Examples& examples) {

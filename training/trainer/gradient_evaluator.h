@@ -79,6 +79,13 @@ class GradientEvaluator {
   double MeanGradient(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
                       absl::Span<float> gradient);
 
+  // Like MeanGradient but writes the SUM over the examples of d loss_i / d parameters (not divided by count; same
+  // reading rule with a plan) and returns the sum of the losses: the gradient before MeanGradient's last pass, which
+  // a trainer hands to Optimizer::ScaledStep with scale 1/count instead. MeanGradient's values are this sum's entries
+  // times 1/count, rounded.
+  double GradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
+                     absl::Span<float> gradient);
+
   // Like MeanGradient but adds the SUM over the examples of d loss_i / d parameters into `gradient` (not divided by
   // count) and returns the sum of the losses: for accumulating over a data set larger than one call.
   double AccumulateGradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,

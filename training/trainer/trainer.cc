@@ -137,8 +137,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& co
 }
 
 double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Batch& batch,
-                              absl::Span<float> gradient) {
+                              absl::Span<float> gradient, float* gradient_scale) {
   if (exact_sum_ != nullptr) {
+    *gradient_scale = 1.0f;  // Rounded with the 1/B scale already.
     const int64_t leaves = evaluator_.LeafCount(batch.size());
     const float scale = 1.0f / static_cast<float>(batch.size());
     // NaN gradient and loss after an invalid term: the trial ends INFEASIBLE at this step.
@@ -160,9 +161,12 @@ double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Ba
     }
     return exact_sum_->Scalar() / static_cast<double>(batch.size());
   }
+  // The sum of the batch's gradients; the optimizer multiplies it by 1/B as it reads it (Optimizer::ScaledStep).
+  *gradient_scale = 1.0f / static_cast<float>(batch.size());
   if (reducer_ == nullptr) {
-    return evaluator_.MeanGradient(parameters, batch.pixels.data(), batch.labels.data(), batch.size(),
-                                   absl::MakeSpan(gradient));
+    return evaluator_.GradientSum(parameters, batch.pixels.data(), batch.labels.data(), batch.size(),
+                                  absl::MakeSpan(gradient)) /
+           static_cast<double>(batch.size());
   }
   const Shard shard = ShardOf(batch.size(), reducer_->rank(), reducer_->size());
   std::fill(gradient.begin(), gradient.end(), 0.0f);
@@ -175,7 +179,6 @@ double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Ba
   }
   reducer_->SumGradients(absl::MakeSpan(gradient));
   reducer_->SumScalars(loss_sum);
-  ScaleGradient(1.0f / static_cast<float>(batch.size()), sparse_plan_.get(), absl::MakeSpan(gradient));
   return loss_sum[0] / static_cast<double>(batch.size());
 }
 
@@ -201,13 +204,14 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
 
   for (int64_t step = 0; step < config_.max_steps; ++step) {
     stream->Next(&batch);
-    const double loss = BatchGradient(parameters, batch, absl::MakeSpan(gradient));
+    float gradient_scale = 1.0f;
+    const double loss = BatchGradient(parameters, batch, absl::MakeSpan(gradient), &gradient_scale);
     if (!std::isfinite(loss)) {
       result.status = TrialStatus::kInfeasible;
       break;
     }
     if (hooks.after_step) std::copy(parameters.begin(), parameters.end(), previous.begin());
-    (*optimizer)->Step(schedule_.LearningRate(step), gradient, parameters);
+    (*optimizer)->ScaledStep(schedule_.LearningRate(step), gradient_scale, gradient, parameters);
     result.steps = step + 1;
     result.examples_seen = result.steps * config_.batch_size;
     training_loss_since_check += loss;

@@ -155,8 +155,11 @@ class Trainer {
   Trainer(const TrainerConfig& config, const nn::Network* network, const data::Dataset* dataset,
           const nn::Mask* mask, GradientReducer* reducer, optimizers::Schedule schedule,
           std::unique_ptr<nn::SparsePlan> sparse_plan);
-  // The mean-loss gradient of `batch` into `gradient` (this rank's shard, summed over ranks); returns the mean loss.
-  double BatchGradient(absl::Span<const float> parameters, const data::Batch& batch, absl::Span<float> gradient);
+  // The gradient of `batch` (this rank's shard, summed over ranks) into `gradient`, to be read times
+  // `*gradient_scale` (1/B for a plain sum, 1 where the exact sum rounded it already): the mean-loss gradient as
+  // Optimizer::ScaledStep takes it. Returns the mean loss.
+  double BatchGradient(absl::Span<const float> parameters, const data::Batch& batch, absl::Span<float> gradient,
+                       float* gradient_scale);
 
   TrainerConfig config_;
   const nn::Network* network_;

@@ -141,8 +141,9 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
     auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), nullptr);
     PARSITY_CHECK_OK(optimizer.status());
     for (auto _ : state) {
-      evaluator.MeanGradient(setup.parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
-      (*optimizer)->Step(1e-4f, gradient, absl::MakeSpan(setup.parameters));
+      evaluator.GradientSum(setup.parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
+      (*optimizer)->ScaledStep(1e-4f, 1.0f / static_cast<float>(batch_size), gradient,
+                               absl::MakeSpan(setup.parameters));
       benchmark::ClobberMemory();
     }
     SetRates(state, batch_size, network.TrainingFlopsPerExample());
@@ -176,8 +177,8 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   contenders.push_back(contender(dense_plan->get(), &mask));
   contenders.push_back(contender(plan->get(), &mask));
   auto step = [&](Contender& c) {
-    c.evaluator->MeanGradient(absl::MakeConstSpan(c.parameters), pixels, labels, batch_size, absl::MakeSpan(gradient));
-    c.optimizer->Step(1e-4f, gradient, absl::MakeSpan(c.parameters));
+    c.evaluator->GradientSum(absl::MakeConstSpan(c.parameters), pixels, labels, batch_size, absl::MakeSpan(gradient));
+    c.optimizer->ScaledStep(1e-4f, 1.0f / static_cast<float>(batch_size), gradient, absl::MakeSpan(c.parameters));
   };
   // Speed-ups from interleaved rounds (each contender timed in turn for about 0.1 s, at least one step), the median
   // of the rounds' ratios: slow drifts of the machine hit all three alike.
