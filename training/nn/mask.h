@@ -75,8 +75,8 @@ std::vector<LineRun> KeptLineRuns(absl::Span<const uint16_t> kept_bits, int64_t 
 
 // Over a buffer laid out like a mask's KeptBits (16 entries to a line): calls kept_entry(i) for every entry i < count
 // of a line that holds a kept entry and of the last, partial line, and pruned_line(first) for every other line (its
-// first entry). The one loop of the passes that skip pruned lines (the optimizers' masked steps, the gradient
-// scaling).
+// first entry). The loop of GradientEvaluator's mean-gradient scaling; the optimizers walk KeptLineRuns instead,
+// which does not test every line.
 template <typename KeptEntry, typename PrunedLine>
 void ForEachLine(absl::Span<const uint16_t> kept_bits, int64_t count, KeptEntry kept_entry, PrunedLine pruned_line) {
   int64_t line_start = 0;
