@@ -59,11 +59,10 @@ std::vector<uint16_t> Mask::KeptBits() const {
   return bits;
 }
 
-std::vector<LineRun> KeptLineRuns(absl::Span<const uint16_t> kept_bits, int64_t count) {
-  PARSITY_CHECK(static_cast<int64_t>(kept_bits.size()) == (count + 15) / 16);
+std::vector<LineRun> KeptLineRuns(absl::Span<const uint16_t> kept_bits, int64_t first_line, int64_t end_line) {
+  PARSITY_CHECK(0 <= first_line && first_line <= end_line && end_line <= static_cast<int64_t>(kept_bits.size()));
   std::vector<LineRun> runs;
-  const int64_t full_lines = count / 16;
-  for (int64_t line = 0; line < full_lines; ++line) {
+  for (int64_t line = first_line; line < end_line; ++line) {
     if (kept_bits[line] == 0) continue;
     if (!runs.empty() && runs.back().end_line == line) {
       runs.back().end_line = line + 1;

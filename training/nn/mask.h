@@ -68,10 +68,11 @@ struct LineRun {
   int64_t end_line = 0;
 };
 
-// The full lines (16 entries; a partial last line of a buffer of `count` entries is left out) that hold a kept entry
-// of `kept_bits`, as maximal runs of consecutive lines in ascending order: what a masked pass visits so that it never
-// reads a wholly pruned line, nor tests one line after another. REQUIRES: kept_bits.size() == ceil(count / 16).
-std::vector<LineRun> KeptLineRuns(absl::Span<const uint16_t> kept_bits, int64_t count);
+// The lines of [first_line, end_line) that hold a kept entry of `kept_bits`, as maximal runs of consecutive lines in
+// ascending order: what a masked pass visits so that it never reads a wholly pruned line, nor tests one line after
+// another (the optimizers' steps over a buffer's full lines, the sparse plan's gradient ranges over a tensor's lines).
+// REQUIRES: 0 <= first_line <= end_line <= kept_bits.size().
+std::vector<LineRun> KeptLineRuns(absl::Span<const uint16_t> kept_bits, int64_t first_line, int64_t end_line);
 
 // Over a buffer laid out like a mask's KeptBits (16 entries to a line): calls kept_entry(i) for every entry i < count
 // of a line that holds a kept entry and of the last, partial line, and pruned_line(first) for every other line (its

@@ -38,12 +38,13 @@ TEST(MaskTest, KeptBitsHoldSixteenEntriesPerWord) {
   EXPECT_TRUE(Mask::AllKept(0).KeptBits().empty());
 }
 
-// Lines 0, 2-3 and 5 hold kept entries, line 1 and 4 do not; the partial line 6 is left out though it holds one.
-TEST(MaskTest, KeptLineRunsJoinConsecutiveKeptLinesAndSkipThePartialLine) {
+// Lines 0, 2-3 and 5 hold kept entries, line 1 and 4 do not; the partial line 6, which holds one, lies outside the
+// range asked for (the full lines), and a range that starts inside a run cuts it.
+TEST(MaskTest, KeptLineRunsJoinConsecutiveKeptLinesWithinTheRange) {
   std::vector<float> values(16 * 6 + 5, 0.0f);
   for (const int kept : {7, 16 * 2 + 15, 16 * 3, 16 * 5 + 1, 16 * 6 + 2}) values[kept] = 1.0f;
   ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create(values));
-  const std::vector<LineRun> runs = KeptLineRuns(mask.KeptBits(), mask.size());
+  const std::vector<LineRun> runs = KeptLineRuns(mask.KeptBits(), 0, mask.size() / 16);
   ASSERT_EQ(runs.size(), 3u);
   EXPECT_EQ(runs[0].first_line, 0);
   EXPECT_EQ(runs[0].end_line, 1);
@@ -52,11 +53,17 @@ TEST(MaskTest, KeptLineRunsJoinConsecutiveKeptLinesAndSkipThePartialLine) {
   EXPECT_EQ(runs[2].first_line, 5);
   EXPECT_EQ(runs[2].end_line, 6);
   const Mask all = Mask::AllKept(40);
-  const std::vector<LineRun> whole = KeptLineRuns(all.KeptBits(), all.size());
+  const std::vector<LineRun> whole = KeptLineRuns(all.KeptBits(), 0, all.size() / 16);
   ASSERT_EQ(whole.size(), 1u);
   EXPECT_EQ(whole[0].first_line, 0);
   EXPECT_EQ(whole[0].end_line, 2);
-  EXPECT_TRUE(KeptLineRuns({}, 0).empty());
+  const std::vector<LineRun> cut = KeptLineRuns(mask.KeptBits(), 3, 7);  // The partial line 6 joins line 5.
+  ASSERT_EQ(cut.size(), 2u);
+  EXPECT_EQ(cut[0].first_line, 3);
+  EXPECT_EQ(cut[0].end_line, 4);
+  EXPECT_EQ(cut[1].first_line, 5);
+  EXPECT_EQ(cut[1].end_line, 7);
+  EXPECT_TRUE(KeptLineRuns({}, 0, 0).empty());
 }
 
 TEST(MaskTest, AllKeptPrunesNothing) {

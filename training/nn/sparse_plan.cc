@@ -224,16 +224,10 @@ void SparsePlan::BuildGradientRanges() {
     if (node.biases_offset >= 0) {
       ranges.biases = {node.biases_offset, node.biases_offset + TensorSize(*node.layer, ParameterKind::kBiases)};
     }
-    // Kept lines, clipped to the weights (a line may straddle two tensors), consecutive ones merged.
-    for (int64_t line = node.weights_offset / 16; line * 16 < weights_end; ++line) {
-      if (kept_bits_[line] == 0) continue;
-      const int64_t begin = std::max(line * 16, node.weights_offset);
-      const int64_t end = std::min((line + 1) * 16, weights_end);
-      if (!ranges.kept_runs.empty() && ranges.kept_runs.back().second == begin) {
-        ranges.kept_runs.back().second = end;
-      } else {
-        ranges.kept_runs.emplace_back(begin, end);
-      }
+    // Runs of kept lines, clipped to the weights (a line may straddle two tensors).
+    for (const LineRun& run : KeptLineRuns(kept_bits_, node.weights_offset / 16, (weights_end + 15) / 16)) {
+      ranges.kept_runs.emplace_back(std::max(run.first_line * 16, node.weights_offset),
+                                    std::min(run.end_line * 16, weights_end));
     }
     // Where a quarter of the lines or more hold a kept weight in runs of fewer than 2 lines on average, one pass over
     // the whole tensor streams faster than thousands of one-line pieces. Longer runs stay runs even when they cover

@@ -14,7 +14,7 @@ Optimizer::Optimizer(int64_t size, const nn::Mask* mask) : size_(size) {
   if (mask != nullptr) {
     mask_.emplace(*mask);
     kept_bits_ = mask->KeptBits();
-    kept_line_runs_ = nn::KeptLineRuns(kept_bits_, size);
+    kept_line_runs_ = nn::KeptLineRuns(kept_bits_, 0, size / 16);  // Full lines; steps do the partial one whole.
   }
 }
 
