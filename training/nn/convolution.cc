@@ -160,6 +160,7 @@ void Conv2DLayer::BackwardDirect(const BackwardArguments& arguments) const {
       input = padded_input;
     }
     nn_internal::DirectConvolutionWeightGradient(geometry, batch, input, arguments.output_gradient,
+                                                 arguments.parameter_gradient_mode == GradientMode::kOverwrite,
                                                  arguments.parameter_gradients.weights);
   }
   float* input_gradient = arguments.input_gradients[0];
@@ -206,7 +207,6 @@ class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
     sizes.planar = std::max(input_planar.image, gradient_planar.image);
     sizes.planes = planes_floats;
     sizes.values = std::max(forward_rows.entries(), input_gradient_rows.entries());
-    sizes.packed = 16 * weight_gradient.vectors();
     sizes.zeros = zeros;
     return sizes;
   }
@@ -346,8 +346,8 @@ void Conv2DLayer::WeightGradientSparse(const BackwardArguments& arguments, const
   }
   nn_internal::SparseWeightGradient(
       Geometry(padded_height_, padded_width_, in.channels, output_shape(), options_.kernel_size, options_.stride),
-      arguments.batch, input, arguments.output_gradient, sparsity.weight_gradient, scratch.packed,
-      arguments.parameter_gradients.weights);
+      arguments.batch, input, arguments.output_gradient, sparsity.weight_gradient,
+      arguments.parameter_gradient_mode == GradientMode::kOverwrite, arguments.parameter_gradients.weights);
 }
 
 void Conv2DLayer::InputGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const {
@@ -411,6 +411,9 @@ void Conv2DLayer::Backward(const BackwardArguments& arguments) const {
   if (arguments.parameter_gradients.biases != nullptr) {
     const int64_t channels = options_.out_channels;
     const int64_t rows = arguments.batch * output_shape().height * output_shape().width;
+    if (arguments.parameter_gradient_mode == GradientMode::kOverwrite) {
+      ZeroFloats(channels, arguments.parameter_gradients.biases);
+    }
     nn_internal::AddRows(arguments.output_gradient, rows, channels, arguments.parameter_gradients.biases);
   }
   // Each product runs sparse or dense on its own; what remains for the dense kernels goes to them at the end.
@@ -538,6 +541,10 @@ void Conv2DLayer::BackwardEigen(const BackwardArguments& arguments) const {
   float* input_gradient = arguments.input_gradients[0];
   if (input_gradient != nullptr && arguments.input_gradient_modes[0] == GradientMode::kOverwrite) {
     ZeroFloats(arguments.batch * input_shapes()[0].size(), input_gradient);
+  }
+  if (arguments.parameter_gradients.weights != nullptr &&
+      arguments.parameter_gradient_mode == GradientMode::kOverwrite) {
+    ZeroFloats(patch_size_ * channels, arguments.parameter_gradients.weights);
   }
   const ConstMatrixMap weights(arguments.parameters.weights, patch_size_, channels);
   MatrixMap weight_gradient(arguments.parameter_gradients.weights, patch_size_, channels);

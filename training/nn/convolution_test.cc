@@ -89,6 +89,7 @@ TEST_P(Conv2DGradientTest, MatchesReferenceAndFiniteDifferences) {
     const testing::LayerTestData data = MakeLayerTestData(conv, c.batch, InputValues::kGaussian, 7);
     EXPECT_TRUE(MatchesReference(conv, data, ReductionLength(conv, c.batch)));
     EXPECT_TRUE(MatchesFiniteDifferences(conv, data, ReductionLength(conv, c.batch)));
+    EXPECT_TRUE(testing::WritesParameterGradientsExactly(conv, data));
   }
 }
 
@@ -116,6 +117,7 @@ TEST_P(Conv2DNetworkShapeTest, MatchesReference) {
     const Conv2DLayer conv(c.name, c.input, Options(c.kernel, c.out_channels, c.stride, c.padding, implementation));
     const testing::LayerTestData data = MakeLayerTestData(conv, c.batch, InputValues::kGaussian, 11);
     EXPECT_TRUE(MatchesReference(conv, data, ReductionLength(conv, c.batch)));
+    EXPECT_TRUE(testing::WritesParameterGradientsExactly(conv, data));
   }
 }
 

@@ -73,7 +73,6 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
     sizes.planar = features * batch + nn_internal::kPlanarTail;
     sizes.planes = features * 16 * LaneVectors(batch);
     sizes.values = forward_rows.entries();
-    sizes.packed = 16 * weight_gradient.vectors();
     sizes.zeros = in_;
     return sizes;
   }
@@ -207,7 +206,9 @@ void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
 
 void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
   const int64_t out = out_features();
+  const bool overwrite = arguments.parameter_gradient_mode == GradientMode::kOverwrite;
   if (arguments.parameter_gradients.biases != nullptr) {
+    if (overwrite) nn_internal::ZeroFloats(out, arguments.parameter_gradients.biases);
     nn_internal::AddRows(arguments.output_gradient, arguments.batch, out, arguments.parameter_gradients.biases);
   }
   // Each product runs sparse or dense on its own; what remains for the dense kernels goes to them at the end.
@@ -218,12 +219,12 @@ void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
         [&](KernelKind kind) {
           if (kind == KernelKind::kSparseLines) {
             nn_internal::SparseLinesWeightGradient(sparsity->lines, arguments.batch, arguments.inputs[0],
-                                                   arguments.output_gradient, arguments.parameter_gradients.weights);
+                                                   arguments.output_gradient, overwrite,
+                                                   arguments.parameter_gradients.weights);
             return;
           }
           nn_internal::SparseWeightGradient(RowGeometry(arguments.batch, in_features(), out), 1, arguments.inputs[0],
-                                            arguments.output_gradient, sparsity->weight_gradient,
-                                            sparsity->Regions(arguments.scratch, arguments.batch).packed,
+                                            arguments.output_gradient, sparsity->weight_gradient, overwrite,
                                             arguments.parameter_gradients.weights);
         },
         [&](KernelKind) { InputGradientSparse(arguments, *sparsity); });
@@ -236,10 +237,12 @@ void FullyConnectedLayer::BackwardDense(const BackwardArguments& arguments) cons
   const int64_t out = out_features();
   const ConstMatrixMap output_gradient(arguments.output_gradient, arguments.batch, out);
   float* input_gradient = arguments.input_gradients[0];
+  const bool overwrite = arguments.parameter_gradient_mode == GradientMode::kOverwrite;
   if (implementation_ == Implementation::kDirect) {
     if (arguments.parameter_gradients.weights != nullptr) {
       nn_internal::DirectConvolutionWeightGradient(RowGeometry(arguments.batch, in, out), 1, arguments.inputs[0],
-                                                   arguments.output_gradient, arguments.parameter_gradients.weights);
+                                                   arguments.output_gradient, overwrite,
+                                                   arguments.parameter_gradients.weights);
     }
     if (input_gradient != nullptr) {
       // input_gradient = output_gradient * weights^T: the forward kernel with the transposed weights, zero biases
@@ -255,6 +258,7 @@ void FullyConnectedLayer::BackwardDense(const BackwardArguments& arguments) cons
     return;
   }
   if (arguments.parameter_gradients.weights != nullptr) {
+    if (overwrite) nn_internal::ZeroFloats(in * out, arguments.parameter_gradients.weights);
     MatrixMap(arguments.parameter_gradients.weights, in, out).noalias() +=
         ConstMatrixMap(arguments.inputs[0], arguments.batch, in).transpose() * output_gradient;
   }

@@ -35,6 +35,7 @@ TEST(FullyConnectedLayerTest, MatchesReferenceAndFiniteDifferences) {
       const testing::LayerTestData data = MakeLayerTestData(fc, batch, InputValues::kGaussian, 2);
       EXPECT_TRUE(MatchesReference(fc, data, std::max<int64_t>(6, batch)));
       EXPECT_TRUE(MatchesFiniteDifferences(fc, data, std::max<int64_t>(6, batch)));
+      EXPECT_TRUE(testing::WritesParameterGradientsExactly(fc, data));
     }
   }
 }
@@ -51,6 +52,7 @@ TEST(FullyConnectedLayerTest, MatchesReferenceOnNetworkShapes) {
       const FullyConnectedLayer fc("fc", c.input, c.out, implementation);
       const testing::LayerTestData data = MakeLayerTestData(fc, c.batch, InputValues::kGaussian, 3);
       EXPECT_TRUE(MatchesReference(fc, data, std::max({c.input.size(), c.out, c.batch})));
+      EXPECT_TRUE(testing::WritesParameterGradientsExactly(fc, data));
     }
   }
 }

@@ -10,7 +10,8 @@
 // - A batch of B examples of shape (height, width, channels) is B * height * width * channels contiguous floats,
 //   example-major, each example in HWC order (TensorFlow's NHWC). Vectors are shape (1, 1, n).
 // - Parameters live in the network's single buffer (training/nn/parameter_buffer.h); a layer receives pointers to its
-//   own weights and biases there. Parameter gradients are always ADDED to (`+=`), never overwritten.
+//   own weights and biases there. Parameter gradients are ADDED to (`+=`), or overwritten when the caller says so
+//   (BackwardArguments::parameter_gradient_mode): a network's first chunk writes its gradient without a zeroed buffer.
 // - Input gradients are overwritten or added to, as the caller says per input (GradientMode): a tensor read by two
 //   layers receives the sum of both contributions without an extra buffer.
 #ifndef PARSITY_TRAINING_NN_LAYER_H_
@@ -161,7 +162,7 @@ struct LayerGradients {
   float* biases = nullptr;
 };
 
-// Whether Backward overwrites an input gradient or adds to it.
+// Whether Backward overwrites a gradient or adds to it.
 enum class GradientMode { kOverwrite, kAccumulate };
 
 struct ForwardArguments {
@@ -181,6 +182,9 @@ struct BackwardArguments {
   absl::Span<float* const> input_gradients;             // One per input; a null entry means "not needed" (skipped).
   absl::Span<const GradientMode> input_gradient_modes;  // One per input.
   LayerGradients parameter_gradients;                   // += d objective / d parameters, summed over the batch.
+  // kOverwrite: = instead of +=, the same bits as adding to zeros. Under a sparse weight-gradient kernel only the kept
+  // weights' entries are written; the pruned ones keep whatever they held.
+  GradientMode parameter_gradient_mode = GradientMode::kAccumulate;
   float* scratch = nullptr;                             // ScratchFloats(batch) floats, contents undefined.
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <random>
@@ -53,7 +54,7 @@ struct FastResult {
 // One forward and backward pass of the fast layer. Input gradients start at `input_gradient_start` and are written
 // in `mode`; parameter gradients start at `parameter_gradient_start`.
 FastResult RunFast(const Layer& layer, const LayerTestData& data, GradientMode mode, float input_gradient_start,
-                   float parameter_gradient_start) {
+                   float parameter_gradient_start, GradientMode parameter_mode = GradientMode::kAccumulate) {
   const int64_t batch = data.batch;
   FastResult result;
   result.output.assign(batch * layer.output_shape().size(), kNaN);
@@ -93,6 +94,7 @@ FastResult RunFast(const Layer& layer, const LayerTestData& data, GradientMode m
   backward.input_gradient_modes = absl::MakeConstSpan(modes);
   backward.parameter_gradients.weights = result.weight_gradient.empty() ? nullptr : result.weight_gradient.data();
   backward.parameter_gradients.biases = result.bias_gradient.empty() ? nullptr : result.bias_gradient.data();
+  backward.parameter_gradient_mode = parameter_mode;
   backward.scratch = scratch.data();
   layer.Backward(backward);
   return result;
@@ -377,8 +379,36 @@ void PruneWeights(std::vector<float> mask, LayerTestData* data) {
             sparse_weight_gradient ? &data.weight_mask : nullptr, kParameterGradientStart);
     compare("bias_gradient" + tag, sparse.bias_gradient, dense.bias_gradient, nullptr, 0.0f);
   }
-  if (failures == 0) return ::testing::AssertionSuccess();
+  if (failures == 0) return WritesParameterGradientsExactly(layer, data, sparse_weight_gradient);
   return ::testing::AssertionFailure() << layer.name() << ": sparse and dense kernels differ in " << failures
+                                       << " values:\n"
+                                       << message;
+}
+
+::testing::AssertionResult WritesParameterGradientsExactly(const Layer& layer, const LayerTestData& data,
+                                                           bool sparse_weight_gradient) {
+  const FastResult added = RunFast(layer, data, GradientMode::kOverwrite, kNaN, 0.0f, GradientMode::kAccumulate);
+  const FastResult written = RunFast(layer, data, GradientMode::kOverwrite, kNaN, kNaN, GradientMode::kOverwrite);
+  const bool untouched_pruned = data.sparsity != nullptr && sparse_weight_gradient;
+  std::string message;
+  int failures = 0;
+  auto compare = [&](const std::string& what, const std::vector<float>& got, const std::vector<float>& want,
+                     const std::vector<float>* mask) {
+    for (size_t i = 0; i < got.size(); ++i) {
+      const bool pruned = mask != nullptr && (*mask)[i] == 0.0f;
+      // Bits, not ==: a written -0 where adding to +0 gives +0 is a difference.
+      const bool ok = pruned ? std::isnan(got[i]) : std::memcmp(&got[i], &want[i], sizeof(float)) == 0;
+      if (!ok && failures++ < 5) {
+        absl::StrAppend(&message, what, "[", i, "]: written ", got[i], ", want ", pruned ? "untouched" : "",
+                        pruned ? "" : absl::StrCat(want[i], " (added to +0)"), "\n");
+      }
+    }
+  };
+  compare("weight_gradient", written.weight_gradient, added.weight_gradient,
+          untouched_pruned ? &data.weight_mask : nullptr);
+  compare("bias_gradient", written.bias_gradient, added.bias_gradient, nullptr);
+  if (failures == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << layer.name() << ": overwritten parameter gradients differ in " << failures
                                        << " values:\n"
                                        << message;
 }

@@ -64,9 +64,16 @@ void PruneWeights(std::vector<float> mask, LayerTestData* data);
 // Runs the layer with data.sparsity and without it (the dense kernels on the same pruned weights), input gradients
 // overwritten and accumulated, and requires equal values everywhere: outputs, input gradients, and the weight
 // gradient at kept entries (at pruned ones a sparse weight-gradient kernel must leave the start value; pass false
-// when the weight gradient runs dense, which computes them). Equal means == (so +0 == -0).
+// when the weight gradient runs dense, which computes them). Equal means == (so +0 == -0). Then runs
+// WritesParameterGradientsExactly.
 ::testing::AssertionResult MatchesDenseExactly(const Layer& layer, const LayerTestData& data,
                                                bool sparse_weight_gradient = true);
+
+// Runs Backward with the parameter gradients overwritten (GradientMode::kOverwrite on buffers prefilled with NaN)
+// and added to +0, and requires the same bits everywhere; with data.sparsity and a sparse weight gradient, pruned
+// weight-gradient entries must instead still hold the NaN (left untouched). MatchesDenseExactly runs it too.
+::testing::AssertionResult WritesParameterGradientsExactly(const Layer& layer, const LayerTestData& data,
+                                                           bool sparse_weight_gradient = true);
 
 // Runs Forward and Backward (input gradients both overwritten and accumulated, parameter gradients accumulated onto
 // nonzero values; outputs and scratch prefilled with NaN to catch unwritten or uninitialized reads) and compares

@@ -119,7 +119,7 @@ double Network::ForwardChunk(const float* parameters, const float* inputs, const
 }
 
 void Network::BackwardChunk(const float* parameters, const float* inputs, int64_t count, Workspace* workspace,
-                            float* gradient) const {
+                            GradientMode mode, float* gradient) const {
   const float* input_pointers[kMaxLayerInputs];
   float* input_gradient_pointers[kMaxLayerInputs];
   for (size_t n = nodes_.size(); n-- > 0;) {
@@ -141,6 +141,7 @@ void Network::BackwardChunk(const float* parameters, const float* inputs, int64_
     arguments.input_gradient_modes = absl::MakeConstSpan(input_gradient_modes_[n]);
     arguments.parameter_gradients.weights = node.weights_offset >= 0 ? gradient + node.weights_offset : nullptr;
     arguments.parameter_gradients.biases = node.biases_offset >= 0 ? gradient + node.biases_offset : nullptr;
+    arguments.parameter_gradient_mode = mode;
     arguments.scratch = workspace->scratch_;
     node.layer->Backward(arguments);
   }
@@ -148,6 +149,16 @@ void Network::BackwardChunk(const float* parameters, const float* inputs, int64_
 
 double Network::AccumulateGradient(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,
                                    int64_t batch, Workspace* workspace, absl::Span<float> gradient) const {
+  return GradientSum(parameters, inputs, labels, batch, workspace, GradientMode::kAccumulate, gradient);
+}
+
+double Network::WriteGradient(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,
+                              int64_t batch, Workspace* workspace, absl::Span<float> gradient) const {
+  return GradientSum(parameters, inputs, labels, batch, workspace, GradientMode::kOverwrite, gradient);
+}
+
+double Network::GradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,
+                            int64_t batch, Workspace* workspace, GradientMode mode, absl::Span<float> gradient) const {
   CheckArguments(parameters, batch, workspace);
   PARSITY_CHECK(static_cast<int64_t>(gradient.size()) == parameter_count());
   const int64_t input_size = input_shape_.size();
@@ -157,7 +168,9 @@ double Network::AccumulateGradient(absl::Span<const float> parameters, const flo
     const float* chunk_inputs = inputs + first * input_size;
     loss_sum += ForwardChunk(parameters.data(), chunk_inputs, labels + first, count, /*backward=*/true, workspace,
                              /*correct=*/nullptr);
-    BackwardChunk(parameters.data(), chunk_inputs, count, workspace, gradient.data());
+    // Every parameter belongs to a layer, so the first chunk's layers write all of the gradient (or its kept entries).
+    BackwardChunk(parameters.data(), chunk_inputs, count, workspace,
+                  first == 0 ? mode : GradientMode::kAccumulate, gradient.data());
   }
   return loss_sum;
 }

@@ -121,6 +121,11 @@ class Network {
   // CreateWorkspace with max_batch >= batch or >= chunk_examples(); labels in range (violations abort).
   double AccumulateGradient(absl::Span<const float> parameters, const float* inputs, const int32_t* labels,
                             int64_t batch, Workspace* workspace, absl::Span<float> gradient) const;
+  // The same sum written into `gradient` rather than added to it, bit for bit what AccumulateGradient adds to a zeroed
+  // buffer, without zeroing it first. With a workspace made for sparse structures, the entries that a sparse
+  // weight-gradient kernel leaves out (pruned weights) keep whatever they held. Same requirements.
+  double WriteGradient(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t batch,
+                       Workspace* workspace, absl::Span<float> gradient) const;
 
   // Forward only: returns sum_i loss_i and writes the number of examples whose arg-max logit equals the label to
   // `*correct`; with `correct_flags` (batch bytes), also 1 there for each such example and 0 for the others. An
@@ -138,9 +143,12 @@ class Network {
   // when that is not null).
   double ForwardChunk(const float* parameters, const float* inputs, const int32_t* labels, int64_t count, bool backward,
                       Workspace* workspace, int64_t* correct, uint8_t* correct_flags = nullptr) const;
-  // The same chunk backward, after ForwardChunk(..., backward = true); adds into `gradient`.
+  // The same chunk backward, after ForwardChunk(..., backward = true); adds into `gradient`, or writes it (`mode`).
   void BackwardChunk(const float* parameters, const float* inputs, int64_t count, Workspace* workspace,
-                     float* gradient) const;
+                     GradientMode mode, float* gradient) const;
+  // AccumulateGradient (kAccumulate) or WriteGradient (kOverwrite): `mode` applies to the first chunk.
+  double GradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t batch,
+                     Workspace* workspace, GradientMode mode, absl::Span<float> gradient) const;
   void CheckArguments(absl::Span<const float> parameters, int64_t batch, const Workspace* workspace) const;
 
   std::string name_;

@@ -159,6 +159,25 @@ TEST(NetworkTest, AccumulatesWithoutZeroingOrAveraging) {
   }
 }
 
+// WriteGradient is AccumulateGradient onto zeros without the zeros: the same bits from a buffer of NaN, over several
+// chunks (7 examples in chunks of 3, 3 and 1), so the first chunk writes every parameter's entry.
+TEST(NetworkTest, WriteGradientGivesTheBitsOfAddingToZeros) {
+  const std::unique_ptr<Network> network = SmallGraph(3);
+  const ParameterBuffer parameters = RandomParameters(*network, 5);
+  const Data data = RandomData(*network, 7, 6);
+  const std::unique_ptr<Workspace> workspace = network->CreateWorkspace(7);
+  std::vector<float> added(network->parameter_count(), 0.0f);
+  const double loss = network->AccumulateGradient(parameters.Span(), data.inputs.data(), data.labels.data(), 7,
+                                                  workspace.get(), absl::MakeSpan(added));
+  std::vector<float> written(network->parameter_count(), std::nanf(""));
+  EXPECT_EQ(network->WriteGradient(parameters.Span(), data.inputs.data(), data.labels.data(), 7, workspace.get(),
+                                   absl::MakeSpan(written)),
+            loss);
+  for (size_t i = 0; i < added.size(); ++i) {
+    ASSERT_EQ(std::memcmp(&written[i], &added[i], sizeof(float)), 0) << "entry " << i << ": " << written[i];
+  }
+}
+
 TEST(NetworkTest, EvaluateAgreesWithTheTrainingPass) {
   const std::unique_ptr<Network> network = SmallGraph(3);
   const ParameterBuffer parameters = RandomParameters(*network, 5);

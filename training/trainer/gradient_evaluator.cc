@@ -61,6 +61,11 @@ int64_t GradientEvaluator::ChunkCount(int64_t count) const {
 
 double GradientEvaluator::AccumulateGradientSum(absl::Span<const float> parameters, const float* inputs,
                                                 const int32_t* labels, int64_t count, absl::Span<float> gradient) {
+  return SumOverChunks(parameters, inputs, labels, count, /*write=*/false, gradient);
+}
+
+double GradientEvaluator::SumOverChunks(absl::Span<const float> parameters, const float* inputs,
+                                        const int32_t* labels, int64_t count, bool write, absl::Span<float> gradient) {
   PARSITY_CHECK(count >= 1);
   PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
   PARSITY_CHECK(gradient.size() == parameters.size());
@@ -73,7 +78,8 @@ double GradientEvaluator::AccumulateGradientSum(absl::Span<const float> paramete
   for (int thread = 0; thread < threads; ++thread) {
     ThreadState& state = *thread_states_[thread];
     state.loss_sum = 0;
-    if (thread == 0) continue;
+    // Thread 0 adds into the caller's buffer; the others' shares start from zero, or are written by their first chunk.
+    if (thread == 0 || write) continue;
     float* partial = state.gradient.data();
     ForEachWrittenRange(options_.sparse_plan, size, smaller, larger,
                         [partial](int64_t begin, int64_t end) { std::fill(partial + begin, partial + end, 0.0f); });
@@ -85,8 +91,14 @@ double GradientEvaluator::AccumulateGradientSum(absl::Span<const float> paramete
       // Chunk boundaries split count as evenly as possible.
       const int64_t begin = chunk * count / chunks;
       const int64_t end = (chunk + 1) * count / chunks;
-      state.loss_sum += network_->AccumulateGradient(parameters, inputs + begin * values_per_example, labels + begin,
-                                                     end - begin, state.workspace.get(), target);
+      const float* chunk_inputs = inputs + begin * values_per_example;
+      if (write && chunk == thread) {
+        state.loss_sum += network_->WriteGradient(parameters, chunk_inputs, labels + begin, end - begin,
+                                                  state.workspace.get(), target);
+      } else {
+        state.loss_sum += network_->AccumulateGradient(parameters, chunk_inputs, labels + begin, end - begin,
+                                                       state.workspace.get(), target);
+      }
     }
   });
   double loss_sum = thread_states_[0]->loss_sum;
@@ -210,13 +222,8 @@ double GradientEvaluator::MeanGradient(absl::Span<const float> parameters, const
 
 double GradientEvaluator::GradientSum(absl::Span<const float> parameters, const float* inputs,
                                       const int32_t* labels, int64_t count, absl::Span<float> gradient) {
-  PARSITY_CHECK(count >= 1);
-  const int64_t chunks = ChunkCount(count);
-  float* values = gradient.data();
-  ForEachWrittenRange(options_.sparse_plan, static_cast<int64_t>(gradient.size()), count / chunks,
-                      (count + chunks - 1) / chunks,
-                      [values](int64_t begin, int64_t end) { std::fill(values + begin, values + end, 0.0f); });
-  return AccumulateGradientSum(parameters, inputs, labels, count, gradient);
+  // Each thread's first chunk writes its share (Network::WriteGradient): nothing is zeroed first.
+  return SumOverChunks(parameters, inputs, labels, count, /*write=*/true, gradient);
 }
 
 Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const data::Examples& examples) {

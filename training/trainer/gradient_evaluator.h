@@ -128,6 +128,10 @@ class GradientEvaluator {
 
  private:
   struct ThreadState;
+  // AccumulateGradientSum, or with `write` GradientSum: each thread's first chunk then writes its share instead of
+  // adding to it.
+  double SumOverChunks(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
+                       bool write, absl::Span<float> gradient);
   // Splits [0, count) into chunks of at most max_chunk examples, at least one per thread when each thread gets 8 or
   // more examples; chunk c runs on thread c % threads.
   int64_t ChunkCount(int64_t count) const;

@@ -69,6 +69,28 @@ TEST_F(GradientEvaluatorTest, ChunksAndThreadsAgreeWithOnePass) {
   }
 }
 
+// GradientSum writes each thread's share with its first chunk (no zeroing pass): the same bits as
+// AccumulateGradientSum adds to a zeroed buffer, from a buffer of NaN, on one and two threads with several chunks each.
+TEST_F(GradientEvaluatorTest, GradientSumIsTheSumAddedToZeros) {
+  for (const EvaluatorOptions options : {EvaluatorOptions{1, 8}, EvaluatorOptions{2, 5}}) {
+    SCOPED_TRACE(options.threads);
+    GradientEvaluator evaluator(network_.get(), options);
+    std::vector<float> added(parameters_.size(), 0.0f);
+    const double loss = evaluator.AccumulateGradientSum(parameters_, examples_.pixels.data(), examples_.labels.data(),
+                                                        kExamples, absl::MakeSpan(added));
+    std::vector<float> written(parameters_.size(), std::nanf(""));
+    for (int call = 0; call < 2; ++call) {
+      EXPECT_EQ(evaluator.GradientSum(parameters_, examples_.pixels.data(), examples_.labels.data(), kExamples,
+                                      absl::MakeSpan(written)),
+                loss);
+      for (size_t i = 0; i < added.size(); ++i) {
+        ASSERT_EQ(std::memcmp(&written[i], &added[i], sizeof(float)), 0) << "entry " << i << ": " << written[i];
+      }
+      std::fill(written.begin(), written.end(), std::nanf(""));
+    }
+  }
+}
+
 // Exact leaf sums: any split of the leaves over threads and over calls (ranks) gives the same words, and the rounded
 // sum is the gradient sum up to float rounding. 37 examples in leaves of 5: 8 leaves of 4-5 examples.
 TEST_F(GradientEvaluatorTest, ExactLeafSumsDoNotDependOnThreadsOrSplits) {
@@ -144,7 +166,7 @@ TEST_F(GradientEvaluatorTest, APlanScalesOnlyTheLinesWithKeptEntries) {
   EXPECT_GT(pruned_lines, 1000);
 }
 
-// With sparse weight gradients, the evaluator zeroes and sums only the ranges the plan names: kept entries are the
+// With sparse weight gradients, the evaluator writes and sums only the ranges the plan names: kept entries are the
 // same bits as the pass over the masked parameters without a plan, on one and two threads and over repeated calls
 // into a buffer that starts as NaN, and a line of pruned weights outside the ranges is never written.
 TEST_F(GradientEvaluatorTest, APlanZeroesAndSumsOnlyItsGradientRanges) {

@@ -24,7 +24,7 @@ void TransposeWeights(const ConvolutionGeometry& geometry, const float* weights,
 
 bool HasDirectConvolution() { return false; }
 void DirectConvolutionForward(const ConvolutionGeometry&, int64_t, const float*, const float*, const float*, float*) {}
-void DirectConvolutionWeightGradient(const ConvolutionGeometry&, int64_t, const float*, const float*, float*) {}
+void DirectConvolutionWeightGradient(const ConvolutionGeometry&, int64_t, const float*, const float*, bool, float*) {}
 void DirectConvolutionInputGradient(const ConvolutionGeometry&, int64_t, const float*, const float*, float*) {}
 
 #else
@@ -102,15 +102,19 @@ inline void ForwardTile(const float* a, int64_t lda, int64_t a_tap, const float*
 }
 
 // C[r, :] += sum over pixels (y < rows, x < columns) of A[y * a_row + x * a_pixel + r] * D[y * d_row + x * d_pixel + :]
-// for r < R: a tile of R consecutive weight rows of the weight gradient.
+// for r < R: a tile of R consecutive weight rows of the weight gradient. With `overwrite` the sum starts from +0
+// instead of C.
 template <int R, int NV>
 inline void WeightGradientTile(const float* a, int64_t a_row, int64_t a_pixel, const float* d, int64_t d_row,
-                               int64_t d_pixel, int64_t rows, int64_t columns, float* c, int64_t ldc, __mmask16 last) {
+                               int64_t d_pixel, int64_t rows, int64_t columns, bool overwrite, float* c, int64_t ldc,
+                               __mmask16 last) {
   __m512 acc[R][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), c + r * ldc + 16 * v);
+    for (int v = 0; v < NV; ++v) {
+      acc[r][v] = overwrite ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), c + r * ldc + 16 * v);
+    }
   }
   for (int64_t y = 0; y < rows; ++y) {
     const float* ay = a + y * a_row;
@@ -212,8 +216,8 @@ struct ForwardKernel {
 template <int R, int NV>
 struct WeightGradientKernel {
   static void Run(const float* a, int64_t a_row, int64_t a_pixel, const float* d, int64_t d_row, int64_t d_pixel,
-                  int64_t rows, int64_t columns, float* c, int64_t ldc, __mmask16 last) {
-    WeightGradientTile<R, NV>(a, a_row, a_pixel, d, d_row, d_pixel, rows, columns, c, ldc, last);
+                  int64_t rows, int64_t columns, bool overwrite, float* c, int64_t ldc, __mmask16 last) {
+    WeightGradientTile<R, NV>(a, a_row, a_pixel, d, d_row, d_pixel, rows, columns, overwrite, c, ldc, last);
   }
 };
 
@@ -279,7 +283,7 @@ void DirectConvolutionForward(const ConvolutionGeometry& g, int64_t batch, const
 }
 
 void DirectConvolutionWeightGradient(const ConvolutionGeometry& g, int64_t batch, const float* padded_input,
-                                     const float* output_gradient, float* weight_gradient) {
+                                     const float* output_gradient, bool overwrite, float* weight_gradient) {
   const int64_t kernel_row = g.kernel * g.in_channels;
   const int64_t channels = g.out_channels;
   const int64_t padded_image = g.padded_height * g.padded_width * g.in_channels;
@@ -302,13 +306,15 @@ void DirectConvolutionWeightGradient(const ConvolutionGeometry& g, int64_t batch
           const int64_t columns = std::min(columns_per_pass, g.out_width - ox);
           const float* input_corner = input_image + oy * g.stride * padded_row + ox * g.stride * g.in_channels;
           const float* gradient_corner = gradient_image + (oy * g.out_width + ox) * channels;
+          // Every tile of this channel block is first visited in the first pass.
+          const bool first_pass = overwrite && image == 0 && oy == 0 && ox == 0;
           for (int64_t ky = 0; ky < g.kernel; ++ky) {
             for (int64_t j0 = 0; j0 < kernel_row; j0 += tile) {
               Dispatch<WeightGradientKernel>(
                   block.vectors, std::min(tile, kernel_row - j0), input_corner + ky * padded_row + j0,
                   g.stride * padded_row, g.stride * g.in_channels, gradient_corner, g.out_width * channels, channels,
-                  rows, columns, weight_gradient + (ky * kernel_row + j0) * channels + first_channel, channels,
-                  block.last);
+                  rows, columns, first_pass, weight_gradient + (ky * kernel_row + j0) * channels + first_channel,
+                  channels, block.last);
             }
           }
         }

@@ -43,9 +43,10 @@ void DirectConvolutionForward(const ConvolutionGeometry& geometry, int64_t batch
                               const float* weights, const float* biases, float* output);
 
 // weight_gradient[ky, kx, c, o] += sum over b, oy, ox of padded_input[b, oy*s + ky, ox*s + kx, c] *
-// output_gradient[b, oy, ox, o].
+// output_gradient[b, oy, ox, o]. With `overwrite`, = instead of +=: each entry's chain starts from +0, the same bits
+// as on a zeroed buffer, without zeroing it.
 void DirectConvolutionWeightGradient(const ConvolutionGeometry& geometry, int64_t batch, const float* padded_input,
-                                     const float* output_gradient, float* weight_gradient);
+                                     const float* output_gradient, bool overwrite, float* weight_gradient);
 
 // padded_input_gradient[b, oy*s + ky, ox*s + kx, c] += sum over o of output_gradient[b, oy, ox, o] *
 // weights[ky, kx, c, o], for every output pixel and window offset. `transposed_weights` holds, per kernel row ky, the

@@ -197,7 +197,6 @@ int64_t LayOutSparseScratch(const SparseScratchSizes& sizes, float* scratch, Spa
   take(sizes.planar, &out.planar);
   take(sizes.planes, &out.planes);
   take(sizes.values, &out.values);
-  take(sizes.packed, &out.packed);
   take(sizes.zeros, &out.zeros);
   return offset;
 }
@@ -236,9 +235,9 @@ void SparseRowsForward(const SparseRows&, const float*, const float*, int64_t, i
 void SparseRowsScatter(const SparseRows&, const float*, const float*, int64_t, float*) {}
 void SparseRowsAccumulate(const SparseRows&, const float*, const float*, int64_t, int64_t, float*, int64_t) {}
 void SparseWeightGradient(const ConvolutionGeometry&, int64_t, const float*, const float*,
-                          const SparseWeightGradientPlan&, float*, float*) {}
+                          const SparseWeightGradientPlan&, bool, float*) {}
 void SparseLinesForward(const SparseLines&, int64_t, const float*, const float*, const float*, float*) {}
-void SparseLinesWeightGradient(const SparseLines&, int64_t, const float*, const float*, float*) {}
+void SparseLinesWeightGradient(const SparseLines&, int64_t, const float*, const float*, bool, float*) {}
 
 #else
 
@@ -303,7 +302,8 @@ inline void ScatterTile(const int32_t* offsets, const float* values, int64_t beg
 template <int G>
 inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, const float* padded_input,
                                 const float* output_gradient, const SparseWeightGradientPlan::Block& block,
-                                const int32_t* input_lane, const int32_t* output_lane, float* packed) {
+                                const int32_t* input_lane, const int32_t* output_lane, const int32_t* weight_index,
+                                bool overwrite, float* weight_gradient) {
   const int64_t padded_image = g.padded_height * g.padded_width * g.in_channels;
   const int64_t padded_row = g.padded_width * g.in_channels;
   const int64_t channels = g.out_channels;
@@ -311,9 +311,14 @@ inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, con
   const __mmask16 out_low = LaneMask(block.o_count), out_high = LaneMask(block.o_count - 16);
   __m512 acc[G];
   __m512i input_index[G], output_index[G];
+  __mmask16 used[G];
 #pragma GCC unroll 8
   for (int v = 0; v < G; ++v) {
-    acc[v] = _mm512_loadu_ps(packed + 16 * v);
+    const __m512i entry = _mm512_loadu_si512(weight_index + 16 * v);
+    used[v] = _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512());
+    // Accumulating chains start from the entries' values, writing ones from +0 (what a zeroed buffer would hold).
+    acc[v] = overwrite ? _mm512_setzero_ps()
+                       : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), used[v], entry, weight_gradient, 4);
     input_index[v] = _mm512_loadu_si512(input_lane + 16 * v);
     output_index[v] = _mm512_loadu_si512(output_lane + 16 * v);
   }
@@ -339,7 +344,9 @@ inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, con
     }
   }
 #pragma GCC unroll 8
-  for (int v = 0; v < G; ++v) _mm512_storeu_ps(packed + 16 * v, acc[v]);
+  for (int v = 0; v < G; ++v) {
+    _mm512_mask_i32scatter_ps(weight_gradient, used[v], _mm512_loadu_si512(weight_index + 16 * v), acc[v], 4);
+  }
 }
 
 template <template <int> class Kernel, int N, typename... Arguments>
@@ -373,8 +380,9 @@ template <int G>
 struct WeightGradientKernel {
   static void Run(const ConvolutionGeometry& g, int64_t batch, const float* padded_input, const float* output_gradient,
                   const SparseWeightGradientPlan::Block& block, const int32_t* input_lane, const int32_t* output_lane,
-                  float* packed) {
-    WeightGradientGroup<G>(g, batch, padded_input, output_gradient, block, input_lane, output_lane, packed);
+                  const int32_t* weight_index, bool overwrite, float* weight_gradient) {
+    WeightGradientGroup<G>(g, batch, padded_input, output_gradient, block, input_lane, output_lane, weight_index,
+                           overwrite, weight_gradient);
   }
 };
 
@@ -436,21 +444,16 @@ void SparseRowsScatter(const SparseRows& rows, const float* values, const float*
 }
 
 void SparseWeightGradient(const ConvolutionGeometry& geometry, int64_t batch, const float* padded_input,
-                          const float* output_gradient, const SparseWeightGradientPlan& plan, float* packed,
+                          const float* output_gradient, const SparseWeightGradientPlan& plan, bool overwrite,
                           float* weight_gradient) {
-  const int64_t lanes = 16 * plan.vectors();
-  const int32_t* index = plan.weight_index.data();
-  for (int64_t lane = 0; lane < lanes; ++lane) packed[lane] = index[lane] >= 0 ? weight_gradient[index[lane]] : 0.0f;
   for (const SparseWeightGradientPlan::Block& block : plan.blocks) {
     for (int64_t v = 0; v < block.vectors; v += kMaxGroupVectors) {
       const int64_t first = block.first_vector + v;
       DispatchCount<WeightGradientKernel, kMaxGroupVectors>(
           std::min(kMaxGroupVectors, block.vectors - v), geometry, batch, padded_input, output_gradient, block,
-          plan.input_lane.data() + 16 * first, plan.output_lane.data() + 16 * first, packed + 16 * first);
+          plan.input_lane.data() + 16 * first, plan.output_lane.data() + 16 * first,
+          plan.weight_index.data() + 16 * first, overwrite, weight_gradient);
     }
-  }
-  for (int64_t lane = 0; lane < lanes; ++lane) {
-    if (index[lane] >= 0) weight_gradient[index[lane]] = packed[lane];
   }
 }
 
@@ -522,7 +525,7 @@ struct LinesForwardKernel {
 // block's lines are read, advanced by R fused multiply-adds (b ascending) and written back on their kept lanes.
 template <int R>
 struct LinesWeightGradientKernel {
-  static void Run(const SparseLines& lines, const float* input, const float* output_gradient,
+  static void Run(const SparseLines& lines, const float* input, const float* output_gradient, bool overwrite,
                   float* weight_gradient) {
     const int64_t in = lines.in;
     const int64_t out = lines.out;
@@ -537,7 +540,7 @@ struct LinesWeightGradientKernel {
       for (int64_t line = start[v]; line < start[v + 1]; ++line) {
         const int64_t i = row[line];
         float* target = weight_gradient + i * out + 16 * v;
-        __m512 acc = _mm512_maskz_loadu_ps(kept[line], target);
+        __m512 acc = overwrite ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(kept[line], target);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc = _mm512_fmadd_ps(_mm512_set1_ps(input[r * in + i]), gradient[r], acc);
         _mm512_mask_storeu_ps(target, kept[line], acc);
@@ -558,12 +561,13 @@ void SparseLinesForward(const SparseLines& lines, int64_t batch, const float* in
 }
 
 void SparseLinesWeightGradient(const SparseLines& lines, int64_t batch, const float* input,
-                               const float* output_gradient, float* weight_gradient) {
+                               const float* output_gradient, bool overwrite, float* weight_gradient) {
   // Tiles in batch order: each entry's chain continues from the previous tile's value.
   const int64_t tile = BalancedTile(batch, kMaxLineRows);
   for (int64_t b = 0; b < batch; b += tile) {
     DispatchCount<LinesWeightGradientKernel, kMaxLineRows>(std::min(tile, batch - b), lines, input + b * lines.in,
-                                                           output_gradient + b * lines.out, weight_gradient);
+                                                           output_gradient + b * lines.out, overwrite && b == 0,
+                                                           weight_gradient);
   }
 }
 

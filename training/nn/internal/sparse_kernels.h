@@ -107,7 +107,6 @@ struct SparseScratch {
   float* planar = nullptr;        // One planar image (convolutions) or the transposed batch (fully connected).
   float* planes = nullptr;        // Output planes of a forward product, or output-gradient planes.
   float* values = nullptr;        // Packed weight values, one per entry.
-  float* packed = nullptr;        // The weight-gradient kernel's packed gradient lanes.
   float* zeros = nullptr;         // Zeros: the start of an overwritten input gradient.
 };
 
@@ -117,7 +116,6 @@ struct SparseScratchSizes {
   int64_t planar = 0;
   int64_t planes = 0;
   int64_t values = 0;
-  int64_t packed = 0;
   int64_t zeros = 0;
 };
 
@@ -217,9 +215,10 @@ SparseWeightGradientPlan MakeSparseWeightGradientPlan(const ConvolutionGeometry&
 
 // weight_gradient[k, o] += sum over images, then output pixels in row-major order, of padded_input * output_gradient
 // for every kept (k, o) of the plan, exactly as DirectConvolutionWeightGradient computes it; other entries are not
-// touched. `packed` holds 16 * plan.vectors() floats of scratch.
+// touched. With `overwrite`, each kept entry's chain starts from +0 instead of its value (the same bits as on a zeroed
+// buffer, without reading or zeroing it).
 void SparseWeightGradient(const ConvolutionGeometry& geometry, int64_t batch, const float* padded_input,
-                          const float* output_gradient, const SparseWeightGradientPlan& plan, float* packed,
+                          const float* output_gradient, const SparseWeightGradientPlan& plan, bool overwrite,
                           float* weight_gradient);
 
 // Fully connected products at small batches, vectorized over outputs instead of over the batch ("lines"). The
@@ -249,10 +248,10 @@ void SparseLinesForward(const SparseLines& lines, int64_t batch, const float* in
                         const float* biases, float* output);
 
 // weight_gradient[i, o] += sum over b ascending of input[b, i] * output_gradient[b, o], a chain of fused
-// multiply-adds from the entry's value, for every kept (i, o): DirectConvolutionWeightGradient's chain. Pruned entries
-// are not touched.
+// multiply-adds from the entry's value (from +0 with `overwrite`), for every kept (i, o):
+// DirectConvolutionWeightGradient's chain. Pruned entries are not touched.
 void SparseLinesWeightGradient(const SparseLines& lines, int64_t batch, const float* input,
-                               const float* output_gradient, float* weight_gradient);
+                               const float* output_gradient, bool overwrite, float* weight_gradient);
 
 template <typename KeptFunction>
 SparseWeightGradientPlan MakeSparseWeightGradientPlan(const ConvolutionGeometry& geometry, KeptFunction kept) {
