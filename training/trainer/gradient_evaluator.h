@@ -82,7 +82,8 @@ class GradientEvaluator {
   // Like MeanGradient but writes the SUM over the examples of d loss_i / d parameters (not divided by count; same
   // reading rule with a plan) and returns the sum of the losses: the gradient before MeanGradient's last pass, which
   // a trainer hands to Optimizer::ScaledStep with scale 1/count instead. MeanGradient's values are this sum's entries
-  // times 1/count, rounded.
+  // times 1/count, rounded. Nothing is zeroed first: each thread's first chunk writes its share
+  // (nn::Network::WriteGradient), with the bits of adding it to zeros.
   double GradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
                      absl::Span<float> gradient);
 
