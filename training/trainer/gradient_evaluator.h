@@ -31,8 +31,8 @@ struct EvaluatorOptions {
   // The network's sparse execution plan under its pruning mask (training/nn/sparse_plan.h; must outlive the
   // evaluator), or null to run dense. With a plan every gradient and evaluation is that of the masked network,
   // computed over the kept weights where the plan's kernels say so; pruned weight-gradient entries may then be left
-  // untouched, unzeroed or unscaled (nn::SparsePlan::ForEachGradientRange, ScaleGradient), so read gradients through
-  // the mask.
+  // untouched, unzeroed or unscaled (nn::SparsePlan::ForEachGradientRange, ScaleGradient) and hold anything, stale
+  // sums included, so read gradients through the mask (the optimizers' masked steps and the theory's oracles do).
   const nn::SparsePlan* sparse_plan = nullptr;
   // Examples per leaf of an exact gradient sum (AddLeafGradients); 0: DefaultLeafExamples(network). Each leaf's
   // float gradient is converted once, so a leaf should cost much more than that conversion (about 1.5 ns per
