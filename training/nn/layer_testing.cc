@@ -399,8 +399,8 @@ void PruneWeights(std::vector<float> mask, LayerTestData* data) {
       // Bits, not ==: a written -0 where adding to +0 gives +0 is a difference.
       const bool ok = pruned ? std::isnan(got[i]) : std::memcmp(&got[i], &want[i], sizeof(float)) == 0;
       if (!ok && failures++ < 5) {
-        absl::StrAppend(&message, what, "[", i, "]: written ", got[i], ", want ", pruned ? "untouched" : "",
-                        pruned ? "" : absl::StrCat(want[i], " (added to +0)"), "\n");
+        absl::StrAppend(&message, what, "[", i, "]: written ", got[i], ", want ",
+                        pruned ? std::string("untouched") : absl::StrCat(want[i], " (added to +0)"), "\n");
       }
     }
   };
