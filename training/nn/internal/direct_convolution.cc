@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "training/nn/internal/transpose.h"
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -14,9 +16,7 @@ void TransposeWeights(const ConvolutionGeometry& geometry, const float* weights,
   for (int64_t ky = 0; ky < geometry.kernel; ++ky) {
     const float* source = weights + ky * kernel_row * channels;
     float* destination = transposed + ky * channels * kernel_row;
-    for (int64_t j = 0; j < kernel_row; ++j) {
-      for (int64_t o = 0; o < channels; ++o) destination[o * kernel_row + j] = source[j * channels + o];
-    }
+    Transpose<false>(source, kernel_row, channels, channels, destination, kernel_row);
   }
 }
 
