@@ -178,7 +178,9 @@ void SparseRowsForward(const SparseRows& rows, const float* values, const float*
 //   out[offsets[e] * out_plane + q] = fma(weights[weight_index[e]], in[r * scale + q], out[offsets[e] * out_plane + q])
 // Each output element gets the same chain as SparseRowsForward would give it with the transposed rows (its
 // entries by ascending input), without gathering the weights first: rows in the weights' own order read them
-// sequentially. `out` must hold the chain's start (the biases). REQUIRES: 1 <= lane_vectors <= 2.
+// sequentially. `out` must hold the chain's start (the biases). A fully connected layer's input gradient runs it with
+// the forward rows (each input's sum over its outputs in ascending order, as the dense kernel's).
+// REQUIRES: 1 <= lane_vectors <= 2.
 void SparseRowsAccumulate(const SparseRows& rows, const float* weights, const float* in, int64_t scale,
                           int64_t lane_vectors, float* out, int64_t out_plane);
 
