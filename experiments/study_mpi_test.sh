@@ -9,7 +9,8 @@
 #     has early termination off (it then lasts long enough to be killed midway), so its equality with the
 #     one-process run with early termination on also shows that the shortcut changes no result across ranks. While
 #     that job runs, rank 0 alone holds the output directory's lock (the other ranks train without it), and a second
-#     run on the directory is refused naming rank 0's host and PID (issue 13).
+#     run on the directory is refused naming rank 0's host and PID (issue 13); the ranks are frozen (SIGSTOP) for that
+#     check, or the job, whose trials take milliseconds, can finish before rank 1 is killed.
 set -uo pipefail
 source "${TEST_SRCDIR}/${TEST_WORKSPACE}/training/distributed/mpi_test_lib.sh"
 source "${TEST_SRCDIR}/${TEST_WORKSPACE}/experiments/tiny_study_lib.sh"
@@ -75,6 +76,9 @@ for _ in $(seq 1 4000); do
   if [[ $(find "$tmp/killed" -name metadata.json 2>/dev/null | wc -l) -ge 3 ]]; then
     victim=$(rank_pid 1)
     holder=$(rank_pid 0)
+    other=$(rank_pid 2)
+    # Frozen while the lock is checked, so that the job cannot finish first (its trials take milliseconds).
+    kill -STOP $victim $holder $other 2>/dev/null
     break
   fi
   sleep 0.005
@@ -87,6 +91,7 @@ else
   [[ $code -eq 1 && "$second" == *"/study.lock is held by host $(uname -n), PID $holder, since "* ]] ||
     fail "a second run on the directory of the 3-rank job (rank 0 is PID $holder): exit $code: $second"
   kill -KILL "$victim"
+  kill -CONT $holder $other 2>/dev/null
 fi
 wait "$mpirun_pid"
 code=$?
