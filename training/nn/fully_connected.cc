@@ -166,24 +166,17 @@ void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments
   const bool accumulate = arguments.input_gradient_modes[0] == GradientMode::kAccumulate;
   nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, out_features(), 0, 0, 1, batch, 1),
                         arguments.output_gradient, 1, planar);
+  if (accumulate) nn_internal::ToPlanes(input_gradient, 1, batch, in, 0, 16 * lane_vectors, planes);
   if (lane_vectors <= 2) {
     // Short lanes, as in ForwardSparse: a row of the transposed weights (one input's kept outputs) is a chain of a
     // few dozen dependent multiply-adds, so the planes are updated in place output by output instead (each input's
     // sum still runs over its outputs in ascending order).
-    if (accumulate) {
-      nn_internal::ToPlanes(input_gradient, 1, batch, in, 0, 16 * lane_vectors, planes);
-    } else {
-      nn_internal::ZeroFloats(in * 16 * lane_vectors, planes);
-    }
+    if (!accumulate) nn_internal::ZeroFloats(in * 16 * lane_vectors, planes);
     nn_internal::SparseRowsAccumulate(sparsity.forward_rows, arguments.parameters.weights, planar, batch,
                                       lane_vectors, planes, 16 * lane_vectors);
   } else {
     nn_internal::PackValues(sparsity.transposed_rows, arguments.parameters.weights, values);
-    if (accumulate) {
-      nn_internal::ToPlanes(input_gradient, 1, batch, in, 0, 16 * lane_vectors, planes);
-    } else {
-      nn_internal::ZeroFloats(in, zeros);
-    }
+    if (!accumulate) nn_internal::ZeroFloats(in, zeros);
     nn_internal::SparseRowsForward(sparsity.transposed_rows, values, planar, batch, lane_vectors,
                                    accumulate ? nullptr : zeros, planes, 16 * lane_vectors);
   }
