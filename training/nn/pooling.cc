@@ -91,6 +91,69 @@ void RouteMaxGradient(const float* output, const float* output_gradient, int64_t
 #endif
 }
 
+#if defined(__AVX512F__)
+// The 2 x 2, stride 2 windows of the networks: one pass over each output row instead of Eigen's four. The same
+// operations as the general path's cwiseMax, in the same order (the maximum so far, replaced by a window pixel only
+// when smaller: _mm512_max_ps returns its second operand on ties and NaN), so the same bits, signed zeros included.
+void MaxPool2x2(const float* image, const ImageShape& in, const ImageShape& out, float* output) {
+  const int64_t channels = in.channels;
+  const int64_t row = in.width * channels;
+  for (int64_t out_y = 0; out_y < out.height; ++out_y) {
+    const float* top = image + 2 * out_y * row;
+    for (int64_t out_x = 0; out_x < out.width; ++out_x) {
+      const float* window = top + 2 * out_x * channels;
+      float* pixel = output + (out_y * out.width + out_x) * channels;
+      for (int64_t c = 0; c < channels; c += 16) {
+        const __mmask16 lanes = nn_internal::TailMask(std::min<int64_t>(16, channels - c));
+        __m512 maximum = _mm512_maskz_loadu_ps(lanes, window + c);
+        maximum = _mm512_max_ps(_mm512_maskz_loadu_ps(lanes, window + channels + c), maximum);
+        maximum = _mm512_max_ps(_mm512_maskz_loadu_ps(lanes, window + row + c), maximum);
+        maximum = _mm512_max_ps(_mm512_maskz_loadu_ps(lanes, window + row + channels + c), maximum);
+        _mm512_mask_storeu_ps(pixel + c, lanes, maximum);
+      }
+    }
+  }
+}
+
+// The 2 x 2, stride 2 windows of the networks with the gradient overwritten: each covered input element is written
+// once, as RouteMaxGradient's write_window path would, from the rows of one example. The four window pixels are
+// compared at once and the first-hit masks derived afterwards (hit w = equal at w and at none of 0 .. w - 1: the
+// same masks as testing them in turn), and pixels are addressed directly, without RouteMaxGradient's pointer tables:
+// this was 12-17% of Simple-CNN's 98%-sparse step.
+void RouteMaxGradient2x2(const float* image, const float* output, const float* output_gradient, const ImageShape& in,
+                         const ImageShape& out, float* image_gradient) {
+  const int64_t channels = in.channels;
+  const int64_t row = in.width * channels;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t out_y = 0; out_y < out.height; ++out_y) {
+    const float* top = image + 2 * out_y * row;
+    float* top_gradient = image_gradient + 2 * out_y * row;
+    for (int64_t out_x = 0; out_x < out.width; ++out_x) {
+      const int64_t pixel = (out_y * out.width + out_x) * channels;
+      const int64_t left = 2 * out_x * channels;
+      for (int64_t c = 0; c < channels; c += 16) {
+        const __mmask16 lanes = nn_internal::TailMask(std::min<int64_t>(16, channels - c));
+        const __m512 maximum = _mm512_maskz_loadu_ps(lanes, output + pixel + c);
+        const __m512 gradient = _mm512_maskz_loadu_ps(lanes, output_gradient + pixel + c);
+        const int64_t at[4] = {left + c, left + channels + c, row + left + c, row + left + channels + c};
+        __mmask16 equal[4];
+#pragma GCC unroll 4
+        for (int w = 0; w < 4; ++w) {
+          equal[w] = _mm512_mask_cmp_ps_mask(lanes, _mm512_maskz_loadu_ps(lanes, top + at[w]), maximum, _CMP_EQ_OQ);
+        }
+        __mmask16 routed = 0;
+#pragma GCC unroll 4
+        for (int w = 0; w < 4; ++w) {
+          const __mmask16 hit = static_cast<__mmask16>(equal[w] & ~routed);
+          routed = static_cast<__mmask16>(routed | hit);
+          _mm512_mask_storeu_ps(top_gradient + at[w], lanes, _mm512_add_ps(_mm512_maskz_mov_ps(hit, gradient), zero));
+        }
+      }
+    }
+  }
+}
+#endif
+
 }  // namespace
 
 MaxPoolLayer::MaxPoolLayer(std::string name, const ImageShape& input_shape, const PoolOptions& options)
@@ -99,6 +162,14 @@ MaxPoolLayer::MaxPoolLayer(std::string name, const ImageShape& input_shape, cons
 void MaxPoolLayer::Forward(const ForwardArguments& arguments) const {
   const ImageShape& in = input_shapes()[0];
   const ImageShape& out = output_shape();
+#if defined(__AVX512F__)
+  if (options_.window == 2 && options_.stride == 2) {
+    for (int64_t example = 0; example < arguments.batch; ++example) {
+      MaxPool2x2(arguments.inputs[0] + example * in.size(), in, out, arguments.output + example * out.size());
+    }
+    return;
+  }
+#endif
   for (int64_t example = 0; example < arguments.batch; ++example) {
     const float* image = arguments.inputs[0] + example * in.size();
     for (int64_t out_y = 0; out_y < out.height; ++out_y) {
@@ -134,6 +205,16 @@ void MaxPoolLayer::Backward(const BackwardArguments& arguments) const {
   } else if (overwrite) {
     ZeroFloats(arguments.batch * in.size(), input_gradient);
   }
+#if defined(__AVX512F__)
+  if (write_window && options_.window == 2) {
+    for (int64_t example = 0; example < arguments.batch; ++example) {
+      const int64_t pixels = example * out.size();
+      RouteMaxGradient2x2(arguments.inputs[0] + example * in.size(), arguments.output + pixels,
+                          arguments.output_gradient + pixels, in, out, input_gradient + example * in.size());
+    }
+    return;
+  }
+#endif
   constexpr int64_t kMaxWindowPixels = 64;
   const int64_t window_pixels = options_.window * options_.window;
   PARSITY_CHECK(window_pixels <= kMaxWindowPixels);

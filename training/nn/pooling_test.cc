@@ -1,8 +1,12 @@
 #include "training/nn/pooling.h"
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
 #include <ostream>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "training/nn/layer_testing.h"
@@ -89,6 +93,76 @@ TEST(MaxPoolLayerTest, RoutesTiesToTheFirstMaximum) {
   EXPECT_EQ(input_gradient[1], 0.0f);
   EXPECT_EQ(input_gradient[2], 0.0f);
   EXPECT_EQ(input_gradient[3], 0.0f);
+}
+
+// Bitwise against the rule spelled out in scalar code (the maximum so far replaced only by a larger window pixel,
+// in row-major window order; the gradient routed to the first pixel equal to the maximum), on inputs full of ties,
+// signed zeros and NaN, with a vector tail (20 channels): the 2 x 2 fast paths and the general one must all follow it.
+TEST(MaxPoolLayerTest, FollowsTheScalarRuleBitwiseOnTiesSignedZerosAndNaN) {
+  const float kNaN = std::numeric_limits<float>::quiet_NaN();
+  const float kChoices[] = {-0.0f, 0.0f, 1.0f, 2.0f, -1.0f, kNaN};
+  for (const PoolOptions options : {PoolOptions{2, 2}, PoolOptions{3, 2}}) {
+    const ImageShape in{7, 8, 20};
+    const MaxPoolLayer pool("pool", in, options);
+    const ImageShape out = pool.output_shape();
+    constexpr int64_t kBatch = 2;
+    std::mt19937 engine(7);
+    std::vector<float> input(kBatch * in.size());
+    for (float& value : input) value = kChoices[engine() % 6];
+    std::vector<float> output_gradient(kBatch * out.size());
+    for (size_t i = 0; i < output_gradient.size(); ++i) output_gradient[i] = 0.25f * static_cast<float>(i % 13) - 1.0f;
+    std::vector<float> expected_output(kBatch * out.size());
+    std::vector<float> expected_gradient(kBatch * in.size(), 0.0f);
+    for (int64_t b = 0; b < kBatch; ++b) {
+      for (int64_t oy = 0; oy < out.height; ++oy) {
+        for (int64_t ox = 0; ox < out.width; ++ox) {
+          for (int64_t c = 0; c < in.channels; ++c) {
+            auto at = [&](int64_t ky, int64_t kx) {
+              return ((b * in.height + oy * options.stride + ky) * in.width + ox * options.stride + kx) * in.channels + c;
+            };
+            float maximum = input[at(0, 0)];
+            for (int64_t w = 1; w < options.window * options.window; ++w) {
+              const float candidate = input[at(w / options.window, w % options.window)];
+              maximum = maximum < candidate ? candidate : maximum;
+            }
+            const int64_t o = ((b * out.height + oy) * out.width + ox) * out.channels + c;
+            expected_output[o] = maximum;
+            for (int64_t w = 0; w < options.window * options.window; ++w) {
+              float& target = expected_gradient[at(w / options.window, w % options.window)];
+              if (input[at(w / options.window, w % options.window)] == maximum) {
+                target += output_gradient[o];
+                break;
+              }
+            }
+          }
+        }
+      }
+    }
+    const float* inputs[1] = {input.data()};
+    std::vector<float> output(kBatch * out.size(), -7.0f);
+    ForwardArguments forward;
+    forward.batch = kBatch;
+    forward.inputs = inputs;
+    forward.output = output.data();
+    pool.Forward(forward);
+    EXPECT_EQ(std::memcmp(output.data(), expected_output.data(), sizeof(float) * output.size()), 0)
+        << "window " << options.window;
+    for (const GradientMode mode : {GradientMode::kOverwrite, GradientMode::kAccumulate}) {
+      std::vector<float> input_gradient(kBatch * in.size(), mode == GradientMode::kOverwrite ? kNaN : 0.0f);
+      float* input_gradients[1] = {input_gradient.data()};
+      const GradientMode modes[1] = {mode};
+      BackwardArguments backward;
+      backward.batch = kBatch;
+      backward.inputs = inputs;
+      backward.output = output.data();
+      backward.output_gradient = output_gradient.data();
+      backward.input_gradients = input_gradients;
+      backward.input_gradient_modes = modes;
+      pool.Backward(backward);
+      EXPECT_EQ(std::memcmp(input_gradient.data(), expected_gradient.data(), sizeof(float) * input_gradient.size()), 0)
+          << "window " << options.window << (mode == GradientMode::kOverwrite ? ", overwrite" : ", accumulate");
+    }
+  }
 }
 
 TEST(GlobalAveragePoolLayerTest, MatchesReferenceAndFiniteDifferences) {
