@@ -270,6 +270,60 @@ inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, con
   }
 }
 
+// The vectors of one group: each its own block's inputs (the group's lane masks), all the same output gradients.
+template <int K>
+inline void WeightGradientVectors(const ConvolutionGeometry& g, int64_t batch, const float* padded_input,
+                                  const float* output_gradient, const SparseWeightGradientPlan& plan,
+                                  const SparseWeightGradientPlan::Group& group, bool overwrite,
+                                  float* weight_gradient) {
+  const int64_t padded_image = g.padded_height * g.padded_width * g.in_channels;
+  const int64_t padded_row = g.padded_width * g.in_channels;
+  const int64_t channels = g.out_channels;
+  const __mmask16 in_low = LaneMask(group.j_count), in_high = LaneMask(group.j_count - 16);
+  const __mmask16 out_low = LaneMask(group.o_count), out_high = LaneMask(group.o_count - 16);
+  __m512 acc[K];
+  __m512i input_index[K], output_index[K];
+  int64_t input_offset[K];
+#pragma GCC unroll 8
+  for (int k = 0; k < K; ++k) {
+    const int64_t vector = group.vector[k];
+    const __m512i entry = _mm512_loadu_si512(plan.weight_index.data() + 16 * vector);
+    const __mmask16 used = _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512());
+    acc[k] = overwrite ? _mm512_setzero_ps()
+                       : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), used, entry, weight_gradient, 4);
+    input_index[k] = _mm512_loadu_si512(plan.input_lane.data() + 16 * vector);
+    output_index[k] = _mm512_loadu_si512(plan.output_lane.data() + 16 * vector);
+    input_offset[k] = group.input_offset[k];
+  }
+  for (int64_t image = 0; image < batch; ++image) {
+    const float* input_image = padded_input + image * padded_image;
+    const float* gradient_image = output_gradient + image * g.out_height * g.out_width * channels + group.o0;
+    for (int64_t oy = 0; oy < g.out_height; ++oy) {
+      const float* input_row = input_image + oy * g.stride * padded_row;
+      const float* gradient_row = gradient_image + oy * g.out_width * channels;
+      for (int64_t ox = 0; ox < g.out_width; ++ox) {
+        const float* a = input_row + ox * g.stride * g.in_channels;
+        const float* d = gradient_row + ox * channels;
+        const __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
+        const __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
+#pragma GCC unroll 8
+        for (int k = 0; k < K; ++k) {
+          const __m512 a0 = _mm512_maskz_loadu_ps(in_low, a + input_offset[k]);
+          const __m512 a1 = _mm512_maskz_loadu_ps(in_high, a + input_offset[k] + 16);
+          acc[k] = _mm512_fmadd_ps(_mm512_permutex2var_ps(a0, input_index[k], a1),
+                                   _mm512_permutex2var_ps(d0, output_index[k], d1), acc[k]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < K; ++k) {
+    const __m512i entry = _mm512_loadu_si512(plan.weight_index.data() + 16 * group.vector[k]);
+    _mm512_mask_i32scatter_ps(weight_gradient, _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512()), entry, acc[k],
+                              4);
+  }
+}
+
 template <template <int> class Kernel, int N, typename... Arguments>
 inline void DispatchCount(int64_t count, Arguments&&... arguments) {
   if constexpr (N > 1) {
@@ -304,6 +358,15 @@ struct WeightGradientKernel {
                   const int32_t* weight_index, bool overwrite, float* weight_gradient) {
     WeightGradientGroup<G>(g, batch, padded_input, output_gradient, block, input_lane, output_lane, weight_index,
                            overwrite, weight_gradient);
+  }
+};
+
+template <int K>
+struct WeightGradientVectorsKernel {
+  static void Run(const ConvolutionGeometry& g, int64_t batch, const float* padded_input, const float* output_gradient,
+                  const SparseWeightGradientPlan& plan, const SparseWeightGradientPlan::Group& group, bool overwrite,
+                  float* weight_gradient) {
+    WeightGradientVectors<K>(g, batch, padded_input, output_gradient, plan, group, overwrite, weight_gradient);
   }
 };
 
@@ -367,7 +430,12 @@ void SparseRowsScatter(const SparseRows& rows, const float* values, const float*
 void SparseWeightGradient(const ConvolutionGeometry& geometry, int64_t batch, const float* padded_input,
                           const float* output_gradient, const SparseWeightGradientPlan& plan, bool overwrite,
                           float* weight_gradient) {
+  for (const SparseWeightGradientPlan::Group& group : plan.groups) {
+    DispatchCount<WeightGradientVectorsKernel, SparseWeightGradientPlan::kMaxGroupedVectors>(
+        group.count, geometry, batch, padded_input, output_gradient, plan, group, overwrite, weight_gradient);
+  }
   for (const SparseWeightGradientPlan::Block& block : plan.blocks) {
+    if (block.grouped) continue;
     for (int64_t v = 0; v < block.vectors; v += kMaxGroupVectors) {
       const int64_t first = block.first_vector + v;
       DispatchCount<WeightGradientKernel, kMaxGroupVectors>(

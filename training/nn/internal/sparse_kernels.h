@@ -24,10 +24,14 @@
 // - Weight gradient: vectorized over kept entries. Each vector holds 16 kept (k, o) entries of one block of 32
 //   consecutive k (within one kernel row) by 32 consecutive o, and for every pixel selects its inputs and output
 //   gradients with two in-register permutes of the pixel's NHWC rows; the pixel sum runs in the dense kernel's order.
+//   A block of many vectors runs them together; vectors of blocks with one or two run in groups of up to 8 from
+//   blocks of the same output channels, so that even very sparse layers keep enough chains in flight.
 #ifndef PARSITY_TRAINING_NN_INTERNAL_SPARSE_KERNELS_H_
 #define PARSITY_TRAINING_NN_INTERNAL_SPARSE_KERNELS_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "training/nn/internal/direct_convolution.h"
@@ -200,8 +204,23 @@ struct SparseWeightGradientPlan {
     int64_t o_count = 0;
     int64_t first_vector = 0;
     int64_t vectors = 0;
+    bool grouped = false;  // Its vectors are run through `groups`, not block by block.
+  };
+  // Vectors of blocks too small to hide the fused multiply-add's latency on their own (fewer than
+  // kMinBlockVectors), gathered kMaxGroupedVectors at a time among blocks with the same output channels and lane
+  // masks, so that one pass over the pixels loads each pixel's output gradients once and runs that many chains.
+  static constexpr int64_t kMinBlockVectors = 3;
+  static constexpr int kMaxGroupedVectors = 8;
+  struct Group {
+    int64_t o0 = 0;
+    int64_t o_count = 0;
+    int64_t j_count = 0;
+    int count = 0;
+    int64_t vector[kMaxGroupedVectors] = {};        // Into input_lane, output_lane and weight_index.
+    int64_t input_offset[kMaxGroupedVectors] = {};  // ky * padded row + j0 of the vector's block.
   };
   std::vector<Block> blocks;
+  std::vector<Group> groups;
   // 16 per vector: the lane's j - j0 and o - o0 (0 in unused lanes) and its index into the weight tensor (-1: unused).
   std::vector<int32_t> input_lane;
   std::vector<int32_t> output_lane;
@@ -289,6 +308,35 @@ SparseWeightGradientPlan MakeSparseWeightGradientPlan(const ConvolutionGeometry&
         }
         block.vectors = plan.vectors() - block.first_vector;
         plan.blocks.push_back(block);
+      }
+    }
+  }
+  // Small blocks' vectors into groups, keyed by (o0, j_count): o_count follows from o0.
+  const int64_t padded_row = geometry.padded_width * geometry.in_channels;
+  std::vector<std::pair<int64_t, int64_t>> open_keys;  // Of the groups still filling, index-aligned with open_groups.
+  std::vector<int64_t> open_groups;
+  for (SparseWeightGradientPlan::Block& block : plan.blocks) {
+    if (block.vectors >= SparseWeightGradientPlan::kMinBlockVectors) continue;
+    block.grouped = true;
+    const std::pair<int64_t, int64_t> key(block.o0, block.j_count);
+    for (int64_t v = 0; v < block.vectors; ++v) {
+      size_t open = 0;
+      while (open < open_keys.size() && open_keys[open] != key) ++open;
+      if (open == open_keys.size()) {
+        SparseWeightGradientPlan::Group group;
+        group.o0 = block.o0;
+        group.o_count = block.o_count;
+        group.j_count = block.j_count;
+        plan.groups.push_back(group);
+        open_keys.push_back(key);
+        open_groups.push_back(static_cast<int64_t>(plan.groups.size()) - 1);
+      }
+      SparseWeightGradientPlan::Group& group = plan.groups[open_groups[open]];
+      group.vector[group.count] = block.first_vector + v;
+      group.input_offset[group.count] = block.ky * padded_row + block.j0;
+      if (++group.count == SparseWeightGradientPlan::kMaxGroupedVectors) {
+        open_keys.erase(open_keys.begin() + static_cast<std::ptrdiff_t>(open));
+        open_groups.erase(open_groups.begin() + static_cast<std::ptrdiff_t>(open));
       }
     }
   }
