@@ -220,6 +220,22 @@ inline void ScatterTile(const int32_t* offsets, const float* values, int64_t beg
   for (int t = 0; t < T; ++t) _mm512_storeu_ps(target + 16 * t, _mm512_add_ps(_mm512_loadu_ps(target + 16 * t), acc[t]));
 }
 
+// The start of a vector's 16 entry chains: the entries' values when adding to the gradient, +0 when writing it (what a
+// zeroed buffer would hold). Unused lanes (weight index -1) are never read.
+inline __m512 EntryChainsStart(const int32_t* weight_index, bool overwrite, const float* weight_gradient) {
+  if (overwrite) return _mm512_setzero_ps();
+  const __m512i entry = _mm512_loadu_si512(weight_index);
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512()), entry,
+                                  weight_gradient, 4);
+}
+
+// Stores a vector's 16 chains into their entries; unused lanes are not written.
+inline void StoreEntryChains(const int32_t* weight_index, __m512 chains, float* weight_gradient) {
+  const __m512i entry = _mm512_loadu_si512(weight_index);
+  _mm512_mask_i32scatter_ps(weight_gradient, _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512()), entry, chains, 4);
+}
+
+// The G vectors of one block: the pixel's 32 inputs and 32 output gradients loaded once for all of them.
 template <int G>
 inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, const float* padded_input,
                                 const float* output_gradient, const SparseWeightGradientPlan::Block& block,
@@ -232,14 +248,9 @@ inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, con
   const __mmask16 out_low = LaneMask(block.o_count), out_high = LaneMask(block.o_count - 16);
   __m512 acc[G];
   __m512i input_index[G], output_index[G];
-  __mmask16 used[G];
 #pragma GCC unroll 8
   for (int v = 0; v < G; ++v) {
-    const __m512i entry = _mm512_loadu_si512(weight_index + 16 * v);
-    used[v] = _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512());
-    // Accumulating chains start from the entries' values, writing ones from +0 (what a zeroed buffer would hold).
-    acc[v] = overwrite ? _mm512_setzero_ps()
-                       : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), used[v], entry, weight_gradient, 4);
+    acc[v] = EntryChainsStart(weight_index + 16 * v, overwrite, weight_gradient);
     input_index[v] = _mm512_loadu_si512(input_lane + 16 * v);
     output_index[v] = _mm512_loadu_si512(output_lane + 16 * v);
   }
@@ -265,9 +276,7 @@ inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, con
     }
   }
 #pragma GCC unroll 8
-  for (int v = 0; v < G; ++v) {
-    _mm512_mask_i32scatter_ps(weight_gradient, used[v], _mm512_loadu_si512(weight_index + 16 * v), acc[v], 4);
-  }
+  for (int v = 0; v < G; ++v) StoreEntryChains(weight_index + 16 * v, acc[v], weight_gradient);
 }
 
 // The vectors of one group: each its own block's inputs (the group's lane masks), all the same output gradients.
@@ -287,10 +296,7 @@ inline void WeightGradientVectors(const ConvolutionGeometry& g, int64_t batch, c
 #pragma GCC unroll 8
   for (int k = 0; k < K; ++k) {
     const int64_t vector = group.vector[k];
-    const __m512i entry = _mm512_loadu_si512(plan.weight_index.data() + 16 * vector);
-    const __mmask16 used = _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512());
-    acc[k] = overwrite ? _mm512_setzero_ps()
-                       : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), used, entry, weight_gradient, 4);
+    acc[k] = EntryChainsStart(plan.weight_index.data() + 16 * vector, overwrite, weight_gradient);
     input_index[k] = _mm512_loadu_si512(plan.input_lane.data() + 16 * vector);
     output_index[k] = _mm512_loadu_si512(plan.output_lane.data() + 16 * vector);
     input_offset[k] = group.input_offset[k];
@@ -318,9 +324,7 @@ inline void WeightGradientVectors(const ConvolutionGeometry& g, int64_t batch, c
   }
 #pragma GCC unroll 8
   for (int k = 0; k < K; ++k) {
-    const __m512i entry = _mm512_loadu_si512(plan.weight_index.data() + 16 * group.vector[k]);
-    _mm512_mask_i32scatter_ps(weight_gradient, _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512()), entry, acc[k],
-                              4);
+    StoreEntryChains(plan.weight_index.data() + 16 * group.vector[k], acc[k], weight_gradient);
   }
 }
 

@@ -29,9 +29,9 @@
 #ifndef PARSITY_TRAINING_NN_INTERNAL_SPARSE_KERNELS_H_
 #define PARSITY_TRAINING_NN_INTERNAL_SPARSE_KERNELS_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 #include "training/nn/internal/direct_convolution.h"
@@ -311,33 +311,28 @@ SparseWeightGradientPlan MakeSparseWeightGradientPlan(const ConvolutionGeometry&
       }
     }
   }
-  // Small blocks' vectors into groups, keyed by (o0, j_count): o_count follows from o0.
+  // Small blocks' vectors into groups of the same (o0, j_count): o_count follows from o0.
   const int64_t padded_row = geometry.padded_width * geometry.in_channels;
-  std::vector<std::pair<int64_t, int64_t>> open_keys;  // Of the groups still filling, index-aligned with open_groups.
-  std::vector<int64_t> open_groups;
+  std::vector<size_t> filling;  // Indices of the groups not yet full.
   for (SparseWeightGradientPlan::Block& block : plan.blocks) {
     if (block.vectors >= SparseWeightGradientPlan::kMinBlockVectors) continue;
     block.grouped = true;
-    const std::pair<int64_t, int64_t> key(block.o0, block.j_count);
     for (int64_t v = 0; v < block.vectors; ++v) {
-      size_t open = 0;
-      while (open < open_keys.size() && open_keys[open] != key) ++open;
-      if (open == open_keys.size()) {
+      auto open = std::find_if(filling.begin(), filling.end(), [&](size_t g) {
+        return plan.groups[g].o0 == block.o0 && plan.groups[g].j_count == block.j_count;
+      });
+      if (open == filling.end()) {
         SparseWeightGradientPlan::Group group;
         group.o0 = block.o0;
         group.o_count = block.o_count;
         group.j_count = block.j_count;
         plan.groups.push_back(group);
-        open_keys.push_back(key);
-        open_groups.push_back(static_cast<int64_t>(plan.groups.size()) - 1);
+        open = filling.insert(filling.end(), plan.groups.size() - 1);
       }
-      SparseWeightGradientPlan::Group& group = plan.groups[open_groups[open]];
+      SparseWeightGradientPlan::Group& group = plan.groups[*open];
       group.vector[group.count] = block.first_vector + v;
       group.input_offset[group.count] = block.ky * padded_row + block.j0;
-      if (++group.count == SparseWeightGradientPlan::kMaxGroupedVectors) {
-        open_keys.erase(open_keys.begin() + static_cast<std::ptrdiff_t>(open));
-        open_groups.erase(open_groups.begin() + static_cast<std::ptrdiff_t>(open));
-      }
+      if (++group.count == SparseWeightGradientPlan::kMaxGroupedVectors) filling.erase(open);
     }
   }
   return plan;
