@@ -58,25 +58,26 @@ expect_job_fails "different configs" "the 2 MPI ranks resolved different trials:
 killed_run=(--config="$tmp/tiny.textproto" --output_dir="$tmp/killed" --early_termination=false)
 mpi_run 3 "$study" "${killed_run[@]}" >/dev/null 2>"$tmp/killed.err" &
 mpirun_pid=$!
-# The study process of this job whose rank is $1.
-rank_pid() {
+# The study processes of this job by rank, in rank_pids: one grep over every command line (a loop spawning two
+# processes per PID took long enough for the whole job to finish), then each candidate's rank from its environment.
+declare -A rank_pids=()
+find_ranks() {
   local cmdline
-  for cmdline in /proc/[0-9]*/cmdline; do
+  for cmdline in $(grep -lasF -- "--output_dir=$tmp/killed" /proc/[0-9]*/cmdline); do
     local pid=${cmdline#/proc/}
     pid=${pid%/cmdline}
-    if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -q -- "--output_dir=$tmp/killed " &&
-      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
-      echo "$pid"
-      return
-    fi
+    local rank
+    rank=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+    [[ -n $rank ]] && rank_pids[$rank]=$pid
   done
 }
 victim=""
 for _ in $(seq 1 4000); do
-  if [[ $(find "$tmp/killed" -name metadata.json 2>/dev/null | wc -l) -ge 3 ]]; then
-    victim=$(rank_pid 1)
-    holder=$(rank_pid 0)
-    other=$(rank_pid 2)
+  [[ ${#rank_pids[@]} -ge 3 ]] || find_ranks
+  if [[ ${#rank_pids[@]} -ge 3 && $(find "$tmp/killed" -name metadata.json 2>/dev/null | wc -l) -ge 3 ]]; then
+    victim=${rank_pids[1]}
+    holder=${rank_pids[0]}
+    other=${rank_pids[2]}
     # Frozen while the lock is checked, so that the job cannot finish first (its trials take milliseconds).
     kill -STOP $victim $holder $other 2>/dev/null
     break
