@@ -328,7 +328,9 @@ void Conv2DLayer::ForwardSparse(const ForwardArguments& arguments, const Sparsit
   nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, scratch.values);
   const int64_t out_plane = 16 * sparsity.lane_vectors;
   for (int64_t image = 0; image < arguments.batch; ++image) {
-    nn_internal::ToPlanar(sparsity.input_planar, arguments.inputs[0] + image * in.size(), 1, scratch.planar);
+    // The planar image's zeros stay from the first image: only the sparse product reads it.
+    (image == 0 ? nn_internal::ToPlanar : nn_internal::CopyToPlanar)(
+        sparsity.input_planar, arguments.inputs[0] + image * in.size(), 1, scratch.planar);
     nn_internal::SparseRowsForward(sparsity.forward_rows, scratch.values, scratch.planar, 1, sparsity.lane_vectors,
                                    arguments.parameters.biases, scratch.planes, out_plane);
     nn_internal::FromPlanes(scratch.planes, out.height, out.width, out.channels, sparsity.input_planar.phase_width,
@@ -367,7 +369,9 @@ void Conv2DLayer::InputGradientSparse(const BackwardArguments& arguments, const 
     ZeroFloats(in.channels, zeros);
     for (int64_t image = 0; image < arguments.batch; ++image) {
       float* target = input_gradient + image * in.size();
-      nn_internal::ToPlanar(gradient, arguments.output_gradient + image * out.size(), 1, planar);
+      // As in ForwardSparse, the planar image's zeros stay from the first image.
+      (image == 0 ? nn_internal::ToPlanar : nn_internal::CopyToPlanar)(
+          gradient, arguments.output_gradient + image * out.size(), 1, planar);
       if (accumulate) nn_internal::ToPlanes(target, in.height, in.width, in.channels, gradient.phase_width, plane, planes);
       nn_internal::SparseRowsForward(sparsity.input_gradient_rows, values, planar, 1, sparsity.gradient_lane_vectors,
                                      accumulate ? nullptr : zeros, planes, plane);
@@ -383,7 +387,8 @@ void Conv2DLayer::InputGradientSparse(const BackwardArguments& arguments, const 
   const bool start_from_target = accumulate && !needs_padding();
   for (int64_t image = 0; image < arguments.batch; ++image) {
     float* target = input_gradient + image * in.size();
-    ZeroFloats(out.channels * out_plane, planes);
+    // ToPlanes writes the same lanes for every image, so the zeros past each row stay from the first image.
+    if (image == 0) ZeroFloats(out.channels * out_plane, planes);
     nn_internal::ToPlanes(arguments.output_gradient + image * out.size(), out.height, out.width, out.channels,
                           geometry.phase_width, out_plane, planes);
     if (start_from_target) {

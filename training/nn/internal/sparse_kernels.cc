@@ -80,6 +80,10 @@ void ToPlanar(const PlanarGeometry& g, const float* images, int64_t batch, float
   PlanarCopy<true, false>(g, nullptr, planar, images, nullptr, batch);
 }
 
+void CopyToPlanar(const PlanarGeometry& g, const float* images, int64_t batch, float* planar) {
+  PlanarCopy<true, false>(g, nullptr, planar, images, nullptr, batch);
+}
+
 void FromPlanar(const PlanarGeometry& g, const float* planar, int64_t batch, bool accumulate, float* images) {
   if (accumulate) {
     PlanarCopy<false, true>(g, planar, nullptr, nullptr, images, batch);
@@ -381,9 +385,11 @@ void SparseRowsForward(const SparseRows& rows, const float* values, const float*
   const int64_t tile = BalancedTile(lane_vectors, kMaxTileVectors);
   const int32_t* row_start = rows.row_start.data();
   const int32_t* offsets = rows.offsets.data();
-  for (int64_t r = 0; r < rows.rows(); ++r) {
-    float* out_row = out + r * out_plane;
-    for (int64_t v = 0; v < lane_vectors; v += tile) {
+  // Lane tiles outside, rows inside: every row of a tile reads the same window of a convolution's planar image, which
+  // then stays in L1 (rows outside swept the whole image once per row).
+  for (int64_t v = 0; v < lane_vectors; v += tile) {
+    for (int64_t r = 0; r < rows.rows(); ++r) {
+      float* out_row = out + r * out_plane;
       DispatchCount<ForwardKernel, kMaxTileVectors>(std::min(tile, lane_vectors - v), offsets, values, row_start[r],
                                                     row_start[r + 1], in + 16 * v, scale,
                                                     biases != nullptr ? biases + r : nullptr, out_row + 16 * v);

@@ -78,6 +78,10 @@ int64_t LaneVectors(const PlanarGeometry& g, int64_t out_height, int64_t out_wid
 
 // Copies `batch` NHWC images (g.height x g.width x g.channels each) into planar form (batch * g.image floats).
 void ToPlanar(const PlanarGeometry& g, const float* images, int64_t batch, float* planar);
+// ToPlanar without the zeros: copies the source pixels only, for a `planar` whose padding and tail are still zero from
+// an earlier ToPlanar of the same geometry (nothing else written there since), as when one buffer takes a batch's
+// images one after another.
+void CopyToPlanar(const PlanarGeometry& g, const float* images, int64_t batch, float* planar);
 
 // The inverse of ToPlanar for the source pixels (padding is dropped): writes (overwrite) or adds (accumulate) the
 // planar values into `batch` NHWC images.
