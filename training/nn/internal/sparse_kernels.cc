@@ -77,7 +77,7 @@ void ToPlanar(const PlanarGeometry& g, const float* images, int64_t batch, float
       std::memset(planar + b * g.image, 0, sizeof(float) * g.image);
     }
   }
-  PlanarCopy<true, false>(g, nullptr, planar, images, nullptr, batch);
+  CopyToPlanar(g, images, batch, planar);
 }
 
 void CopyToPlanar(const PlanarGeometry& g, const float* images, int64_t batch, float* planar) {
