@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/base/casts.h"
 #include "absl/strings/str_cat.h"
 #include "tools/base/check.h"
 #include "tools/base/status_macros.h"
@@ -28,9 +29,20 @@ GradientOracle::GradientOracle(int64_t dimension, int64_t example_count, const n
   PARSITY_CHECK(mask == nullptr || mask->size() == dimension);
 }
 
+absl::Span<const float> GradientOracle::PrunedPoint(absl::Span<const float> w) {
+  if (mask_ == nullptr) return w;
+  const absl::Span<const float> keep = mask_->values();
+  size_t i = 0;
+  while (i < w.size() && (keep[i] != 0.0f || absl::bit_cast<uint32_t>(w[i]) == 0)) ++i;  // +0.0f only
+  if (i == w.size()) return w;
+  pruned_point_.assign(w.begin(), w.end());
+  mask_->Apply(absl::MakeSpan(pruned_point_));
+  return pruned_point_;
+}
+
 double GradientOracle::Gradient(absl::Span<const float> w, absl::Span<float> gradient) {
   PARSITY_CHECK(static_cast<int64_t>(w.size()) == dimension_ && gradient.size() == w.size());
-  const double loss = ComputeGradient(w, gradient);
+  const double loss = ComputeGradient(PrunedPoint(w), gradient);
   ZeroPruned(mask_, gradient);
   return loss;
 }
@@ -40,7 +52,7 @@ double GradientOracle::BatchGradient(absl::Span<const float> w, absl::Span<const
   PARSITY_CHECK(static_cast<int64_t>(w.size()) == dimension_ && gradient.size() == w.size());
   PARSITY_CHECK(!indices.empty());
   for (const int64_t index : indices) PARSITY_CHECK(index >= 0 && index < example_count_);
-  const double loss = ComputeBatchGradient(w, indices, gradient);
+  const double loss = ComputeBatchGradient(PrunedPoint(w), indices, gradient);
   ZeroPruned(mask_, gradient);
   return loss;
 }

@@ -5,18 +5,21 @@
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<NetworkGradientOracle> oracle,
 //                    NetworkGradientOracle::Create(network.get(), &dataset.train, &mask, {.threads = 2}));
-//   const double loss = oracle->Gradient(parameters, absl::MakeSpan(gradient));   // m ⊙ grad f(w), f(w)
+//   const double loss = oracle->Gradient(parameters, absl::MakeSpan(gradient));   // m ⊙ grad f(m ⊙ w), f(m ⊙ w)
 //
 // The objective is f(w) = (1/N) sum_{i<N} f_i(w) over N = example_count() examples, w in R^D (D = dimension()).
-// With a mask m in {0,1}^D every gradient the oracle returns is m ⊙ grad f (pruned entries exactly 0): the
-// estimators then measure f restricted to the subspace of kept coordinates, the function that training a pruned
-// network optimizes. Its Hessian is P H P with P = diag(m). The estimators also zero the pruned entries of every
+// With a mask m in {0,1}^D the objective is the pruned network's, f(m ⊙ w), and every gradient the oracle returns is
+// m ⊙ (grad f)(m ⊙ w) (pruned entries exactly 0): the estimators then measure f restricted to the subspace of kept
+// coordinates, the function that training a pruned network optimizes. Its Hessian is P H P with P = diag(m). The
+// pruned entries of w are read as 0 whatever they hold (a fresh initialization, say), so the result never depends on
+// which kernels, dense or sparse, a network's plan picked. The estimators also zero the pruned entries of every
 // direction they step along (ApplyMask), so pruned coordinates never move.
 #ifndef PARSITY_THEORY_GRADIENT_ORACLE_H_
 #define PARSITY_THEORY_GRADIENT_ORACLE_H_
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -43,13 +46,14 @@ class GradientOracle {
   // The mask (D entries of 0/1), or nullptr when nothing is pruned.
   const nn::Mask* mask() const { return mask_; }
 
-  // Writes m ⊙ grad f(w), the full mean gradient over all N examples, into `gradient` (overwriting it) and
-  // returns f(w). REQUIRES: w.size() == gradient.size() == dimension() (checked; aborts).
+  // Writes m ⊙ grad f(m ⊙ w), the full mean gradient over all N examples, into `gradient` (overwriting it) and
+  // returns f(m ⊙ w) (without a mask: grad f(w) and f(w)). REQUIRES: w.size() == gradient.size() == dimension()
+  // (checked; aborts).
   double Gradient(absl::Span<const float> w, absl::Span<float> gradient);
 
-  // Writes m ⊙ (1/|I|) sum_{i in I} grad f_i(w) for the examples I = `indices` (repeats count repeatedly) into
-  // `gradient` and returns (1/|I|) sum_{i in I} f_i(w). REQUIRES: sizes as Gradient, indices non-empty and each in
-  // [0, example_count()) (checked; aborts).
+  // Writes m ⊙ (1/|I|) sum_{i in I} grad f_i(m ⊙ w) for the examples I = `indices` (repeats count repeatedly) into
+  // `gradient` and returns (1/|I|) sum_{i in I} f_i(m ⊙ w). REQUIRES: sizes as Gradient, indices non-empty and each
+  // in [0, example_count()) (checked; aborts).
   double BatchGradient(absl::Span<const float> w, absl::Span<const int64_t> indices, absl::Span<float> gradient);
 
   // Zeroes the pruned entries of `buffer` (no-op without a mask). REQUIRES: buffer.size() == dimension().
@@ -61,15 +65,20 @@ class GradientOracle {
   // must outlive the oracle.
   GradientOracle(int64_t dimension, int64_t example_count, const nn::Mask* mask);
 
-  // The unmasked versions of Gradient and BatchGradient; arguments already checked. Overwrite `gradient`.
+  // The unmasked versions of Gradient and BatchGradient, called with w's pruned entries zero; arguments already
+  // checked. Overwrite `gradient`.
   virtual double ComputeGradient(absl::Span<const float> w, absl::Span<float> gradient) = 0;
   virtual double ComputeBatchGradient(absl::Span<const float> w, absl::Span<const int64_t> indices,
                                       absl::Span<float> gradient) = 0;
 
  private:
+  // w itself when its pruned entries are all 0 (as training keeps them), else m ⊙ w in pruned_point_.
+  absl::Span<const float> PrunedPoint(absl::Span<const float> w);
+
   int64_t dimension_;
   int64_t example_count_;
   const nn::Mask* mask_;
+  std::vector<float> pruned_point_;
 };
 
 // A network of the training engine (training/nn/network.h) on a set of examples: f_i is the softmax cross-entropy

@@ -11,6 +11,7 @@
 #include "tools/base/status_matchers.h"
 #include "training/data/examples.h"
 #include "training/nn/mask.h"
+#include "training/nn/sparse_plan.h"
 #include "training/trainer/gradient_evaluator.h"
 
 namespace parsity::theory {
@@ -48,25 +49,49 @@ TEST_F(NetworkGradientOracleTest, GradientIsTheEvaluatorsMeanGradientOverAllExam
   EXPECT_EQ(actual, expected);  // Same evaluator settings: bit-identical.
 }
 
-TEST_F(NetworkGradientOracleTest, MaskZeroesPrunedEntriesAndKeepsTheOthers) {
+TEST_F(NetworkGradientOracleTest, MaskedGradientIsThePrunedNetworksGradientWhateverTheKernels) {
   const nn::Mask mask = testing::RandomHalfMask(network_->parameter_count(), /*seed=*/11);
+  // The pruned network's point m ⊙ w and its dense gradient there: what every masked oracle must return on the
+  // kept entries, bit for bit, given w itself (pruned entries non-zero, as a fresh initialization has them).
+  std::vector<float> pruned_parameters = parameters_;
+  mask.Apply(absl::MakeSpan(pruned_parameters));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<NetworkGradientOracle> dense,
                        NetworkGradientOracle::Create(network_.get(), &examples_, nullptr, {}));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<NetworkGradientOracle> masked,
-                       NetworkGradientOracle::Create(network_.get(), &examples_, &mask, {}));
-  std::vector<float> dense_gradient(parameters_.size()), masked_gradient(parameters_.size());
-  dense->Gradient(parameters_, absl::MakeSpan(dense_gradient));
-  masked->Gradient(parameters_, absl::MakeSpan(masked_gradient));
-  int64_t nonzero_pruned_in_dense = 0;
-  for (size_t i = 0; i < parameters_.size(); ++i) {
-    if (mask.is_kept(i)) {
-      EXPECT_EQ(masked_gradient[i], dense_gradient[i]) << i;
-    } else {
-      EXPECT_EQ(masked_gradient[i], 0.0f) << i;
-      nonzero_pruned_in_dense += dense_gradient[i] != 0.0f;
+  std::vector<float> expected(parameters_.size()), unpruned_gradient(parameters_.size());
+  const double expected_loss = dense->Gradient(pruned_parameters, absl::MakeSpan(expected));
+  const double unpruned_loss = dense->Gradient(parameters_, absl::MakeSpan(unpruned_gradient));
+  EXPECT_NE(unpruned_loss, expected_loss);  // The pruned weights matter to the dense network.
+
+  // Every kernel choice: a plan that runs every product dense, one that runs every product sparse (which never
+  // reads a pruned weight), and the oracle's own measured plan.
+  for (const nn::KernelSelection selection :
+       {nn::KernelSelection::kDense, nn::KernelSelection::kSparse, nn::KernelSelection::kMeasured}) {
+    SCOPED_TRACE(nn::KernelSelectionName(selection));
+    std::unique_ptr<nn::SparsePlan> plan;
+    trainer::EvaluatorOptions options;
+    if (selection != nn::KernelSelection::kMeasured) {
+      ASSERT_OK_AND_ASSIGN(plan, nn::SparsePlan::Create(*network_, mask, {.selection = selection}));
+      options.sparse_plan = plan.get();
+    }
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<NetworkGradientOracle> masked,
+                         NetworkGradientOracle::Create(network_.get(), &examples_, &mask, options));
+    std::vector<float> gradient(parameters_.size(), 7.0f);
+    EXPECT_EQ(masked->Gradient(parameters_, absl::MakeSpan(gradient)), expected_loss);
+    int64_t differs_from_unpruned = 0;
+    for (size_t i = 0; i < parameters_.size(); ++i) {
+      ASSERT_EQ(gradient[i], mask.is_kept(i) ? expected[i] : 0.0f) << i;
+      differs_from_unpruned += mask.is_kept(i) && gradient[i] != unpruned_gradient[i];
+    }
+    EXPECT_GT(differs_from_unpruned, 100);  // Not the unpruned network's gradient, masked afterwards.
+
+    const std::vector<int64_t> indices = {7, 3, 7, 60};
+    std::vector<float> batch_expected(parameters_.size()), batch_gradient(parameters_.size(), 7.0f);
+    const double batch_loss = dense->BatchGradient(pruned_parameters, indices, absl::MakeSpan(batch_expected));
+    EXPECT_EQ(masked->BatchGradient(parameters_, indices, absl::MakeSpan(batch_gradient)), batch_loss);
+    for (size_t i = 0; i < parameters_.size(); ++i) {
+      ASSERT_EQ(batch_gradient[i], mask.is_kept(i) ? batch_expected[i] : 0.0f) << i;
     }
   }
-  EXPECT_GT(nonzero_pruned_in_dense, 100);  // The mask had something to remove.
 }
 
 TEST_F(NetworkGradientOracleTest, BatchGradientAveragesTheChosenExamplesCountingRepeats) {
@@ -109,12 +134,12 @@ TEST(QuadraticOracleTest, GradientIsTheMatrixTimesThePointMasked) {
   testing::QuadraticOracle oracle(testing::SymmetricMatrixWithSpectrum(std::vector<double>(20, 1.0), 1), &mask);
   std::vector<float> w(20), gradient(20);
   for (int i = 0; i < 20; ++i) w[i] = static_cast<float>(i) - 9.5f;
-  // A = Q I Q^T = I: the gradient is w on the kept entries.
+  // A = Q I Q^T = I: the gradient is w on the kept entries, the loss that of the pruned point m ⊙ w.
   const double loss = oracle.Gradient(w, absl::MakeSpan(gradient));
   double expected_loss = 0;
   for (int i = 0; i < 20; ++i) {
     EXPECT_NEAR(gradient[i], mask.is_kept(i) ? w[i] : 0.0f, 1e-5) << i;
-    expected_loss += 0.5 * w[i] * w[i];
+    if (mask.is_kept(i)) expected_loss += 0.5 * w[i] * w[i];
   }
   EXPECT_NEAR(loss, expected_loss, 1e-9 * expected_loss);
 }

@@ -79,8 +79,11 @@ double LeastSquaresModel::PopulationGradientNormSquared(absl::Span<const float> 
 }
 
 double LeastSquaresModel::PopulationCovarianceTrace(absl::Span<const float> w, const nn::Mask* mask) const {
-  double u_c_u = 0;
-  for (size_t j = 0; j < variances.size(); ++j) u_c_u += variances[j] * std::pow(w[j] - w_star[j], 2);
+  double u_c_u = 0;  // At the pruned point m ⊙ w: pruned coordinates contribute w_star_j^2.
+  for (size_t j = 0; j < variances.size(); ++j) {
+    const double w_j = mask == nullptr || mask->is_kept(j) ? w[j] : 0.0;
+    u_c_u += variances[j] * std::pow(w_j - w_star[j], 2);
+  }
   double kept_variance = 0;
   for (size_t j = 0; j < variances.size(); ++j) {
     if (mask == nullptr || mask->is_kept(j)) kept_variance += variances[j];
@@ -119,7 +122,9 @@ LeastSquaresOracle::LeastSquaresOracle(const LeastSquaresModel& model, int64_t e
 
 Eigen::VectorXd LeastSquaresOracle::ExampleGradient(absl::Span<const float> w, int64_t i) const {
   const Eigen::VectorXd x = x_.row(i).transpose();
-  Eigen::VectorXd g = x * (x.dot(ToVector(w)) - y_[i]);
+  Eigen::VectorXd point = ToVector(w);
+  MaskVector(mask(), &point);  // The oracle's objective is f(m ⊙ w).
+  Eigen::VectorXd g = x * (x.dot(point) - y_[i]);
   MaskVector(mask(), &g);
   return g;
 }

@@ -52,7 +52,8 @@ struct LeastSquaresModel {
 
   // Population values at w (u = w - w_star) of the per-example gradient g = x (x^T w - y) = x x^T u - x noise_std e:
   //   G = E g = C u,   Sigma = Cov g = (u^T C u + noise_std^2) C + C u u^T C   (Gaussian fourth moments),
-  // restricted to the kept coordinates of `mask` (null: all): |P G|^2 and tr(P Sigma P).
+  // restricted to the kept coordinates of `mask` (null: all) and taken at the pruned point m ⊙ w, as the masked
+  // oracles are: |P G|^2 and tr(P Sigma P).
   double PopulationGradientNormSquared(absl::Span<const float> w, const nn::Mask* mask = nullptr) const;
   double PopulationCovarianceTrace(absl::Span<const float> w, const nn::Mask* mask = nullptr) const;
   // G^T Sigma G = (u^T C u + noise_std^2) u^T C^3 u + (u^T C^2 u)^2, unmasked: the variance of G^T g, so that
@@ -67,7 +68,7 @@ class LeastSquaresOracle final : public GradientOracle {
   LeastSquaresOracle(const LeastSquaresModel& model, int64_t examples, uint64_t seed,
                      const nn::Mask* mask = nullptr);
 
-  // The exact (double) masked gradient of example i at w.
+  // The exact (double) masked gradient of example i at the pruned point: m ⊙ grad f_i(m ⊙ w).
   Eigen::VectorXd ExampleGradient(absl::Span<const float> w, int64_t i) const;
 
   // Exact moments over the N examples, in double, masked: |G|^2 and sum_i |g_i - G|^2.

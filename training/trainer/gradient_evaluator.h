@@ -30,7 +30,9 @@ struct EvaluatorOptions {
   int64_t max_chunk = 256;
   // The network's sparse execution plan under its pruning mask (training/nn/sparse_plan.h; must outlive the
   // evaluator), or null to run dense. With a plan every gradient and evaluation is that of the masked network,
-  // computed over the kept weights where the plan's kernels say so; pruned weight-gradient entries may then be left
+  // computed over the kept weights where the plan's kernels say so, provided the parameters' pruned entries are 0
+  // (the trainer and the theory's oracles see to it; a dense kernel reads them, a sparse one never does, so with
+  // other values the results would depend on the kernel choice); pruned weight-gradient entries may then be left
   // untouched, unzeroed or unscaled (nn::SparsePlan::ForEachGradientRange, ScaleGradient) and hold anything, stale
   // sums included, so read gradients through the mask (the optimizers' masked steps and the theory's oracles do).
   const nn::SparsePlan* sparse_plan = nullptr;

@@ -185,6 +185,7 @@ double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Ba
 TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hooks) {
   PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
   const auto start = std::chrono::steady_clock::now();
+  if (mask_ != nullptr) mask_->Apply(parameters);
   // Validated in Create, so these cannot fail.
   absl::StatusOr<data::BatchStream> stream =
       data::BatchStream::Create(&dataset_->train, config_.batch_size, config_.data_order_seed);

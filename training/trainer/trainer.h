@@ -139,9 +139,10 @@ class Trainer {
                                                          const data::Dataset* dataset, const nn::Mask* mask,
                                                          GradientReducer* reducer = nullptr);
 
-  // Trains `parameters` in place from their current values (initialized, and masked when a mask is attached) until
-  // the trial ends. Deterministic: the same config, initial parameters and thread count give bit-identical
-  // results. Cannot fail once created.
+  // Trains `parameters` in place from their current values until the trial ends. With a mask attached the pruned
+  // entries are first set to +0.0f (the masked network's weights; a dense kernel would otherwise read what they held
+  // and the first step would depend on the plan's kernel choice). Deterministic: the same config, initial parameters
+  // and thread count give bit-identical results, whichever kernels the plan picked. Cannot fail once created.
   TrialResult Train(absl::Span<float> parameters, const TrainerHooks& hooks = {});
 
   const TrainerConfig& config() const { return config_; }

@@ -287,6 +287,32 @@ TEST_F(TrainerTest, MaskedParametersStayExactlyZero) {
   }
 }
 
+TEST_F(TrainerTest, UnprunedInitialParametersTrainAsThePrunedNetworkWhateverTheKernels) {
+  std::vector<float> keep(network_->parameter_count(), 1.0f);
+  for (size_t i = 0; i < keep.size(); ++i) keep[i] = i % 10 < 7 ? 0.0f : 1.0f;  // 70% pruned.
+  ASSERT_OK_AND_ASSIGN(const nn::Mask mask, nn::Mask::Create(keep));
+  TrainerConfig config = BaseConfig();
+  config.max_steps = 20;
+  config.goal_error = kUnreachableGoal;
+  std::vector<float> pruned = InitialParameters(2);
+  mask.Apply(absl::MakeSpan(pruned));
+  config.sparse_kernels = nn::KernelSelection::kDense;
+  const TrialResult reference = Run(config, &pruned, &mask);
+  // The pruned entries hold their initialization; the trainer must read them as 0 under either kernel choice.
+  for (const nn::KernelSelection selection : {nn::KernelSelection::kDense, nn::KernelSelection::kSparse}) {
+    config.sparse_kernels = selection;
+    std::vector<float> parameters = InitialParameters(2);
+    const TrialResult result = Run(config, &parameters, &mask);
+    EXPECT_EQ(0, std::memcmp(parameters.data(), pruned.data(), pruned.size() * sizeof(float)))
+        << nn::KernelSelectionName(selection);
+    ASSERT_EQ(result.checks.size(), reference.checks.size());
+    for (size_t i = 0; i < result.checks.size(); ++i) {
+      EXPECT_EQ(result.checks[i].validation_loss, reference.checks[i].validation_loss) << i;
+      EXPECT_EQ(result.checks[i].mean_training_loss, reference.checks[i].mean_training_loss) << i;
+    }
+  }
+}
+
 TEST_F(TrainerTest, InvalidConfigsNameTheField) {
   struct Case {
     void (*mutate)(TrainerConfig*);
