@@ -29,9 +29,9 @@ void SgdOptimizer::ScaledStep(float learning_rate, float gradient_scale, absl::S
     return;
   }
   ClearPrunedLinesOnFirstStep(parameters);
-  const absl::Span<const uint16_t> kept = kept_bits();
   absl::Span<const nn::LineRun> runs = kept_line_runs();
 #if defined(__AVX512F__)
+  const absl::Span<const uint16_t> kept = kept_bits();
   // The same arithmetic as below, 16 entries at a time; pruned lanes become +0.0f whatever they held.
   const __m512 rate = _mm512_set1_ps(learning_rate);
   const __m512 scales = _mm512_set1_ps(scale);
