@@ -66,6 +66,7 @@
 #include "training/data/examples.h"
 #include "training/distributed/mpi_gradient_reducer.h"
 #include "training/distributed/mpi_session.h"
+#include "training/nn/layer.h"
 #include "training/nn/networks.h"
 #include "training/optimizers/optimizer_factory.h"
 #include "training/optimizers/schedule.h"
@@ -372,6 +373,8 @@ absl::Status Run(const distributed::MpiSession& session) {
   scale_mean.AddTo("simple_noise_scale", &summary);
   summary.Add("measure_seconds", measure_seconds).Add("wall_seconds", SecondsSince(start));
   summary.Add("threads", config.evaluator.threads);
+  // Which build ran: "direct" (the AVX-512 kernels) or "eigen" (--config=portable), whose products round differently.
+  summary.Add("matrix_products", nn::HasDirectKernels() ? "direct" : "eigen");
   // Data parallelism: the processes, the training gradient payload each sent per step (0 for one process), and the
   // payload of the sharded L and Hessian gradients over the whole run (4 bytes per parameter, or per kept entry, per
   // full gradient).

@@ -19,7 +19,14 @@ sparse=("${common[@]}" --learning_rate=0.1 --pruning=snip --snip_batches=5 --spa
 
 # compare LABEL ONE_PROCESS_JSON MPI_JSON BYTES SPARSE
 compare() {
-  for name in status steps_to_result final_validation_error; do
+  local names=(status steps_to_result final_validation_error)
+  if [[ $(field "$3" matrix_products) == '"eigen"' ]]; then
+    # A portable build: Eigen's products round differently for a shard than for the whole batch, enough to move a
+    # validation example or a check (README, "Running on a cluster"). Only the status is compared there.
+    echo "note: $1: Eigen build (--config=portable): steps_to_result and final_validation_error not compared"
+    names=(status)
+  fi
+  for name in "${names[@]}"; do
     expect_field "$1" "$3" "$name" "$(field "$2" "$name")"
   done
   expect_field "$1" "$3" ranks 2
@@ -53,7 +60,9 @@ done
 
 early=$(mpi_run 2 "$train" "${dense[@]}" --check_early_exit 2>/dev/null | tail -1)
 echo "mpirun -np 2, dense, --check_early_exit: $early"
-for name in status steps_to_result; do
+early_names=(status steps_to_result)
+[[ $(field "$early" matrix_products) == '"eigen"' ]] && early_names=(status)
+for name in "${early_names[@]}"; do
   expect_field "mpirun -np 2 --check_early_exit" "$early" "$name" "$(field "$one_dense" "$name")"
 done
 expect_field "mpirun -np 2 --check_early_exit" "$early" check_early_exit true

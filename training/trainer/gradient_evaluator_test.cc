@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "training/data/examples.h"
+#include "training/nn/layer.h"
 #include "training/nn/mask.h"
 #include "training/nn/networks.h"
 #include "training/nn/sparse_plan.h"
@@ -130,7 +131,10 @@ TEST_F(GradientEvaluatorTest, ExactLeafSumsDoNotDependOnThreadsOrSplits) {
     difference += std::pow(static_cast<double>(exact[i]) - static_cast<double>(mean[i]) * kExamples, 2);
   }
   EXPECT_LT(std::sqrt(difference), 1e-5 * std::sqrt(norm));
-  EXPECT_NEAR(reference.Scalar(), mean_loss * kExamples, 1e-9 * mean_loss * kExamples);
+  // The direct kernels give each example's loss the same bits in any chunk; Eigen's products (a portable build) round
+  // a chunk of 5 and one of 64 differently (measured 6e-9 relative).
+  const double loss_tolerance = nn::HasDirectKernels() ? 1e-9 : 1e-7;
+  EXPECT_NEAR(reference.Scalar(), mean_loss * kExamples, loss_tolerance * mean_loss * kExamples);
 }
 
 // The documented default leaves: the conversion stays small next to a leaf's compute.
@@ -198,7 +202,10 @@ TEST_F(GradientEvaluatorTest, APlanZeroesAndSumsOnlyItsGradientRanges) {
           untouched += std::isnan(gradient[i]) ? 1 : 0;
         }
       }
-      EXPECT_GT(untouched, static_cast<int64_t>(gradient.size()) / 4);
+      // Only sparse weight-gradient kernels (AVX-512 builds) leave pruned entries untouched.
+      if (nn::HasDirectKernels()) {
+        EXPECT_GT(untouched, static_cast<int64_t>(gradient.size()) / 4);
+      }
     }
   }
 }

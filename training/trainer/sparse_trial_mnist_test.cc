@@ -9,6 +9,7 @@
 #include "pruning/pruning.h"
 #include "tools/base/status_matchers.h"
 #include "training/data/dataset.h"
+#include "training/nn/layer.h"
 #include "training/nn/networks.h"
 #include "training/nn/sparse_plan.h"
 #include "training/trainer/trainer.h"
@@ -17,6 +18,7 @@ namespace parsity::trainer {
 namespace {
 
 TEST(SparseTrialMnistTest, SparseAndMaskedDenseTrialsReachTheGoalAtTheSameStep) {
+  if (!nn::HasDirectKernels()) GTEST_SKIP() << "this build has no sparse kernels (no AVX-512): both trials run dense";
   absl::StatusOr<data::Dataset> loaded = data::LoadDataset("mnist", "");
   if (!loaded.ok()) GTEST_SKIP() << "MNIST is not installed (run tools/bootstrap.sh): " << loaded.status().message();
   const data::Dataset& mnist = *loaded;
