@@ -92,11 +92,11 @@ class ShardedGradientOracleTest : public ::testing::TestWithParam<bool /*masked*
   // sum here), and the per-example gradients themselves come out of matrix products of different sizes. Measured:
   // at most 2.9 eps x magnitude under P = 1, 2 and 3 (37 examples, dense and masked); 8 leaves room for other BLAS
   // paths, while a missing or doubled shard, a wrong weight or a wrong divisor are errors of order 1 / P, 10^6 eps.
-  // A portable build (Eigen's products, no FMA) rounds each product size its own way: measured 3.0e3 eps x magnitude
-  // at P = 1, so 1e4 there, still 100 times below those errors.
+  // A portable build (Eigen's products, no FMA) rounds each product size its own way: measured up to 2.2e4 eps x
+  // magnitude at P = 1 (masked, a batch of 11), so 1e5 there, still 10 times below those errors.
   void ExpectClose(absl::Span<const float> actual, absl::Span<const float> expected,
                    const std::vector<double>& magnitude, const char* what) {
-    const double kTolerance = nn::HasDirectKernels() ? 8 : 1e4;
+    const double kTolerance = nn::HasDirectKernels() ? 8 : 1e5;
     int64_t outside = 0, pruned_nonzero = 0;
     double worst = 0;
     for (int64_t j = 0; j < dimension(); ++j) {

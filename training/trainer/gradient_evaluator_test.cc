@@ -272,6 +272,10 @@ TEST_F(GradientEvaluatorTest, EvaluateCountsErrorsAsTheNetworkDoes) {
 // network, dense and 90% pruned on its sparse kernels: a batch's loss is the sum, in the network's own chunk order, of
 // the losses of its examples evaluated one at a time, and its flags are theirs.
 TEST(EvaluationTest, EachExampleIsEvaluatedTheSameWhateverItsBatch) {
+  if (!nn::HasDirectKernels()) {
+    GTEST_SKIP() << "Eigen build (--config=portable): its products round each batch size its own way, so an example's "
+                    "loss depends on its batch and early-exit checks are not exact there (training/README.md)";
+  }
   for (const char* name : {"simple_cnn", "resnet8", "lenet_300_100"}) {
     for (const bool pruned : {false, true}) {
       SCOPED_TRACE(std::string(name) + (pruned ? " pruned" : " dense"));
