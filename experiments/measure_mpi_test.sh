@@ -6,7 +6,9 @@
 #  - mpirun -np 2: "ranks":2; the bytes of the whole gradient (4 x 266,610) dense and of the kept entries only
 #    (4 x 26,661) sparse, per training step and per full gradient of L and the Hessian; measurements at the same steps as one process, and each measured number (loss, L and its
 #    nine L_gamma, step and gradient norms, the Hessian's eigenvalue, |G|^2, |Gbar|^2, tr(Sigma), B_simple) within
-#    $tolerance of the one-process value; only rank 0 prints (one stdout stream, one set of progress lines);
+#    $tolerance of the one-process value (on the direct kernels only: a portable Eigen build, "matrix_products":"eigen",
+#    rounds a shard otherwise and the values are not compared); only rank 0 prints (one stdout stream, one set of
+#    progress lines);
 #  - ranks that disagree about a setting that decides the collective calls (mpirun's MPMD form gives rank 1 another
 #    --measure_seed), and a batch smaller than the ranks, end the job with "measure: rank r of 2: <reason>".
 set -uo pipefail

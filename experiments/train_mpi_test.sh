@@ -2,7 +2,8 @@
 # //experiments:train runs unchanged as one process and under `mpirun -np 2` (LeNet-300-100 on MNIST, 200 steps at
 # most, batch 100). Asserted:
 #  - one process: "ranks":1, "bytes_communicated_per_step":0;
-#  - mpirun -np 2, dense and SNIP 90% sparse: the one-process steps_to_result and final validation error; "ranks":2;
+#  - mpirun -np 2, dense and SNIP 90% sparse: the one-process steps_to_result and final validation error (on the
+#    direct kernels; a portable Eigen build, "matrix_products":"eigen", rounds a shard otherwise: status only); "ranks":2;
 #    the bytes of the whole gradient (4 x 266,610) dense and of the kept entries only (4 x 26,661) sparse, or of the
 #    whole gradient again with --sparse_allreduce=false; only rank 0 prints the JSON and the progress lines;
 #  - mpirun -np 2 with --check_early_exit: the one-process (full-check) status and steps_to_result, with checks that
