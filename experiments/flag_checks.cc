@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "training/nn/layer.h"
 #include "training/optimizers/optimizer_factory.h"
 #include "training/optimizers/schedule.h"
 
@@ -74,6 +75,14 @@ absl::StatusOr<float> FloatFlag(absl::string_view name, double value, FloatFlagR
                                  std::nextafter(1.0f, 0.0f)));
   }
   return rounded;
+}
+
+std::string EarlyExitWarning(absl::string_view program, bool check_early_exit) {
+  if (!check_early_exit || nn::HasDirectKernels()) return "";
+  return absl::StrCat(program,
+                      ": warning: this build computes with Eigen (--config=portable), where an example's loss depends "
+                      "on its batch in the last bits: early-exit validation checks may decide a check near the goal "
+                      "differently from a full check; pass --check_early_exit=false for exact checks\n");
 }
 
 }  // namespace parsity::experiments

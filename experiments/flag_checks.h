@@ -6,6 +6,8 @@
 #ifndef PARSITY_EXPERIMENTS_FLAG_CHECKS_H_
 #define PARSITY_EXPERIMENTS_FLAG_CHECKS_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -32,6 +34,12 @@ enum class FloatFlagRange {
 // would round to): "--learning_rate=1e-320 is below the smallest normal float (1.17549e-38)", "--momentum=
 // 0.99999999999 rounds to 1 as a float; it must be below 1 (at most 0.99999994)".
 absl::StatusOr<float> FloatFlag(absl::string_view name, double value, FloatFlagRange range);
+
+// A warning for stderr when early-exit validation checks are on in a build without the direct kernels (Eigen's
+// products, --config=portable): there an example's loss depends on its batch in the last bits, so an early exit may
+// decide a check near the goal differently from a full check. Empty when `check_early_exit` is off or the build has
+// the direct kernels (training/README.md, "-march=native").
+std::string EarlyExitWarning(absl::string_view program, bool check_early_exit);
 
 }  // namespace parsity::experiments
 

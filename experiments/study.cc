@@ -33,6 +33,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "experiments/flag_checks.h"
 #include "experiments/study_runner/config.h"
 #include "experiments/study_runner/report.h"
 #include "experiments/study_runner/runner.h"
@@ -98,6 +99,7 @@ absl::Status Run(const char* argv0, const distributed::MpiSession& session, int*
   }
   options.early_termination = absl::GetFlag(FLAGS_early_termination);
   options.check_early_exit = absl::GetFlag(FLAGS_check_early_exit);
+  if (session.rank() == 0) std::cerr << experiments::EarlyExitWarning("study", options.check_early_exit);
   options.source = profile.empty() ? config : absl::StrCat(config, " --profile=", profile);
   options.session = &session;
   // Rank 0 owns the output directory until it returns (theory and report included); refused at once when taken.

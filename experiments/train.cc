@@ -96,6 +96,7 @@ absl::Status CheckOutputFolder(const std::string& path) {
 absl::Status Run(const distributed::MpiSession& session) {
   const bool root = session.rank() == 0;
   ASSIGN_OR_RETURN(const trainer::TrainerConfig config, ConfigFromFlags());
+  if (root) std::cerr << experiments::EarlyExitWarning("train", config.check_early_exit);
   ASSIGN_OR_RETURN(const pruning::PruningConfig pruning_config, experiments::PruningConfigFromTrialFlags());
   RETURN_IF_ERROR(CheckOutputFolder(absl::GetFlag(FLAGS_measurements_csv)));
   ASSIGN_OR_RETURN(const std::unique_ptr<nn::Network> network, experiments::NetworkFromTrialFlags());
