@@ -373,8 +373,8 @@ absl::Status Run(const distributed::MpiSession& session) {
   scale_mean.AddTo("simple_noise_scale", &summary);
   summary.Add("measure_seconds", measure_seconds).Add("wall_seconds", SecondsSince(start));
   summary.Add("threads", config.evaluator.threads);
-  // Which build ran: "direct" (the AVX-512 kernels) or "eigen" (--config=portable), whose products round differently.
-  summary.Add("matrix_products", nn::HasDirectKernels() ? "direct" : "eigen");
+  // Which build ran (--config=portable: "eigen"), since its results round differently.
+  summary.Add("matrix_products", nn::DefaultImplementationName());
   // Data parallelism: the processes, the training gradient payload each sent per step (0 for one process), and the
   // payload of the sharded L and Hessian gradients over the whole run (4 bytes per parameter, or per kept entry, per
   // full gradient).

@@ -170,8 +170,8 @@ absl::Status Run(const distributed::MpiSession& session) {
   summary.Add("mask", pruning::MaskReportJson(mask_report));
   // Per weighted layer: its density and the kernels its products ran at this batch size.
   summary.Add("sparse_kernels", nn::KernelSelectionName(config.sparse_kernels));
-  // Which build ran: "direct" (the AVX-512 kernels) or "eigen" (--config=portable), whose products round differently.
-  summary.Add("matrix_products", nn::HasDirectKernels() ? "direct" : "eigen");
+  // Which build ran (--config=portable: "eigen"), since its results round differently.
+  summary.Add("matrix_products", nn::DefaultImplementationName());
   summary.Add("check_early_exit", config.check_early_exit).Add("exact_gradient_sum", config.exact_gradient_sum);
   summary.AddRaw("layers", nn::SparsePlanJson(trainer->sparse_plan() != nullptr
                                                   ? trainer->sparse_plan()->Describe(config.batch_size)

@@ -45,6 +45,11 @@ expect_job_fails() {
 # JSON, as the binaries print their summaries.
 field() { grep -o "\"$2\":\(\[[^]]*\]\|[^,}]*\)" <<<"$1" | head -1 | cut -d: -f2-; }
 
+# eigen_build JSON: whether the binary that printed JSON computes with Eigen (--config=portable, "matrix_products"),
+# whose products round a shard of a batch otherwise than the whole batch, so that one process and several ranks may
+# differ beyond the last bits (README, "Running on a cluster").
+eigen_build() { [[ $(field "$1" matrix_products) == '"eigen"' ]]; }
+
 # expect_field LABEL JSON NAME VALUE: prints "ok: ..." or calls the test's own `fail MESSAGE`.
 expect_field() {
   local value

@@ -18,6 +18,10 @@ Implementation ResolveImplementation(Implementation requested) {
   return requested != Implementation::kEigen && HasDirectKernels() ? Implementation::kDirect : Implementation::kEigen;
 }
 
+const char* DefaultImplementationName() {
+  return ResolveImplementation(Implementation::kAutomatic) == Implementation::kDirect ? "direct" : "eigen";
+}
+
 int64_t PaddedOutputSize(int64_t input, int64_t kernel, int64_t stride, Padding padding) {
   PARSITY_CHECK(input >= 1 && kernel >= 1 && stride >= 1);
   if (padding == Padding::kSame) return (input + stride - 1) / stride;

@@ -74,6 +74,10 @@ bool HasDirectKernels();
 // What a layer asking for `requested` runs: kDirect or kEigen.
 Implementation ResolveImplementation(Implementation requested);
 
+// "direct" or "eigen": what layers of this build run by default (ResolveImplementation(kAutomatic)), as binaries
+// report it ("matrix_products"), since the two round differently.
+const char* DefaultImplementationName();
+
 // A parameter tensor a layer declares; the network names it "<layer name>/<weights|biases>".
 struct ParameterSpec {
   ParameterKind kind = ParameterKind::kWeights;
