@@ -86,8 +86,8 @@ class ShardedGradientOracleTest : public ::testing::TestWithParam<bool /*masked*
     return magnitude;
   }
 
-  // Expects |actual - expected| <= kTolerance * FLT_EPSILON * magnitude per entry, and pruned entries exactly 0.
-  // kTolerance: the two results add the same per-example gradients in different orders and groupings (chunks of 16
+  // Expects |actual - expected| <= tolerance * FLT_EPSILON * magnitude per entry, and pruned entries exactly 0.
+  // tolerance: the two results add the same per-example gradients in different orders and groupings (chunks of 16
   // and one pass in the wrapped oracle; shards of 12-37 examples, calls of at most 5, double, then the ranks' float
   // sum here), and the per-example gradients themselves come out of matrix products of different sizes. Measured:
   // at most 2.9 eps x magnitude under P = 1, 2 and 3 (37 examples, dense and masked); 8 leaves room for other BLAS
@@ -96,17 +96,17 @@ class ShardedGradientOracleTest : public ::testing::TestWithParam<bool /*masked*
   // magnitude at P = 1 (masked, a batch of 11), so 1e5 there, still 10 times below those errors.
   void ExpectClose(absl::Span<const float> actual, absl::Span<const float> expected,
                    const std::vector<double>& magnitude, const char* what) {
-    const double kTolerance = nn::HasDirectKernels() ? 8 : 1e5;
+    const double tolerance = nn::HasDirectKernels() ? 8 : 1e5;
     int64_t outside = 0, pruned_nonzero = 0;
     double worst = 0;
     for (int64_t j = 0; j < dimension(); ++j) {
       const double error = std::fabs(static_cast<double>(actual[j]) - expected[j]);
       const double scale = FLT_EPSILON * magnitude[j];
       if (error > 0) worst = std::max(worst, scale > 0 ? error / scale : INFINITY);
-      if (error > kTolerance * scale) ++outside;
+      if (error > tolerance * scale) ++outside;
       if (masked() && mask_.values()[j] == 0.0f && actual[j] != 0.0f) ++pruned_nonzero;
     }
-    EXPECT_EQ(outside, 0) << what << ": entries outside " << kTolerance << " eps x magnitude; worst " << worst;
+    EXPECT_EQ(outside, 0) << what << ": entries outside " << tolerance << " eps x magnitude; worst " << worst;
     EXPECT_EQ(pruned_nonzero, 0) << what;
     if (Rank() == 0) {
       std::printf("P = %d, %s, %s: largest difference %.3g eps x magnitude\n", Size(), masked() ? "masked" : "dense",
