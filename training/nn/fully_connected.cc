@@ -88,6 +88,8 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
   nn_internal::SparseRows transposed_rows;  // Per input i: the kept outputs o, ascending.
   nn_internal::SparseWeightGradientPlan weight_gradient;
   nn_internal::SparseLines lines;
+  nn_internal::SparseRowBlocks forward_blocks;     // forward_rows by blocks of inputs.
+  nn_internal::SparseRowBlocks transposed_blocks;  // transposed_rows by blocks of outputs.
 
  private:
   int64_t in_;
@@ -124,6 +126,8 @@ std::unique_ptr<LayerSparsity> FullyConnectedLayer::CreateSparsity(absl::Span<co
   }
   sparsity->weight_gradient = nn_internal::MakeSparseWeightGradientPlan(RowGeometry(1, in, out), is_kept);
   sparsity->lines = nn_internal::MakeSparseLines(in, out, weight_mask.data());
+  sparsity->forward_blocks = nn_internal::MakeSparseRowBlocks(forward, in);
+  sparsity->transposed_blocks = nn_internal::MakeSparseRowBlocks(transposed, out);
   return sparsity;
 }
 
@@ -137,13 +141,20 @@ void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const
   nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, in_features(), 0, 0, 1, batch, 1),
                         arguments.inputs[0], 1, planar);
   if (lane_vectors <= 2) {
-    // Short lanes: the outputs stay in cache while the kept weights stream by in their own order.
+    // Short lanes: each output's chain, in ascending input order, runs over blocks of inputs with the block's planes
+    // in L1 and several outputs' accumulators in registers; when the blocks' rows are too short for that to pay, the
+    // kept weights stream by in their own order instead, each updating its output's planes in cache.
     const float* biases = arguments.parameters.biases;
     for (int64_t o = 0; o < out_features(); ++o) {
       std::fill(planes + o * 16 * lane_vectors, planes + (o + 1) * 16 * lane_vectors, biases[o]);
     }
-    nn_internal::SparseRowsAccumulate(sparsity.transposed_rows, arguments.parameters.weights, planar, batch,
-                                      lane_vectors, planes, 16 * lane_vectors);
+    if (sparsity.forward_blocks.pays()) {
+      nn_internal::SparseRowBlocksForward(sparsity.forward_blocks, arguments.parameters.weights, planar, batch,
+                                          lane_vectors, planes, 16 * lane_vectors);
+    } else {
+      nn_internal::SparseRowsAccumulate(sparsity.transposed_rows, arguments.parameters.weights, planar, batch,
+                                        lane_vectors, planes, 16 * lane_vectors);
+    }
   } else {
     nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
     nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, batch, lane_vectors,
@@ -168,12 +179,16 @@ void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments
                         arguments.output_gradient, 1, planar);
   if (accumulate) nn_internal::ToPlanes(input_gradient, 1, batch, in, 0, 16 * lane_vectors, planes);
   if (lane_vectors <= 2) {
-    // Short lanes, as in ForwardSparse: a row of the transposed weights (one input's kept outputs) is a chain of a
-    // few dozen dependent multiply-adds, so the planes are updated in place output by output instead (each input's
-    // sum still runs over its outputs in ascending order).
+    // Short lanes, as in ForwardSparse: each input's sum runs over its kept outputs in ascending order, by blocks of
+    // outputs with several inputs' chains in flight, or (rows too short) output by output onto the planes in place.
     if (!accumulate) nn_internal::ZeroFloats(in * 16 * lane_vectors, planes);
-    nn_internal::SparseRowsAccumulate(sparsity.forward_rows, arguments.parameters.weights, planar, batch,
-                                      lane_vectors, planes, 16 * lane_vectors);
+    if (sparsity.transposed_blocks.pays()) {
+      nn_internal::SparseRowBlocksForward(sparsity.transposed_blocks, arguments.parameters.weights, planar, batch,
+                                          lane_vectors, planes, 16 * lane_vectors);
+    } else {
+      nn_internal::SparseRowsAccumulate(sparsity.forward_rows, arguments.parameters.weights, planar, batch,
+                                        lane_vectors, planes, 16 * lane_vectors);
+    }
   } else {
     nn_internal::PackValues(sparsity.transposed_rows, arguments.parameters.weights, values);
     if (!accumulate) nn_internal::ZeroFloats(in, zeros);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "training/nn/internal/transpose.h"
 #include "training/nn/internal/vector_ops.h"
@@ -159,6 +161,7 @@ void SparseRowsForward(const SparseRows&, const float*, const float*, int64_t, i
                        int64_t) {}
 void SparseRowsScatter(const SparseRows&, const float*, const float*, int64_t, float*) {}
 void SparseRowsAccumulate(const SparseRows&, const float*, const float*, int64_t, int64_t, float*, int64_t) {}
+void SparseRowBlocksForward(const SparseRowBlocks&, const float*, const float*, int64_t, int64_t, float*, int64_t) {}
 void SparseWeightGradient(const ConvolutionGeometry&, int64_t, const float*, const float*,
                           const SparseWeightGradientPlan&, bool, float*) {}
 void SparseLinesForward(const SparseLines&, int64_t, const float*, const float*, const float*, float*) {}
@@ -423,6 +426,75 @@ void SparseRowsAccumulate(const SparseRows& rows, const float* weights, const fl
   }
 }
 
+namespace {
+
+// Rows [r0, r0 + streams) of one block side by side, T lane vectors each: S * T chains in flight over the rows'
+// common length, then each row's remaining entries.
+template <int T, int S>
+inline void RowBlockGroup(const SparseRows& rows, int64_t r0, int streams, const float* weights, const float* in,
+                          int64_t scale, float* out, int64_t out_plane) {
+  const int32_t* offsets = rows.offsets.data();
+  const int32_t* index = rows.weight_index.data();
+  __m512 acc[S][T];
+  int64_t first[S], count[S];
+  float* target[S];
+  int64_t common = INT64_MAX;
+#pragma GCC unroll 8
+  for (int s = 0; s < S; ++s) {
+    if (s >= streams) continue;
+    first[s] = rows.row_start[r0 + s];
+    count[s] = rows.row_start[r0 + s + 1] - first[s];
+    common = std::min(common, count[s]);
+    target[s] = out + rows.target_offset[r0 + s] * out_plane;
+#pragma GCC unroll 2
+    for (int t = 0; t < T; ++t) acc[s][t] = _mm512_loadu_ps(target[s] + 16 * t);
+  }
+  auto add = [&](int s, int64_t e) {
+    const __m512 w = _mm512_set1_ps(weights[index[e]]);
+    const float* x = in + offsets[e] * scale;
+#pragma GCC unroll 2
+    for (int t = 0; t < T; ++t) acc[s][t] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 16 * t), acc[s][t]);
+  };
+  // A block's last group may have fewer rows than S: its rows run one after another.
+  if (streams < S) common = 0;
+  for (int64_t j = 0; j < common; ++j) {
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) add(s, first[s] + j);
+  }
+#pragma GCC unroll 8
+  for (int s = 0; s < S; ++s) {
+    if (s >= streams) continue;
+    for (int64_t e = first[s] + common; e < first[s] + count[s]; ++e) add(s, e);
+#pragma GCC unroll 2
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(target[s] + 16 * t, acc[s][t]);
+  }
+}
+
+template <int T, int S>
+void RowBlocksForward(const SparseRowBlocks& blocks, const float* weights, const float* in, int64_t scale, float* out,
+                      int64_t out_plane) {
+  // A block's rows all come from different source rows, so a group never holds one chain twice; blocks run in order,
+  // so each chain takes its entries in order.
+  for (size_t k = 0; k + 1 < blocks.block_start.size(); ++k) {
+    const int64_t end = blocks.block_start[k + 1];
+    for (int64_t r = blocks.block_start[k]; r < end; r += S) {
+      RowBlockGroup<T, S>(blocks.rows, r, static_cast<int>(std::min<int64_t>(S, end - r)), weights, in, scale, out,
+                          out_plane);
+    }
+  }
+}
+
+}  // namespace
+
+void SparseRowBlocksForward(const SparseRowBlocks& blocks, const float* weights, const float* in, int64_t scale,
+                            int64_t lane_vectors, float* out, int64_t out_plane) {
+  if (lane_vectors == 1) {
+    RowBlocksForward<1, 8>(blocks, weights, in, scale, out, out_plane);
+  } else {
+    RowBlocksForward<2, 4>(blocks, weights, in, scale, out, out_plane);
+  }
+}
+
 void SparseRowsScatter(const SparseRows& rows, const float* values, const float* in, int64_t lane_vectors,
                        float* target) {
   const int64_t tile = BalancedTile(lane_vectors, kMaxTileVectors);
@@ -571,5 +643,39 @@ void SparseLinesWeightGradient(const SparseLines& lines, int64_t batch, const fl
 }
 
 #endif  // defined(__AVX512F__)
+
+SparseRowBlocks MakeSparseRowBlocks(const SparseRows& rows, int64_t reduction) {
+  SparseRowBlocks blocks;
+  const int64_t source_rows = rows.rows();
+  const double density =
+      static_cast<double>(std::max<int64_t>(1, rows.entries())) / static_cast<double>(source_rows * reduction);
+  const int64_t wanted = static_cast<int64_t>(SparseRowBlocks::kTargetRowEntries / density);
+  blocks.block = std::min(reduction, std::max(SparseRowBlocks::kMinBlock, (wanted + 31) / 32 * 32));
+  blocks.rows.row_start.push_back(0);
+  blocks.block_start.push_back(0);
+  // cursor[o]: row o's first entry not yet placed in a block.
+  std::vector<int64_t> cursor(rows.row_start.begin(), rows.row_start.end() - 1);
+  std::vector<std::pair<int64_t, int64_t>> order;  // (-entries, source row) of the current block.
+  std::vector<int64_t> begin(source_rows);
+  for (int64_t k0 = 0; k0 < reduction; k0 += blocks.block) {
+    order.clear();
+    for (int64_t o = 0; o < source_rows; ++o) {
+      begin[o] = cursor[o];
+      while (cursor[o] < rows.row_start[o + 1] && rows.offsets[cursor[o]] < k0 + blocks.block) ++cursor[o];
+      if (cursor[o] > begin[o]) order.emplace_back(begin[o] - cursor[o], o);
+    }
+    std::sort(order.begin(), order.end());
+    for (const auto& [negative_entries, o] : order) {
+      for (int64_t e = begin[o]; e < cursor[o]; ++e) {
+        blocks.rows.offsets.push_back(rows.offsets[e]);
+        blocks.rows.weight_index.push_back(rows.weight_index[e]);
+      }
+      blocks.rows.row_start.push_back(static_cast<int32_t>(blocks.rows.offsets.size()));
+      blocks.rows.target_offset.push_back(static_cast<int32_t>(o));
+    }
+    blocks.block_start.push_back(static_cast<int32_t>(blocks.rows.target_offset.size()));
+  }
+  return blocks;
+}
 
 }  // namespace parsity::nn_internal
