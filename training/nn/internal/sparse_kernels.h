@@ -231,7 +231,8 @@ SparseRowBlocks MakeSparseRowBlocks(const SparseRows& rows, int64_t reduction);
 //   out[o * out_plane + q] = fma(weights[weight_index[e]], in[offsets[e] * scale + q], out[o * out_plane + q])
 // over o's entries in ascending reduction order, block after block: SparseRowsAccumulate's chains (run over the
 // transposed rows) computed with a block's planes of `in` in L1 and its rows' accumulators in registers, 8 chains in
-// flight (8 rows at one lane vector, 4 at two). `out` must hold the chains' starts. REQUIRES: 1 <= lane_vectors <= 2.
+// flight (8 rows at one lane vector, 4 at two). `out` must hold the chains' starts. REQUIRES: 1 <= lane_vectors <= 2
+// and every lane read lies inside `in` (see kPlanarTail).
 void SparseRowBlocksForward(const SparseRowBlocks& blocks, const float* weights, const float* in, int64_t scale,
                             int64_t lane_vectors, float* out, int64_t out_plane);
 
