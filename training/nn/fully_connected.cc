@@ -36,6 +36,17 @@ nn_internal::ConvolutionGeometry RowGeometry(int64_t batch, int64_t in, int64_t 
   return geometry;
 }
 
+// A short-lane product (one or two lane vectors) whose chains start in `planes`: over row blocks where they pay, else
+// streamed onto the planes in the weights' own order through `streamed_rows`, the blocks' rows transposed.
+void ShortLaneProduct(const nn_internal::SparseRowBlocks& blocks, const nn_internal::SparseRows& streamed_rows,
+                      const float* weights, const float* planar, int64_t batch, int64_t lane_vectors, float* planes) {
+  if (blocks.pays()) {
+    nn_internal::SparseRowBlocksForward(blocks, weights, planar, batch, lane_vectors, planes, 16 * lane_vectors);
+  } else {
+    nn_internal::SparseRowsAccumulate(streamed_rows, weights, planar, batch, lane_vectors, planes, 16 * lane_vectors);
+  }
+}
+
 }  // namespace
 
 FullyConnectedLayer::FullyConnectedLayer(std::string name, const ImageShape& input_shape, int64_t out_features,
@@ -148,13 +159,8 @@ void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const
     for (int64_t o = 0; o < out_features(); ++o) {
       std::fill(planes + o * 16 * lane_vectors, planes + (o + 1) * 16 * lane_vectors, biases[o]);
     }
-    if (sparsity.forward_blocks.pays()) {
-      nn_internal::SparseRowBlocksForward(sparsity.forward_blocks, arguments.parameters.weights, planar, batch,
-                                          lane_vectors, planes, 16 * lane_vectors);
-    } else {
-      nn_internal::SparseRowsAccumulate(sparsity.transposed_rows, arguments.parameters.weights, planar, batch,
-                                        lane_vectors, planes, 16 * lane_vectors);
-    }
+    ShortLaneProduct(sparsity.forward_blocks, sparsity.transposed_rows, arguments.parameters.weights, planar, batch,
+                     lane_vectors, planes);
   } else {
     nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
     nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, batch, lane_vectors,
@@ -182,13 +188,8 @@ void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments
     // Short lanes, as in ForwardSparse: each input's sum runs over its kept outputs in ascending order, by blocks of
     // outputs with several inputs' chains in flight, or (rows too short) output by output onto the planes in place.
     if (!accumulate) nn_internal::ZeroFloats(in * 16 * lane_vectors, planes);
-    if (sparsity.transposed_blocks.pays()) {
-      nn_internal::SparseRowBlocksForward(sparsity.transposed_blocks, arguments.parameters.weights, planar, batch,
-                                          lane_vectors, planes, 16 * lane_vectors);
-    } else {
-      nn_internal::SparseRowsAccumulate(sparsity.forward_rows, arguments.parameters.weights, planar, batch,
-                                        lane_vectors, planes, 16 * lane_vectors);
-    }
+    ShortLaneProduct(sparsity.transposed_blocks, sparsity.forward_rows, arguments.parameters.weights, planar, batch,
+                     lane_vectors, planes);
   } else {
     nn_internal::PackValues(sparsity.transposed_rows, arguments.parameters.weights, values);
     if (!accumulate) nn_internal::ZeroFloats(in, zeros);
