@@ -35,7 +35,10 @@ struct GradientEvaluator::ThreadState {
 };
 
 GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOptions options)
-    : network_(network), options_(options), pool_(options.threads) {
+    : network_(network),
+      options_(options),
+      gradient_share_examples_(network != nullptr ? GradientShareExamples(*network) : 1),
+      pool_(options.threads) {
   PARSITY_CHECK(network != nullptr);
   PARSITY_CHECK(options.threads >= 1 && options.max_chunk >= 1);
   PARSITY_CHECK(options.sparse_plan == nullptr || &options.sparse_plan->network() == network);
@@ -51,11 +54,23 @@ GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOption
 
 GradientEvaluator::~GradientEvaluator() = default;
 
-int64_t GradientEvaluator::ChunkCount(int64_t count) const {
-  // Waking a second thread costs about as much as a few examples' work, so tiny batches stay on one thread.
-  constexpr int64_t kMinExamplesPerThread = 8;
+namespace {
+
+// Waking a second thread costs about as much as a few examples' work, so tiny batches stay on one thread.
+constexpr int64_t kMinExamplesPerThread = 8;
+
+}  // namespace
+
+int64_t GradientShareExamples(const nn::Network& network) {
+  constexpr int64_t kShareFlopsPerParameter = 400;
+  const int64_t flops = std::max<int64_t>(network.TrainingFlopsPerExample(), 1);
+  return std::max<int64_t>(kMinExamplesPerThread,
+                           (kShareFlopsPerParameter * network.parameter_count() + flops - 1) / flops);
+}
+
+int64_t GradientEvaluator::ChunkCount(int64_t count, int64_t min_examples_per_thread) const {
   const int64_t by_size = (count + options_.max_chunk - 1) / options_.max_chunk;
-  const int64_t worth_sharing = std::min<int64_t>(options_.threads, count / kMinExamplesPerThread);
+  const int64_t worth_sharing = std::min<int64_t>(options_.threads, count / min_examples_per_thread);
   return std::max<int64_t>({by_size, worth_sharing, 1});
 }
 
@@ -69,7 +84,7 @@ double GradientEvaluator::SumOverChunks(absl::Span<const float> parameters, cons
   PARSITY_CHECK(count >= 1);
   PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
   PARSITY_CHECK(gradient.size() == parameters.size());
-  const int64_t chunks = ChunkCount(count);
+  const int64_t chunks = ChunkCount(count, gradient_share_examples_);
   const int64_t values_per_example = network_->input_shape().size();
   const int threads = static_cast<int>(std::min<int64_t>(options_.threads, chunks));
   const int64_t size = static_cast<int64_t>(gradient.size());
@@ -247,7 +262,7 @@ Evaluation GradientEvaluator::Evaluate(absl::Span<const float> parameters, const
   result.examples = count;
   if (count == 0) return result;
   const int64_t values_per_example = network_->input_shape().size();
-  const int64_t chunks = ChunkCount(count);
+  const int64_t chunks = ChunkCount(count, kMinExamplesPerThread);
   const int threads = static_cast<int>(std::min<int64_t>(options_.threads, chunks));
   for (int thread = 0; thread < threads; ++thread) {
     thread_states_[thread]->loss_sum = 0;

@@ -62,6 +62,16 @@ void ScaleGradient(float scale, const nn::SparsePlan* plan, absl::Span<float> gr
 // about a tenth of computing it or less): 16 for Simple-CNN, 8 for ResNet-8, 1,024 for LeNet-300-100.
 int64_t DefaultLeafExamples(const nn::Network& network);
 
+// The fewest examples for which a second thread takes a share of a gradient sum (MeanGradient, GradientSum): 8, or
+// more where the network has few training FLOPs per parameter, so that each share brings at least 400 FLOPs per
+// parameter. Besides its examples, a share costs the other core a pass over the whole parameter and gradient
+// buffers (the weights that the update has just written in the first core's caches, then a partial gradient to add
+// back there), whatever the batch. On the 2-core build machines (training/README.md, "Threads"), LeNet-300-100's
+// step on two threads took 3.7x as long as on one at 16 examples, 1.5x at 64 and as long at 128 (there each share
+// brings about 270 FLOPs per parameter); Simple-CNN's was 1.8x faster from 16 examples on. Gives 8 for Simple-CNN
+// and ResNet-8, 95 for LeNet-300-100.
+int64_t GradientShareExamples(const nn::Network& network);
+
 class GradientEvaluator {
  public:
   // REQUIRES: network outlives this object; options.threads >= 1, options.max_chunk >= 1 (checked).
@@ -75,7 +85,10 @@ class GradientEvaluator {
   //   gradient = (1/count) sum_i d loss_i / d parameters,
   // and returns the mean loss. The examples are split into equal-as-possible chunks (see ChunkCount), assigned to
   // threads round-robin; per-thread sums are added in thread order, so the result is bit-identical for
-  // a given (count, threads, max_chunk). With one thread and count <= max_chunk it is one pass over the batch.
+  // a given (network, count, threads, max_chunk). With one thread and count <= max_chunk it is one pass over the batch.
+  // A batch of at most max_chunk examples is shared only when each thread's share is worth its cost (see
+  // GradientShareExamples): a network with few FLOPs per parameter, such as LeNet-300-100, keeps batches of up to a
+  // few hundred examples on one thread.
   // REQUIRES: count >= 1; inputs holds count examples (NHWC) and labels count labels; parameters and gradient have
   // network->parameter_count() entries.
   double MeanGradient(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
@@ -135,9 +148,9 @@ class GradientEvaluator {
   // adding to it.
   double SumOverChunks(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
                        bool write, absl::Span<float> gradient);
-  // Splits [0, count) into chunks of at most max_chunk examples, at least one per thread when each thread gets 8 or
-  // more examples; chunk c runs on thread c % threads.
-  int64_t ChunkCount(int64_t count) const;
+  // Splits [0, count) into chunks of at most max_chunk examples, at least one per thread when each thread gets
+  // `min_examples_per_thread` or more; chunk c runs on thread c % threads.
+  int64_t ChunkCount(int64_t count, int64_t min_examples_per_thread) const;
   int64_t leaf_examples() const;
   // Adds leaf `leaf` of `leaves` of a batch of `count` examples into `gradient` on `state`'s workspace; returns its
   // loss sum.
@@ -146,6 +159,8 @@ class GradientEvaluator {
 
   const nn::Network* network_;
   EvaluatorOptions options_;
+  // The fewest examples a thread's share of a gradient sum must hold (GradientShareExamples).
+  int64_t gradient_share_examples_;
   ThreadPool pool_;
   std::vector<std::unique_ptr<ThreadState>> thread_states_;
 };
