@@ -38,7 +38,8 @@ struct EvaluatorOptions {
   const nn::SparsePlan* sparse_plan = nullptr;
   // Examples per leaf of an exact gradient sum (AddLeafGradients); 0: DefaultLeafExamples(network). Each leaf's
   // float gradient is converted once, so a leaf should cost much more than that conversion (about 1.5 ns per
-  // parameter); more, smaller leaves share better over threads and ranks. A leaf larger than max_chunk runs as consecutive pieces of max_chunk (the same on every rank and thread).
+  // parameter); more, smaller leaves share better over threads and ranks. A leaf larger than max_chunk runs as
+  // consecutive pieces of max_chunk (the same on every rank and thread).
   // REQUIRES: >= 0.
   int64_t leaf_examples = 0;
 };
