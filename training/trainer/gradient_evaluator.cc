@@ -56,16 +56,19 @@ GradientEvaluator::~GradientEvaluator() = default;
 
 namespace {
 
-// Waking a second thread costs about as much as a few examples' work, so tiny batches stay on one thread.
+// Evaluate shares a batch only from this many examples per thread: waking the second thread costs about as much as a
+// few examples' forward pass. (Gradient sums: GradientShareExamples.)
 constexpr int64_t kMinExamplesPerThread = 8;
 
 }  // namespace
 
 int64_t GradientShareExamples(const nn::Network& network) {
+  // A share's work must pay for a pass over the parameters and gradients, and for waking its thread (25-100 us here).
   constexpr int64_t kShareFlopsPerParameter = 400;
+  constexpr int64_t kWakeFlops = 20'000'000;
   const int64_t flops = std::max<int64_t>(network.TrainingFlopsPerExample(), 1);
-  return std::max<int64_t>(kMinExamplesPerThread,
-                           (kShareFlopsPerParameter * network.parameter_count() + flops - 1) / flops);
+  const int64_t share_flops = std::max<int64_t>(kShareFlopsPerParameter * network.parameter_count(), kWakeFlops);
+  return (share_flops + flops - 1) / flops;
 }
 
 int64_t GradientEvaluator::ChunkCount(int64_t count, int64_t min_examples_per_thread) const {

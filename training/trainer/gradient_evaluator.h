@@ -63,14 +63,14 @@ void ScaleGradient(float scale, const nn::SparsePlan* plan, absl::Span<float> gr
 // about a tenth of computing it or less): 16 for Simple-CNN, 8 for ResNet-8, 1,024 for LeNet-300-100.
 int64_t DefaultLeafExamples(const nn::Network& network);
 
-// The fewest examples for which a second thread takes a share of a gradient sum (MeanGradient, GradientSum): 8, or
-// more where the network has few training FLOPs per parameter, so that each share brings at least 400 FLOPs per
-// parameter. Besides its examples, a share costs the other core a pass over the whole parameter and gradient
-// buffers (the weights that the update has just written in the first core's caches, then a partial gradient to add
-// back there), whatever the batch. On the 2-core build machines (training/README.md, "Threads"), LeNet-300-100's
-// step on two threads took 3.7x as long as on one at 16 examples, 1.5x at 64 and as long at 128 (there each share
-// brings about 270 FLOPs per parameter); Simple-CNN's was 1.8x faster from 16 examples on. Gives 8 for Simple-CNN
-// and ResNet-8, 95 for LeNet-300-100.
+// The fewest examples for which a second thread takes a share of a gradient sum (MeanGradient, GradientSum): enough
+// that each share brings at least 400 training FLOPs per parameter and 20 million in all. Besides its examples, a
+// share costs the other core a pass over the whole parameter and gradient buffers (the weights that the update has
+// just written in the first core's caches, then a partial gradient to add back there), and waking its thread
+// (25-100 us), whatever the batch. On the 2-core build machines (training/README.md, "Threads"), LeNet-300-100's step
+// on two threads took 3.7x as long as on one at 16 examples, 1.5x at 64 and as long at 128 (there each share brings
+// about 270 FLOPs per parameter), while ResNet-8's, kept on one thread below 16 examples, was 1.8x faster on two at 8.
+// Gives 2 for Simple-CNN, 1 for ResNet-8, 95 for LeNet-300-100.
 int64_t GradientShareExamples(const nn::Network& network);
 
 class GradientEvaluator {

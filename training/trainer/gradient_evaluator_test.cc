@@ -224,34 +224,39 @@ TEST(DefaultLeafExamplesTest, PerNetwork) {
 
 TEST(GradientShareExamplesTest, PerNetwork) {
   for (const auto& [name, examples] : std::vector<std::pair<std::string, int64_t>>{
-           {"simple_cnn", 8}, {"resnet8", 8}, {"lenet_300_100", 95}}) {
+           {"simple_cnn", 2}, {"resnet8", 1}, {"lenet_300_100", 95}}) {
     auto network = nn::CreateNetwork(name);
     ASSERT_TRUE(network.ok());
     EXPECT_EQ(GradientShareExamples(**network), examples) << name;
   }
 }
 
-// LeNet-300-100 shares a batch that fits one chunk only from 2 x 95 examples on: below, two threads compute the
-// one-thread sum bit for bit (one chain per entry); at 190, the two shares' sums are added, which rounds otherwise.
-TEST(GradientShareExamplesTest, TwoThreadsShareLeNetBatchesFrom190Examples) {
-  auto network = nn::CreateNetwork("lenet_300_100");
-  ASSERT_TRUE(network.ok());
-  std::vector<float> parameters((*network)->parameter_count());
-  std::mt19937_64 engine(3);
-  (*network)->Initialize(engine, absl::MakeSpan(parameters));
-  std::normal_distribution<float> pixel(0.0f, 1.0f);
-  std::vector<float> pixels(190 * 784);
-  for (float& value : pixels) value = pixel(engine);
-  std::vector<int32_t> labels;
-  for (int i = 0; i < 190; ++i) labels.push_back(i % 10);
-  GradientEvaluator one_thread(network->get(), {.threads = 1, .max_chunk = 256});
-  GradientEvaluator two_threads(network->get(), {.threads = 2, .max_chunk = 256});
-  for (const int64_t count : {16, 189, 190}) {
-    std::vector<float> one(parameters.size()), two(parameters.size());
-    one_thread.GradientSum(parameters, pixels.data(), labels.data(), count, absl::MakeSpan(one));
-    two_threads.GradientSum(parameters, pixels.data(), labels.data(), count, absl::MakeSpan(two));
-    const bool identical = std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0;
-    EXPECT_EQ(identical, count < 190) << count << " examples";
+// Two threads share a batch that fits one chunk only from 2 x GradientShareExamples examples on: below, they compute
+// the one-thread sum bit for bit (one chain per entry); from there, the two shares' sums are added, which rounds
+// otherwise.
+TEST(GradientShareExamplesTest, TwoThreadsShareBatchesFromTwoShares) {
+  for (const auto& [name, share] : std::vector<std::pair<std::string, int64_t>>{
+           {"simple_cnn", 2}, {"resnet8", 1}, {"lenet_300_100", 95}}) {
+    auto network = nn::CreateNetwork(name);
+    ASSERT_TRUE(network.ok());
+    std::vector<float> parameters((*network)->parameter_count());
+    std::mt19937_64 engine(3);
+    (*network)->Initialize(engine, absl::MakeSpan(parameters));
+    const int64_t values = (*network)->input_shape().size();
+    std::normal_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<float> pixels(2 * share * values);
+    for (float& value : pixels) value = pixel(engine);
+    std::vector<int32_t> labels;
+    for (int64_t i = 0; i < 2 * share; ++i) labels.push_back(static_cast<int32_t>(i % 10));
+    GradientEvaluator one_thread(network->get(), {.threads = 1, .max_chunk = 256});
+    GradientEvaluator two_threads(network->get(), {.threads = 2, .max_chunk = 256});
+    for (const int64_t count : {2 * share - 1, 2 * share}) {
+      std::vector<float> one(parameters.size()), two(parameters.size());
+      one_thread.GradientSum(parameters, pixels.data(), labels.data(), count, absl::MakeSpan(one));
+      two_threads.GradientSum(parameters, pixels.data(), labels.data(), count, absl::MakeSpan(two));
+      const bool identical = std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0;
+      EXPECT_EQ(identical, count < 2 * share) << name << ", " << count << " examples";
+    }
   }
 }
 
