@@ -35,11 +35,9 @@ struct GradientEvaluator::ThreadState {
 };
 
 GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOptions options)
-    : network_(network),
-      options_(options),
-      gradient_share_examples_(network != nullptr ? GradientShareExamples(*network) : 1),
-      pool_(options.threads) {
+    : network_(network), options_(options), pool_(options.threads) {
   PARSITY_CHECK(network != nullptr);
+  gradient_share_examples_ = GradientShareExamples(*network);
   PARSITY_CHECK(options.threads >= 1 && options.max_chunk >= 1);
   PARSITY_CHECK(options.sparse_plan == nullptr || &options.sparse_plan->network() == network);
   PARSITY_CHECK(options.leaf_examples >= 0);

@@ -161,7 +161,7 @@ class GradientEvaluator {
   const nn::Network* network_;
   EvaluatorOptions options_;
   // The fewest examples a thread's share of a gradient sum must hold (GradientShareExamples).
-  int64_t gradient_share_examples_;
+  int64_t gradient_share_examples_ = 1;
   ThreadPool pool_;
   std::vector<std::unique_ptr<ThreadState>> thread_states_;
 };

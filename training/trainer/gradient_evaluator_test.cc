@@ -222,23 +222,15 @@ TEST(DefaultLeafExamplesTest, PerNetwork) {
   }
 }
 
-TEST(GradientShareExamplesTest, PerNetwork) {
-  for (const auto& [name, examples] : std::vector<std::pair<std::string, int64_t>>{
-           {"simple_cnn", 2}, {"resnet8", 1}, {"lenet_300_100", 95}}) {
-    auto network = nn::CreateNetwork(name);
-    ASSERT_TRUE(network.ok());
-    EXPECT_EQ(GradientShareExamples(**network), examples) << name;
-  }
-}
-
-// Two threads share a batch that fits one chunk only from 2 x GradientShareExamples examples on: below, they compute
-// the one-thread sum bit for bit (one chain per entry); from there, the two shares' sums are added, which rounds
-// otherwise.
+// GradientShareExamples per network, and two threads share a batch that fits one chunk only from twice that on:
+// below, they compute the one-thread sum bit for bit (one chain per entry); from there, the two shares' sums are
+// added, which rounds otherwise.
 TEST(GradientShareExamplesTest, TwoThreadsShareBatchesFromTwoShares) {
   for (const auto& [name, share] : std::vector<std::pair<std::string, int64_t>>{
            {"simple_cnn", 2}, {"resnet8", 1}, {"lenet_300_100", 95}}) {
     auto network = nn::CreateNetwork(name);
     ASSERT_TRUE(network.ok());
+    ASSERT_EQ(GradientShareExamples(**network), share) << name;
     std::vector<float> parameters((*network)->parameter_count());
     std::mt19937_64 engine(3);
     (*network)->Initialize(engine, absl::MakeSpan(parameters));
