@@ -146,10 +146,9 @@ SparseLines MakeSparseLines(int64_t in, int64_t out, const float* weight_mask) {
         if (weight_mask[i * out + first + lane] != 0.0f) kept = static_cast<uint16_t>(kept | (1u << lane));
       }
       if (kept == 0) continue;
-      lines.row.push_back(static_cast<int32_t>(i));
-      lines.kept.push_back(kept);
+      lines.line.push_back({static_cast<int32_t>(i * out + first), static_cast<int32_t>(i), kept});
     }
-    lines.block_start.push_back(static_cast<int32_t>(lines.row.size()));
+    lines.block_start.push_back(static_cast<int32_t>(lines.line.size()));
   }
   return lines;
 }
@@ -535,7 +534,9 @@ namespace {
 constexpr int64_t kMaxLineRows = 16;
 
 // The forward product of `R` batch rows over S output blocks at a time. Each block's chain runs through its own lines
-// in order; S blocks interleave so that S * R independent chains hide the latency of the fused multiply-add.
+// in order; S blocks interleave so that S * R independent chains hide the latency of the fused multiply-add. Each
+// line carries its weight offset and input row, so a line costs its masked load and R fused multiply-adds with a
+// broadcast input, and the S stream pointers stay in registers.
 template <int R>
 struct LinesForwardKernel {
   static constexpr int S = R <= 6 ? 4 : (R <= 12 ? 2 : 1);
@@ -546,19 +547,18 @@ struct LinesForwardKernel {
     const int64_t out = lines.out;
     const int64_t blocks = (out + 15) / 16;
     const int32_t* start = lines.block_start.data();
-    const int32_t* row = lines.row.data();
-    const uint16_t* kept = lines.kept.data();
+    const SparseLines::Line* all = lines.line.data();
     for (int64_t v0 = 0; v0 < blocks; v0 += S) {
-      // The last group may have fewer blocks than S.
+      // The last group may have fewer blocks than S: its blocks run one after another.
       const int streams = static_cast<int>(std::min<int64_t>(S, blocks - v0));
       __m512 acc[S][R];
-      int64_t first[S];
+      const SparseLines::Line* stream[S];
       int64_t count[S];
       int64_t common = INT64_MAX;
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) {
         const int64_t v = v0 + s;
-        first[s] = s < streams ? start[v] : 0;
+        stream[s] = s < streams ? all + start[v] : all;
         count[s] = s < streams ? start[v + 1] - start[v] : 0;
         if (s < streams) common = std::min(common, count[s]);
         const __m512 bias = s < streams ? _mm512_maskz_loadu_ps(LaneMask(out - 16 * v), biases + 16 * v)
@@ -566,23 +566,22 @@ struct LinesForwardKernel {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc[s][r] = bias;
       }
-      // Adds line `line` of block v0 + s to that block's accumulators.
-      auto add_line = [&](int s, int64_t line) {
-        const int64_t i = row[line];
-        const __m512 w = _mm512_maskz_loadu_ps(kept[line], weights + i * out + 16 * (v0 + s));
+      if (streams < S) common = 0;
+      // Adds `line` to the accumulators of stream s.
+      auto add_line = [&](int s, const SparseLines::Line& line) {
+        const __m512 w = _mm512_maskz_loadu_ps(line.kept, weights + line.weight_offset);
+        const float* x = input + line.row;
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) acc[s][r] = _mm512_fmadd_ps(_mm512_set1_ps(input[r * in + i]), w, acc[s][r]);
+        for (int r = 0; r < R; ++r) acc[s][r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * in]), w, acc[s][r]);
       };
       for (int64_t t = 0; t < common; ++t) {
 #pragma GCC unroll 4
-        for (int s = 0; s < S; ++s) {
-          if (s < streams) add_line(s, first[s] + t);
-        }
+        for (int s = 0; s < S; ++s) add_line(s, stream[s][t]);
       }
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) {
-        for (int64_t line = first[s] + common; line < first[s] + count[s]; ++line) add_line(s, line);
         if (s >= streams) continue;
+        for (int64_t t = common; t < count[s]; ++t) add_line(s, stream[s][t]);
         const int64_t v = v0 + s;
         const __mmask16 mask = LaneMask(out - 16 * v);
 #pragma GCC unroll 16
@@ -601,20 +600,20 @@ struct LinesWeightGradientKernel {
     const int64_t in = lines.in;
     const int64_t out = lines.out;
     const int32_t* start = lines.block_start.data();
-    const int32_t* row = lines.row.data();
-    const uint16_t* kept = lines.kept.data();
+    const SparseLines::Line* all = lines.line.data();
     for (int64_t v = 0; v * 16 < out; ++v) {
       const __mmask16 mask = LaneMask(out - 16 * v);
       __m512 gradient[R];
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) gradient[r] = _mm512_maskz_loadu_ps(mask, output_gradient + r * out + 16 * v);
-      for (int64_t line = start[v]; line < start[v + 1]; ++line) {
-        const int64_t i = row[line];
-        float* target = weight_gradient + i * out + 16 * v;
-        __m512 acc = overwrite ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(kept[line], target);
+      const SparseLines::Line* end = all + start[v + 1];
+      for (const SparseLines::Line* line = all + start[v]; line != end; ++line) {
+        float* target = weight_gradient + line->weight_offset;
+        const float* x = input + line->row;
+        __m512 acc = overwrite ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(line->kept, target);
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) acc = _mm512_fmadd_ps(_mm512_set1_ps(input[r * in + i]), gradient[r], acc);
-        _mm512_mask_storeu_ps(target, kept[line], acc);
+        for (int r = 0; r < R; ++r) acc = _mm512_fmadd_ps(_mm512_set1_ps(x[r * in]), gradient[r], acc);
+        _mm512_mask_storeu_ps(target, line->kept, acc);
       }
     }
   }

@@ -297,14 +297,18 @@ void SparseWeightGradient(const ConvolutionGeometry& geometry, int64_t batch, co
 // where kept weights cluster into few lines, as SNIP's do (in LeNet-300-100's first layer at 90% sparsity, 7.5% of
 // the weights lie in 46% of the lines: some hidden units keep many inputs, others few).
 struct SparseLines {
+  struct Line {
+    int32_t weight_offset;  // row * out + 16 v: the line's first entry in the weight matrix.
+    int32_t row;            // The input row i.
+    uint16_t kept;          // The line's kept lanes (bit l: output 16 v + l).
+  };
   int64_t in = 0;
   int64_t out = 0;
   // The lines of output block v (outputs [16 v, 16 v + 16)) are [block_start[v], block_start[v + 1]), rows ascending.
   std::vector<int32_t> block_start;
-  std::vector<int32_t> row;
-  std::vector<uint16_t> kept;  // The line's kept lanes (bit l: output 16 v + l).
+  std::vector<Line> line;
 
-  int64_t lines() const { return static_cast<int64_t>(row.size()); }
+  int64_t lines() const { return static_cast<int64_t>(line.size()); }
 };
 
 // The lines of an in x out weight matrix whose 0/1 mask is `weight_mask` (in * out floats, row-major).
