@@ -47,6 +47,12 @@ void ShortLaneProduct(const nn_internal::SparseRowBlocks& blocks, const nn_inter
   }
 }
 
+// Above two lane vectors the sparse forward and input-gradient products run in chunks of this many examples, each
+// transposed into planes, multiplied and transposed back before the next: a chunk's planes (200 KB for a 784-feature
+// input) stay in L2, where the whole batch's planes (1.6 MB at batch 512) went out to L3 and back. Each lane's chain
+// is the same whatever the chunk, so the results are too. Chosen by measurement (training/README.md).
+constexpr int64_t kSparseChunkExamples = 64;
+
 }  // namespace
 
 FullyConnectedLayer::FullyConnectedLayer(std::string name, const ImageShape& input_shape, int64_t out_features,
@@ -81,8 +87,10 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
   nn_internal::SparseScratchSizes Sizes(int64_t batch) const override {
     const int64_t features = std::max(in_, out_);
     nn_internal::SparseScratchSizes sizes;
-    sizes.planar = features * batch + nn_internal::kPlanarTail;
-    sizes.planes = features * 16 * LaneVectors(batch);
+    // Batches above two lane vectors run in chunks (kSparseChunkExamples); smaller ones whole.
+    const int64_t examples = LaneVectors(batch) > 2 ? std::min(batch, kSparseChunkExamples) : batch;
+    sizes.planar = features * examples + nn_internal::kPlanarTail;
+    sizes.planes = features * 16 * LaneVectors(examples);
     sizes.values = forward_rows.entries();
     sizes.zeros = in_;
     return sizes;
@@ -149,23 +157,32 @@ void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const
   float* planes = scratch.planes;
   float* values = scratch.values;
   const int64_t lane_vectors = Sparsity::LaneVectors(batch);
+  if (lane_vectors > 2) {
+    // Long lanes: each output's chain over its kept inputs, lane tile by lane tile, chunk by chunk.
+    nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
+    for (int64_t first = 0; first < batch; first += kSparseChunkExamples) {
+      const int64_t n = std::min(kSparseChunkExamples, batch - first);
+      const int64_t vectors = Sparsity::LaneVectors(n);
+      nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, n, in_features(), 0, 0, 1, n, 1),
+                            arguments.inputs[0] + first * in_features(), 1, planar);
+      nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, n, vectors, arguments.parameters.biases,
+                                     planes, 16 * vectors);
+      nn_internal::FromPlanes(planes, 1, n, out_features(), 0, 16 * vectors, /*accumulate=*/false,
+                              arguments.output + first * out_features());
+    }
+    return;
+  }
+  // Short lanes: each output's chain, in ascending input order, runs over blocks of inputs with the block's planes in
+  // L1 and several outputs' accumulators in registers; when the blocks' rows are too short for that to pay, the kept
+  // weights stream by in their own order instead, each updating its output's planes in cache.
   nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, in_features(), 0, 0, 1, batch, 1),
                         arguments.inputs[0], 1, planar);
-  if (lane_vectors <= 2) {
-    // Short lanes: each output's chain, in ascending input order, runs over blocks of inputs with the block's planes
-    // in L1 and several outputs' accumulators in registers; when the blocks' rows are too short for that to pay, the
-    // kept weights stream by in their own order instead, each updating its output's planes in cache.
-    const float* biases = arguments.parameters.biases;
-    for (int64_t o = 0; o < out_features(); ++o) {
-      std::fill(planes + o * 16 * lane_vectors, planes + (o + 1) * 16 * lane_vectors, biases[o]);
-    }
-    ShortLaneProduct(sparsity.forward_blocks, sparsity.transposed_rows, arguments.parameters.weights, planar, batch,
-                     lane_vectors, planes);
-  } else {
-    nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
-    nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, batch, lane_vectors,
-                                   arguments.parameters.biases, planes, 16 * lane_vectors);
+  const float* biases = arguments.parameters.biases;
+  for (int64_t o = 0; o < out_features(); ++o) {
+    std::fill(planes + o * 16 * lane_vectors, planes + (o + 1) * 16 * lane_vectors, biases[o]);
   }
+  ShortLaneProduct(sparsity.forward_blocks, sparsity.transposed_rows, arguments.parameters.weights, planar, batch,
+                   lane_vectors, planes);
   nn_internal::FromPlanes(planes, 1, batch, out_features(), 0, 16 * lane_vectors, /*accumulate=*/false,
                           arguments.output);
 }
@@ -181,21 +198,33 @@ void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments
   float* input_gradient = arguments.input_gradients[0];
   const int64_t lane_vectors = Sparsity::LaneVectors(batch);
   const bool accumulate = arguments.input_gradient_modes[0] == GradientMode::kAccumulate;
-  nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, out_features(), 0, 0, 1, batch, 1),
-                        arguments.output_gradient, 1, planar);
-  if (accumulate) nn_internal::ToPlanes(input_gradient, 1, batch, in, 0, 16 * lane_vectors, planes);
-  if (lane_vectors <= 2) {
-    // Short lanes, as in ForwardSparse: each input's sum runs over its kept outputs in ascending order, by blocks of
-    // outputs with several inputs' chains in flight, or (rows too short) output by output onto the planes in place.
-    if (!accumulate) nn_internal::ZeroFloats(in * 16 * lane_vectors, planes);
-    ShortLaneProduct(sparsity.transposed_blocks, sparsity.forward_rows, arguments.parameters.weights, planar, batch,
-                     lane_vectors, planes);
-  } else {
+  if (lane_vectors > 2) {
+    // Long lanes, as in ForwardSparse: each input's sum over its kept outputs, chunk by chunk.
     nn_internal::PackValues(sparsity.transposed_rows, arguments.parameters.weights, values);
     if (!accumulate) nn_internal::ZeroFloats(in, zeros);
-    nn_internal::SparseRowsForward(sparsity.transposed_rows, values, planar, batch, lane_vectors,
-                                   accumulate ? nullptr : zeros, planes, 16 * lane_vectors);
+    for (int64_t first = 0; first < batch; first += kSparseChunkExamples) {
+      const int64_t n = std::min(kSparseChunkExamples, batch - first);
+      const int64_t vectors = Sparsity::LaneVectors(n);
+      nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, n, out_features(), 0, 0, 1, n, 1),
+                            arguments.output_gradient + first * out_features(), 1, planar);
+      if (accumulate) nn_internal::ToPlanes(input_gradient + first * in, 1, n, in, 0, 16 * vectors, planes);
+      nn_internal::SparseRowsForward(sparsity.transposed_rows, values, planar, n, vectors,
+                                     accumulate ? nullptr : zeros, planes, 16 * vectors);
+      nn_internal::FromPlanes(planes, 1, n, in, 0, 16 * vectors, /*accumulate=*/false, input_gradient + first * in);
+    }
+    return;
   }
+  nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, out_features(), 0, 0, 1, batch, 1),
+                        arguments.output_gradient, 1, planar);
+  // Short lanes, as in ForwardSparse: each input's sum runs over its kept outputs in ascending order, by blocks of
+  // outputs with several inputs' chains in flight, or (rows too short) output by output onto the planes in place.
+  if (accumulate) {
+    nn_internal::ToPlanes(input_gradient, 1, batch, in, 0, 16 * lane_vectors, planes);
+  } else {
+    nn_internal::ZeroFloats(in * 16 * lane_vectors, planes);
+  }
+  ShortLaneProduct(sparsity.transposed_blocks, sparsity.forward_rows, arguments.parameters.weights, planar, batch,
+                   lane_vectors, planes);
   nn_internal::FromPlanes(planes, 1, batch, in, 0, 16 * lane_vectors, /*accumulate=*/false, input_gradient);
 }
 

@@ -1,7 +1,7 @@
 // The sparse kernels of convolutions and fully connected layers (training/nn/internal/sparse_kernels.h) under random
-// masks of densities 0.01 to 1, odd shapes, and batches of 1, 2, 7, 16 and 256 (fully connected layers also 32, lines
-// 33): equal to the dense kernels on the same pruned weights, within the float tolerance of the double reference, and
-// matching finite differences.
+// masks of densities 0.01 to 1, odd shapes, and batches of 1, 2, 7, 16 and 256 (fully connected layers also 32 and
+// 100, lines 33): equal to the dense kernels on the same pruned weights, within the float tolerance of the double
+// reference, and matching finite differences.
 #include <algorithm>
 #include <limits>
 #include <memory>
@@ -142,8 +142,9 @@ TEST_F(SparseLayersTest, FullyConnectedEqualDenseKernelsAtEveryBatchClassAndDens
   for (const FullyConnectedCase& c : {FullyConnectedCase{{4, 4, 64}, 10}, FullyConnectedCase{{1, 1, 784}, 300},
                                       FullyConnectedCase{{1, 1, 37}, 45}, FullyConnectedCase{{1, 1, 100}, 70}}) {
     const FullyConnectedLayer fc("fc", c.input, c.out, Implementation::kDirect);
-    // 32: two lane vectors, the widest short lanes (row blocks or in-place accumulation, by the rows' length).
-    for (const int64_t batch : {1, 2, 7, 16, 32, 256}) {
+    // 32: two lane vectors, the widest short lanes (row blocks or in-place accumulation, by the rows' length); 100:
+    // long lanes in a full chunk of 64 examples and a partial one of 36.
+    for (const int64_t batch : {1, 2, 7, 16, 32, 100, 256}) {
       for (const double density : kDensities) {
         testing::LayerTestData data = MakeLayerTestData(fc, batch, InputValues::kGaussian, ++seed);
         PruneWeights(RandomWeightMask(static_cast<int64_t>(data.weights.size()), density, seed), &data);
