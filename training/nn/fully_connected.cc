@@ -53,6 +53,29 @@ void ShortLaneProduct(const nn_internal::SparseRowBlocks& blocks, const nn_inter
 // is the same whatever the chunk, so the results are too. Chosen by measurement (training/README.md).
 constexpr int64_t kSparseChunkExamples = 64;
 
+// The 16-lane vectors that hold a batch in the sparse kernels' planes.
+int64_t LaneVectors(int64_t batch) { return (batch + 15) / 16; }
+
+// A long-lane product (more than two lane vectors) in chunks of kSparseChunkExamples: per chunk, the `source_features`
+// of each example into planes, each row's chain from start[row] (from the row's value in `target` when `start` is
+// null), and back into the `target_features` of each example of `target`.
+void LongLaneProduct(const nn_internal::SparseRows& rows, const float* values, const float* source,
+                     int64_t source_features, int64_t batch, const float* start, int64_t target_features,
+                     float* planar, float* planes, float* target) {
+  for (int64_t first = 0; first < batch; first += kSparseChunkExamples) {
+    const int64_t n = std::min(kSparseChunkExamples, batch - first);
+    const int64_t plane = 16 * LaneVectors(n);
+    nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, n, source_features, 0, 0, 1, n, 1),
+                          source + first * source_features, 1, planar);
+    if (start == nullptr) {
+      nn_internal::ToPlanes(target + first * target_features, 1, n, target_features, 0, plane, planes);
+    }
+    nn_internal::SparseRowsForward(rows, values, planar, n, plane / 16, start, planes, plane);
+    nn_internal::FromPlanes(planes, 1, n, target_features, 0, plane, /*accumulate=*/false,
+                            target + first * target_features);
+  }
+}
+
 }  // namespace
 
 FullyConnectedLayer::FullyConnectedLayer(std::string name, const ImageShape& input_shape, int64_t out_features,
@@ -95,7 +118,6 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
     sizes.zeros = in_;
     return sizes;
   }
-  static int64_t LaneVectors(int64_t batch) { return (batch + 15) / 16; }
 
   // Lines serve the forward product and the weight gradient; the input gradient's chain runs over outputs, across a
   // line.
@@ -156,20 +178,12 @@ void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const
   float* planar = scratch.planar;
   float* planes = scratch.planes;
   float* values = scratch.values;
-  const int64_t lane_vectors = Sparsity::LaneVectors(batch);
+  const int64_t lane_vectors = LaneVectors(batch);
   if (lane_vectors > 2) {
     // Long lanes: each output's chain over its kept inputs, lane tile by lane tile, chunk by chunk.
     nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
-    for (int64_t first = 0; first < batch; first += kSparseChunkExamples) {
-      const int64_t n = std::min(kSparseChunkExamples, batch - first);
-      const int64_t vectors = Sparsity::LaneVectors(n);
-      nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, n, in_features(), 0, 0, 1, n, 1),
-                            arguments.inputs[0] + first * in_features(), 1, planar);
-      nn_internal::SparseRowsForward(sparsity.forward_rows, values, planar, n, vectors, arguments.parameters.biases,
-                                     planes, 16 * vectors);
-      nn_internal::FromPlanes(planes, 1, n, out_features(), 0, 16 * vectors, /*accumulate=*/false,
-                              arguments.output + first * out_features());
-    }
+    LongLaneProduct(sparsity.forward_rows, values, arguments.inputs[0], in_features(), batch,
+                    arguments.parameters.biases, out_features(), planar, planes, arguments.output);
     return;
   }
   // Short lanes: each output's chain, in ascending input order, runs over blocks of inputs with the block's planes in
@@ -196,22 +210,14 @@ void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments
   float* values = scratch.values;
   float* zeros = scratch.zeros;
   float* input_gradient = arguments.input_gradients[0];
-  const int64_t lane_vectors = Sparsity::LaneVectors(batch);
+  const int64_t lane_vectors = LaneVectors(batch);
   const bool accumulate = arguments.input_gradient_modes[0] == GradientMode::kAccumulate;
   if (lane_vectors > 2) {
     // Long lanes, as in ForwardSparse: each input's sum over its kept outputs, chunk by chunk.
     nn_internal::PackValues(sparsity.transposed_rows, arguments.parameters.weights, values);
     if (!accumulate) nn_internal::ZeroFloats(in, zeros);
-    for (int64_t first = 0; first < batch; first += kSparseChunkExamples) {
-      const int64_t n = std::min(kSparseChunkExamples, batch - first);
-      const int64_t vectors = Sparsity::LaneVectors(n);
-      nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, n, out_features(), 0, 0, 1, n, 1),
-                            arguments.output_gradient + first * out_features(), 1, planar);
-      if (accumulate) nn_internal::ToPlanes(input_gradient + first * in, 1, n, in, 0, 16 * vectors, planes);
-      nn_internal::SparseRowsForward(sparsity.transposed_rows, values, planar, n, vectors,
-                                     accumulate ? nullptr : zeros, planes, 16 * vectors);
-      nn_internal::FromPlanes(planes, 1, n, in, 0, 16 * vectors, /*accumulate=*/false, input_gradient + first * in);
-    }
+    LongLaneProduct(sparsity.transposed_rows, values, arguments.output_gradient, out_features(), batch,
+                    accumulate ? nullptr : zeros, in, planar, planes, input_gradient);
     return;
   }
   nn_internal::ToPlanar(nn_internal::MakePlanarGeometry(1, batch, out_features(), 0, 0, 1, batch, 1),
