@@ -2,7 +2,7 @@
 // batch sizes 2 ... 2048, single-threaded and with 2 threads, reporting examples/s, GFLOP/s (of the dense network)
 // and, for pruned networks, speedup_over_dense: the step time of the same network unpruned over this one's, and
 // speedup_over_masked_dense: that of the same pruned network on the dense kernels (what parsity ran before sparse
-// execution) over this one's; each the median of 5 interleaved rounds. Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials do)
+// execution) over this one's; each the median of 7 interleaved rounds. Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials do)
 // with the masked SGD update. Masks: SNIP on 10,000 MNIST training examples from the network's initialization where
 // MNIST is installed (Simple-CNN, LeNet-300-100); otherwise, and for ResNet-8 (CIFAR-10 is not on these machines),
 // random masks with the per-layer densities SNIP gives on synthetic data. Also the machine's own single-core SGEMM
