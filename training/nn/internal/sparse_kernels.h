@@ -307,8 +307,6 @@ struct SparseLines {
   // The lines of output block v (outputs [16 v, 16 v + 16)) are [block_start[v], block_start[v + 1]), rows ascending.
   std::vector<int32_t> block_start;
   std::vector<Line> line;
-
-  int64_t lines() const { return static_cast<int64_t>(line.size()); }
 };
 
 // The lines of an in x out weight matrix whose 0/1 mask is `weight_mask` (in * out floats, row-major).
