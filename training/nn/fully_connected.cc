@@ -56,6 +56,10 @@ constexpr int64_t kSparseChunkExamples = 64;
 // The 16-lane vectors that hold a batch in the sparse kernels' planes.
 int64_t LaneVectors(int64_t batch) { return (batch + 15) / 16; }
 
+// Whether a batch's sparse forward and input-gradient products run as long lanes (LongLaneProduct, in chunks) rather
+// than short ones (ShortLaneProduct, whose row blocks take at most two lane vectors).
+bool HasLongLanes(int64_t batch) { return LaneVectors(batch) > 2; }
+
 // A long-lane product (more than two lane vectors) in chunks of kSparseChunkExamples: per chunk, the `source_features`
 // of each example into planes, each row's chain from start[row] (from the row's value in `target` when `start` is
 // null), and back into the `target_features` of each example of `target`.
@@ -110,8 +114,8 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
   nn_internal::SparseScratchSizes Sizes(int64_t batch) const override {
     const int64_t features = std::max(in_, out_);
     nn_internal::SparseScratchSizes sizes;
-    // Batches above two lane vectors run in chunks (kSparseChunkExamples); smaller ones whole.
-    const int64_t examples = LaneVectors(batch) > 2 ? std::min(batch, kSparseChunkExamples) : batch;
+    // Long lanes run in chunks (kSparseChunkExamples); short ones whole.
+    const int64_t examples = HasLongLanes(batch) ? std::min(batch, kSparseChunkExamples) : batch;
     sizes.planar = features * examples + nn_internal::kPlanarTail;
     sizes.planes = features * 16 * LaneVectors(examples);
     sizes.values = forward_rows.entries();
@@ -179,7 +183,7 @@ void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const
   float* planes = scratch.planes;
   float* values = scratch.values;
   const int64_t lane_vectors = LaneVectors(batch);
-  if (lane_vectors > 2) {
+  if (HasLongLanes(batch)) {
     // Long lanes: each output's chain over its kept inputs, lane tile by lane tile, chunk by chunk.
     nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, values);
     LongLaneProduct(sparsity.forward_rows, values, arguments.inputs[0], in_features(), batch,
@@ -212,7 +216,7 @@ void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments
   float* input_gradient = arguments.input_gradients[0];
   const int64_t lane_vectors = LaneVectors(batch);
   const bool accumulate = arguments.input_gradient_modes[0] == GradientMode::kAccumulate;
-  if (lane_vectors > 2) {
+  if (HasLongLanes(batch)) {
     // Long lanes, as in ForwardSparse: each input's sum over its kept outputs, chunk by chunk.
     nn_internal::PackValues(sparsity.transposed_rows, arguments.parameters.weights, values);
     if (!accumulate) nn_internal::ZeroFloats(in, zeros);

@@ -1,13 +1,14 @@
 // One training step (forward, backward, SGD update) of each network at sparsity 0, 0.5, 0.7, 0.9, 0.95 and 0.98 and
-// batch sizes 2 ... 2048, single-threaded and with 2 threads, reporting examples/s, GFLOP/s (of the dense network)
-// and, for pruned networks, speedup_over_dense: the step time of the same network unpruned over this one's, and
+// batch sizes 2 ... 2048, single-threaded and with 2 threads, reporting examples/s, GFLOP/s (of the dense network) and,
+// for pruned networks, speedup_over_dense: the step time of the same network unpruned over this one's, and
 // speedup_over_masked_dense: that of the same pruned network on the dense kernels (what parsity ran before sparse
-// execution) over this one's; each the median of 7 interleaved rounds. Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials do)
-// with the masked SGD update. Masks: SNIP on 10,000 MNIST training examples from the network's initialization where
-// MNIST is installed (Simple-CNN, LeNet-300-100); otherwise, and for ResNet-8 (CIFAR-10 is not on these machines),
-// random masks with the per-layer densities SNIP gives on synthetic data. Also the machine's own single-core SGEMM
-// rate with Eigen, so that the step's rate can be read as a fraction of it. tools/peers/pytorch_step_time.py runs
-// this binary beside PyTorch and prints the ratio. Results and the machine they came from: training/README.md.
+// execution) over this one's; each the median of 7 interleaved rounds. Pruned networks run their sparse execution plan
+// (kernels chosen by measurement, as trials do) with the masked SGD update. Masks: SNIP on 10,000 MNIST training
+// examples from the network's initialization where MNIST is installed (Simple-CNN, LeNet-300-100); otherwise, and for
+// ResNet-8 (CIFAR-10 is not on these machines), random masks with the per-layer densities SNIP gives on synthetic data.
+// Also the machine's own single-core SGEMM rate with Eigen, so that the step's rate can be read as a fraction of it.
+// tools/peers/pytorch_step_time.py runs this binary beside PyTorch and prints the ratio. Results and the machine they
+// came from: training/README.md.
 //
 //   bazel run //training/trainer:training_step_benchmark -- --benchmark_filter=simple_cnn/sparsity:0.9/
 #include <algorithm>
