@@ -206,6 +206,10 @@ class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
     sizes.padded_input = padding_floats_per_image * batch;
     sizes.planar = std::max(input_planar.image, gradient_planar.image);
     sizes.planes = planes_floats;
+    if (batch_lanes && batch >= nn_internal::kBatchLanes) {
+      sizes.planar = std::max(sizes.planar, nn_internal::BatchLaneFloats(input_planar));
+      sizes.planes = std::max(sizes.planes, nn_internal::kBatchLanes * output_floats);
+    }
     sizes.values = std::max(forward_rows.entries(), input_gradient_rows.entries());
     sizes.zeros = zeros;
     return sizes;
@@ -214,6 +218,14 @@ class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
   int64_t padding_floats_per_image = 0;  // 0 without padding.
   nn_internal::PlanarGeometry input_planar;
   int64_t lane_vectors = 0;  // Output lanes of the forward product (and of the scatter's output gradient planes).
+  // Stride-1 layers: the forward product runs on batch lanes for each 16 images of a batch (sparse_kernels.h).
+  bool batch_lanes = false;
+  int64_t output_floats = 0;                   // Per image.
+  nn_internal::PlanarGeometry output_geometry;  // The output (or output gradient) as an unpadded stride-1 image.
+  // Scatter path only: input_gradient_rows with offsets into the output gradient's batch lanes, and where each block
+  // of rows (a 64-wide block of kx * in_channels + c, see CreateSparsity) starts.
+  nn_internal::SparseRows scatter_batch_rows;
+  std::vector<int32_t> scatter_block_start;
   nn_internal::SparseRows forward_rows;
   // Stride-1 SAME layers: the input gradient is a forward product with flipped weights over the padded output
   // gradient (gradient_planar, gradient_lane_vectors). Others: scatter rows in the dense kernel's order.
@@ -243,6 +255,10 @@ std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const floa
                                                            padded_height_, padded_width_, s);
   const nn_internal::PlanarGeometry& planar = sparsity->input_planar;
   sparsity->lane_vectors = nn_internal::LaneVectors(planar, out.height, out.width);
+  sparsity->batch_lanes = s == 1;
+  sparsity->output_floats = out.size();
+  sparsity->output_geometry =
+      nn_internal::MakePlanarGeometry(out.height, out.width, channels, 0, 0, out.height, out.width, 1);
   const int64_t out_plane = 16 * sparsity->lane_vectors;
   // Forward: per output channel, the kept (ky, kx, c) in ascending order, as the dense chain runs.
   nn_internal::SparseRows& forward = sparsity->forward_rows;
@@ -301,6 +317,7 @@ std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const floa
       if (a.ky != b.ky) return a.ky < b.ky;
       return a.kx > b.kx;
     });
+    int64_t last_block = -1;
     for (const Row& row : rows) {
       const int64_t first = static_cast<int64_t>(backward.offsets.size());
       for (int64_t o = 0; o < channels; ++o) {
@@ -310,8 +327,22 @@ std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const floa
         backward.weight_index.push_back(static_cast<int32_t>(index));
       }
       if (static_cast<int64_t>(backward.offsets.size()) == first) continue;
+      if (row.block != last_block) {
+        sparsity->scatter_block_start.push_back(static_cast<int32_t>(backward.rows()));
+        last_block = row.block;
+      }
       backward.row_start.push_back(static_cast<int32_t>(backward.offsets.size()));
       backward.target_offset.push_back(static_cast<int32_t>(nn_internal::PlanarOffset(planar, row.ky, row.kx, row.c)));
+    }
+  }
+  if (!gather_input_gradient_) {
+    sparsity->scatter_block_start.push_back(static_cast<int32_t>(backward.rows()));
+    if (sparsity->batch_lanes) {
+      nn_internal::SparseRows& batch_rows = sparsity->scatter_batch_rows;
+      batch_rows = backward;
+      for (int32_t& offset : batch_rows.offsets) {
+        offset = static_cast<int32_t>(offset / out_plane * out.height * out.width * nn_internal::kBatchLanes);
+      }
     }
   }
   sparsity->weight_gradient = nn_internal::MakeSparseWeightGradientPlan(
@@ -327,9 +358,23 @@ void Conv2DLayer::ForwardSparse(const ForwardArguments& arguments, const Sparsit
   const nn_internal::SparseScratch scratch = sparsity.Regions(arguments.scratch, arguments.batch);
   nn_internal::PackValues(sparsity.forward_rows, arguments.parameters.weights, scratch.values);
   const int64_t out_plane = 16 * sparsity.lane_vectors;
-  for (int64_t image = 0; image < arguments.batch; ++image) {
+  int64_t image = 0;
+  if (sparsity.batch_lanes) {
+    const nn_internal::PlanarGeometry& geometry = sparsity.input_planar;
+    for (; image + nn_internal::kBatchLanes <= arguments.batch; image += nn_internal::kBatchLanes) {
+      // As below, the padding's zeros stay from the first group.
+      if (image == 0 && needs_padding()) ZeroFloats(nn_internal::BatchLaneFloats(geometry), scratch.planar);
+      nn_internal::ToBatchLanes(geometry, arguments.inputs[0] + image * in.size(), scratch.planar);
+      nn_internal::SparseRowsForwardBatchLanes(sparsity.forward_rows, scratch.values, scratch.planar,
+                                               geometry.phase_width, out.height, out.width,
+                                               arguments.parameters.biases, scratch.planes);
+      nn_internal::FromBatchLanes(sparsity.output_geometry, scratch.planes, /*accumulate=*/false,
+                                  arguments.output + image * out.size());
+    }
+  }
+  for (const int64_t first_image = image; image < arguments.batch; ++image) {
     // The planar image's zeros stay from the first image: only the sparse product reads it.
-    (image == 0 ? nn_internal::ToPlanar : nn_internal::CopyToPlanar)(
+    (image == first_image ? nn_internal::ToPlanar : nn_internal::CopyToPlanar)(
         sparsity.input_planar, arguments.inputs[0] + image * in.size(), 1, scratch.planar);
     nn_internal::SparseRowsForward(sparsity.forward_rows, scratch.values, scratch.planar, 1, sparsity.lane_vectors,
                                    arguments.parameters.biases, scratch.planes, out_plane);
@@ -385,10 +430,25 @@ void Conv2DLayer::InputGradientSparse(const BackwardArguments& arguments, const 
   const nn_internal::PlanarGeometry& geometry = sparsity.input_planar;
   const int64_t out_plane = 16 * sparsity.lane_vectors;
   const bool start_from_target = accumulate && !needs_padding();
-  for (int64_t image = 0; image < arguments.batch; ++image) {
+  int64_t image = 0;
+  if (sparsity.batch_lanes) {
+    for (; image + nn_internal::kBatchLanes <= arguments.batch; image += nn_internal::kBatchLanes) {
+      float* target = input_gradient + image * in.size();
+      nn_internal::ToBatchLanes(sparsity.output_geometry, arguments.output_gradient + image * out.size(), planes);
+      if (start_from_target) {
+        nn_internal::ToBatchLanes(geometry, target, planar);
+      } else {
+        ZeroFloats(nn_internal::BatchLaneFloats(geometry), planar);
+      }
+      nn_internal::SparseRowsScatterBatchLanes(sparsity.scatter_batch_rows, sparsity.scatter_block_start, values,
+                                               planes, out.height, out.width, geometry.phase_width, planar);
+      nn_internal::FromBatchLanes(geometry, planar, /*accumulate=*/accumulate && needs_padding(), target);
+    }
+  }
+  for (const int64_t first_image = image; image < arguments.batch; ++image) {
     float* target = input_gradient + image * in.size();
     // ToPlanes writes the same lanes for every image, so the zeros past each row stay from the first image.
-    if (image == 0) ZeroFloats(out.channels * out_plane, planes);
+    if (image == first_image) ZeroFloats(out.channels * out_plane, planes);
     nn_internal::ToPlanes(arguments.output_gradient + image * out.size(), out.height, out.width, out.channels,
                           geometry.phase_width, out_plane, planes);
     if (start_from_target) {

@@ -102,6 +102,23 @@ TEST_F(SparseLayersTest, ConvolutionsEqualDenseKernelsAtBatch256) {
   }
 }
 
+// Stride-1 forward products run on batch lanes for each 16 images and on pixel lanes for the rest: 39 images take two
+// groups (the second reuses the first's padding zeros) and a remainder of 7.
+TEST_F(SparseLayersTest, ConvolutionsEqualDenseKernelsOnBatchLanesAndTheirRemainder) {
+  uint64_t seed = 500;
+  for (const ConvCase& c : ConvCases()) {
+    if (c.stride != 1) continue;
+    const Conv2DLayer conv(c.name, c.input, DirectOptions(c));
+    for (const double density : {0.05, 0.5}) {
+      testing::LayerTestData data = MakeLayerTestData(conv, 39, InputValues::kGaussian, ++seed);
+      PruneWeights(RandomWeightMask(static_cast<int64_t>(data.weights.size()), density, seed), &data);
+      const std::unique_ptr<LayerSparsity> sparsity = conv.CreateSparsity(data.weight_mask, 39);
+      data.sparsity = sparsity.get();
+      EXPECT_TRUE(MatchesDenseExactly(conv, data)) << c.name << " density " << density;
+    }
+  }
+}
+
 TEST_F(SparseLayersTest, ConvolutionsMatchTheMaskedReference) {
   uint64_t seed = 100;
   for (const ConvCase& c : ConvCases()) {

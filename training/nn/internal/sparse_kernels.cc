@@ -112,6 +112,32 @@ void FromPlanes(const float* planes, int64_t out_height, int64_t out_width, int6
   }
 }
 
+void ToBatchLanes(const PlanarGeometry& g, const float* images, float* lanes) {
+  const int64_t image = g.height * g.width * g.channels;
+  for (int64_t y = 0; y < g.height; ++y) {
+    for (int64_t x = 0; x < g.width; ++x) {
+      Transpose<false>(images + (y * g.width + x) * g.channels, kBatchLanes, g.channels, image,
+                       lanes + ((y + g.pad_top) * g.phase_width + x + g.pad_left) * kBatchLanes,
+                       g.plane * kBatchLanes);
+    }
+  }
+}
+
+void FromBatchLanes(const PlanarGeometry& g, const float* lanes, bool accumulate, float* images) {
+  const int64_t image = g.height * g.width * g.channels;
+  for (int64_t y = 0; y < g.height; ++y) {
+    for (int64_t x = 0; x < g.width; ++x) {
+      const float* source = lanes + ((y + g.pad_top) * g.phase_width + x + g.pad_left) * kBatchLanes;
+      float* destination = images + (y * g.width + x) * g.channels;
+      if (accumulate) {
+        Transpose<true>(source, g.channels, kBatchLanes, g.plane * kBatchLanes, destination, image);
+      } else {
+        Transpose<false>(source, g.channels, kBatchLanes, g.plane * kBatchLanes, destination, image);
+      }
+    }
+  }
+}
+
 int64_t LayOutSparseScratch(const SparseScratchSizes& sizes, float* scratch, SparseScratch* regions) {
   int64_t offset = 0;
   auto take = [&](int64_t floats, float** region) {
@@ -159,6 +185,10 @@ bool HasSparseKernels() { return false; }
 void SparseRowsForward(const SparseRows&, const float*, const float*, int64_t, int64_t, const float*, float*,
                        int64_t) {}
 void SparseRowsScatter(const SparseRows&, const float*, const float*, int64_t, float*) {}
+void SparseRowsForwardBatchLanes(const SparseRows&, const float*, const float*, int64_t, int64_t, int64_t,
+                                 const float*, float*) {}
+void SparseRowsScatterBatchLanes(const SparseRows&, const std::vector<int32_t>&, const float*, const float*, int64_t,
+                                 int64_t, int64_t, float*) {}
 void SparseRowsAccumulate(const SparseRows&, const float*, const float*, int64_t, int64_t, float*, int64_t) {}
 void SparseRowBlocksForward(const SparseRowBlocks&, const float*, const float*, int64_t, int64_t, float*, int64_t) {}
 void SparseWeightGradient(const ConvolutionGeometry&, int64_t, const float*, const float*,
@@ -399,6 +429,25 @@ void SparseRowsForward(const SparseRows& rows, const float* values, const float*
   }
 }
 
+void SparseRowsForwardBatchLanes(const SparseRows& rows, const float* values, const float* lanes, int64_t in_row,
+                                 int64_t out_height, int64_t out_width, const float* biases, float* out) {
+  const int64_t tile = BalancedTile(out_width, kMaxTileVectors);
+  const int64_t out_pixels = out_height * out_width;
+  const int32_t* row_start = rows.row_start.data();
+  const int32_t* offsets = rows.offsets.data();
+  // Pixel tiles outside, rows inside, as SparseRowsForward: the rows of a tile read the same input window.
+  for (int64_t oy = 0; oy < out_height; ++oy) {
+    for (int64_t ox = 0; ox < out_width; ox += tile) {
+      const float* window = lanes + (oy * in_row + ox) * kBatchLanes;
+      for (int64_t r = 0; r < rows.rows(); ++r) {
+        DispatchCount<ForwardKernel, kMaxTileVectors>(std::min(tile, out_width - ox), offsets, values, row_start[r],
+                                                      row_start[r + 1], window, kBatchLanes, biases + r,
+                                                      out + (r * out_pixels + oy * out_width + ox) * kBatchLanes);
+      }
+    }
+  }
+}
+
 void SparseRowsAccumulate(const SparseRows& rows, const float* weights, const float* in, int64_t scale,
                           int64_t lane_vectors, float* out, int64_t out_plane) {
   const int32_t* row_start = rows.row_start.data();
@@ -504,6 +553,27 @@ void SparseRowsScatter(const SparseRows& rows, const float* values, const float*
     for (int64_t v = 0; v < lane_vectors; v += tile) {
       DispatchCount<ScatterKernel, kMaxTileVectors>(std::min(tile, lane_vectors - v), offsets, values, row_start[r],
                                                     row_start[r + 1], in + 16 * v, target_row + 16 * v);
+    }
+  }
+}
+
+void SparseRowsScatterBatchLanes(const SparseRows& rows, const std::vector<int32_t>& block_start, const float* values,
+                                 const float* lanes, int64_t out_height, int64_t out_width, int64_t in_row,
+                                 float* target) {
+  const int64_t tile = BalancedTile(out_width, kMaxTileVectors);
+  const int32_t* row_start = rows.row_start.data();
+  const int32_t* offsets = rows.offsets.data();
+  for (size_t b = 0; b + 1 < block_start.size(); ++b) {
+    for (int64_t oy = out_height - 1; oy >= 0; --oy) {
+      const float* gradients = lanes + oy * out_width * kBatchLanes;
+      for (int64_t r = block_start[b]; r < block_start[b + 1]; ++r) {
+        float* target_row = target + (rows.target_offset[r] + oy * in_row) * kBatchLanes;
+        for (int64_t ox = 0; ox < out_width; ox += tile) {
+          DispatchCount<ScatterKernel, kMaxTileVectors>(std::min(tile, out_width - ox), offsets, values, row_start[r],
+                                                        row_start[r + 1], gradients + ox * kBatchLanes,
+                                                        target_row + ox * kBatchLanes);
+        }
+      }
     }
   }
 }

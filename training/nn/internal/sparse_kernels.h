@@ -18,7 +18,8 @@
 //   channel-major planes, split into stride x stride phases, so that output pixel q = oy * phase_width + ox of every
 //   kept weight (ky, kx, c) reads plane (phase(ky, kx), c) at the fixed offset (ky / s) * phase_width + kx / s: one
 //   broadcast weight times contiguous vectors of 16 pixels. Lanes past the last column of a row are computed and
-//   discarded.
+//   discarded. Stride-1 convolutions at batches of 16 or more run each 16 images on batch lanes instead (kBatchLanes
+//   below): aligned loads, no discarded lanes.
 // - Fully connected layers at batches up to 32 (one or two lane vectors): a forward row's chain of a few dozen
 //   multiply-adds would wait on latency, so either every kept weight updates its output's planes in place, streamed in
 //   the weights' own order (SparseRowsAccumulate), or, when rows are long enough, the rows are cut into blocks of
@@ -99,6 +100,24 @@ void ToPlanes(const float* image, int64_t out_height, int64_t out_width, int64_t
               float* planes);
 void FromPlanes(const float* planes, int64_t out_height, int64_t out_width, int64_t channels, int64_t row,
                 int64_t plane, bool accumulate, float* image);
+
+// Batch lanes: 16 images side by side in every vector, for stride-1 convolutions at batches of 16 or more. Element
+// (c, y, x) of the padded image of image i is lanes[(c * g.plane + y * g.phase_width + x) * 16 + i], so the planar
+// offset of a kept weight (PlanarOffset) times 16 addresses the vector of its input for output pixel (0, 0), every load
+// is one aligned cache line, and no lane is computed and discarded (pixel lanes load across cache lines and, for
+// narrow images, waste up to a third of their lanes: Simple-CNN's second convolution, 8 x 8 outputs on 12-pixel rows).
+inline constexpr int64_t kBatchLanes = 16;
+
+// Floats of one batch-lane image group of geometry `g` (REQUIRES: g.stride == 1).
+inline int64_t BatchLaneFloats(const PlanarGeometry& g) { return kBatchLanes * g.channels * g.plane; }
+
+// Copies 16 NHWC images (g.height x g.width x g.channels each, one after another) into batch lanes; the padding lanes
+// are not written (the caller zeroes them). REQUIRES: g.stride == 1.
+void ToBatchLanes(const PlanarGeometry& g, const float* images, float* lanes);
+
+// The inverse for the source pixels (padding is dropped): writes (overwrite) or adds (accumulate) the lanes' values
+// into 16 NHWC images. REQUIRES: g.stride == 1.
+void FromBatchLanes(const PlanarGeometry& g, const float* lanes, bool accumulate, float* images);
 
 // A sparse matrix in compressed rows whose columns are addressed by offsets into planar data.
 // Row r has entries [row_start[r], row_start[r + 1]); entry e multiplies the plane data at offsets[e] by the weight
@@ -186,6 +205,16 @@ void PackValues(const SparseRows& rows, const float* weights, float* values);
 void SparseRowsForward(const SparseRows& rows, const float* values, const float* in, int64_t scale,
                        int64_t lane_vectors, const float* biases, float* out, int64_t out_plane);
 
+// SparseRowsForward over batch lanes: for every row r, output pixel (oy, ox) with oy < out_height, ox < out_width, and
+// image lane i < 16:
+//   out[((r * out_height + oy) * out_width + ox) * 16 + i] =
+//       biases[r] + sum over entries e of r, in order, of values[e] * lanes[(offsets[e] + oy * in_row + ox) * 16 + i]
+// as a chain of fused multiply-adds (the same chain as SparseRowsForward's for that pixel), `offsets` being the
+// planar offsets of a stride-1 geometry whose phase_width is in_row. REQUIRES: biases not null; `lanes` 64-byte
+// aligned for aligned loads (correct either way).
+void SparseRowsForwardBatchLanes(const SparseRows& rows, const float* values, const float* lanes, int64_t in_row,
+                                 int64_t out_height, int64_t out_width, const float* biases, float* out);
+
 // The forward product in the other order, for short lanes (at most 2 vectors, i.e. batches of up to 32 for fully
 // connected layers): for every row r (an input plane) in order, every entry e of r in order and lane q:
 //   out[offsets[e] * out_plane + q] = fma(weights[weight_index[e]], in[r * scale + q], out[offsets[e] * out_plane + q])
@@ -241,6 +270,19 @@ void SparseRowBlocksForward(const SparseRowBlocks& blocks, const float* weights,
 // with the sum a chain of fused multiply-adds from +0.
 void SparseRowsScatter(const SparseRows& rows, const float* values, const float* in, int64_t lane_vectors,
                        float* target);
+
+// SparseRowsScatter over batch lanes, for stride-1 convolutions with out_height x out_width outputs: for every row r,
+// output pixel (oy, ox) and image lane i < 16:
+//   target[(target_offset[r] + oy * in_row + ox) * 16 + i] +=
+//       (0 + sum over entries e of r, in order, of lanes[offsets[e] + (oy * out_width + ox) * 16 + i] * values[e])
+// (offsets[e] = o * out_height * out_width * 16 for output channel o; target_offset[r] the row's planar offset).
+// Each target element gets its rows' sums in ascending row order, as SparseRowsScatter adds them, provided that the
+// rows run in blocks [block_start[b], block_start[b + 1]) within which kernel rows ky ascend and, for equal ky, the rows
+// of one target column ascend: blocks run one after another, output rows descending within a block (a later kernel row
+// reaches the same target from an earlier output row), so that one output row's gradients stay in L1 for a block.
+void SparseRowsScatterBatchLanes(const SparseRows& rows, const std::vector<int32_t>& block_start, const float* values,
+                                 const float* lanes, int64_t out_height, int64_t out_width, int64_t in_row,
+                                 float* target);
 
 // Kept weight entries in vectors of 16 for the weight-gradient kernel (see the file comment).
 struct SparseWeightGradientPlan {
