@@ -207,8 +207,9 @@ class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
     sizes.planar = std::max(input_planar.image, gradient_planar.image);
     sizes.planes = planes_floats;
     if (batch_lanes && batch >= nn_internal::kBatchLanes) {
-      sizes.planar = std::max(sizes.planar, nn_internal::BatchLaneFloats(input_planar));
-      sizes.planes = std::max(sizes.planes, nn_internal::kBatchLanes * output_floats);
+      sizes.planar = std::max(sizes.planar, nn_internal::BatchLaneFloats(batch_input));
+      // The scatter's output-gradient lanes; the forward's band is smaller.
+      sizes.planes = std::max(sizes.planes, nn_internal::BatchLaneFloats(batch_output));
     }
     sizes.values = std::max(forward_rows.entries(), input_gradient_rows.entries());
     sizes.zeros = zeros;
@@ -220,10 +221,11 @@ class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
   int64_t lane_vectors = 0;  // Output lanes of the forward product (and of the scatter's output gradient planes).
   // Stride-1 layers: the forward product runs on batch lanes for each 16 images of a batch (sparse_kernels.h).
   bool batch_lanes = false;
-  int64_t output_floats = 0;                   // Per image.
-  nn_internal::PlanarGeometry output_geometry;  // The output (or output gradient) as an unpadded stride-1 image.
-  // Scatter path only: input_gradient_rows with offsets into the output gradient's batch lanes, and where each block
-  // of rows (a 64-wide block of kx * in_channels + c, see CreateSparsity) starts.
+  nn_internal::PlanarGeometry batch_input;   // BatchLaneGeometry of input_planar.
+  nn_internal::PlanarGeometry batch_output;  // Of the output (or output gradient) as an unpadded image.
+  nn_internal::SparseRows batch_forward_rows;  // forward_rows with offsets in batch_input.
+  // Scatter path only: input_gradient_rows with offsets into the output gradient's batch lanes and target offsets in
+  // batch_input, and where each block of rows (a 64-wide block of kx * in_channels + c, see CreateSparsity) starts.
   nn_internal::SparseRows scatter_batch_rows;
   std::vector<int32_t> scatter_block_start;
   nn_internal::SparseRows forward_rows;
@@ -256,9 +258,15 @@ std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const floa
   const nn_internal::PlanarGeometry& planar = sparsity->input_planar;
   sparsity->lane_vectors = nn_internal::LaneVectors(planar, out.height, out.width);
   sparsity->batch_lanes = s == 1;
-  sparsity->output_floats = out.size();
-  sparsity->output_geometry =
-      nn_internal::MakePlanarGeometry(out.height, out.width, channels, 0, 0, out.height, out.width, 1);
+  if (sparsity->batch_lanes) {
+    sparsity->batch_input = nn_internal::BatchLaneGeometry(planar);
+    sparsity->batch_output = nn_internal::BatchLaneGeometry(
+        nn_internal::MakePlanarGeometry(out.height, out.width, channels, 0, 0, out.height, out.width, 1));
+  }
+  // A planar offset of `planar` (stride 1: c * plane + ky * phase_width + kx) in batch_input.
+  auto batch_offset = [&](int32_t offset) {
+    return static_cast<int32_t>(offset / planar.plane * sparsity->batch_input.plane + offset % planar.plane);
+  };
   const int64_t out_plane = 16 * sparsity->lane_vectors;
   // Forward: per output channel, the kept (ky, kx, c) in ascending order, as the dense chain runs.
   nn_internal::SparseRows& forward = sparsity->forward_rows;
@@ -341,9 +349,14 @@ std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const floa
       nn_internal::SparseRows& batch_rows = sparsity->scatter_batch_rows;
       batch_rows = backward;
       for (int32_t& offset : batch_rows.offsets) {
-        offset = static_cast<int32_t>(offset / out_plane * out.height * out.width * nn_internal::kBatchLanes);
+        offset = static_cast<int32_t>(offset / out_plane * sparsity->batch_output.plane * nn_internal::kBatchLanes);
       }
+      for (int32_t& offset : batch_rows.target_offset) offset = batch_offset(offset);
     }
+  }
+  if (sparsity->batch_lanes) {
+    sparsity->batch_forward_rows = forward;
+    for (int32_t& offset : sparsity->batch_forward_rows.offsets) offset = batch_offset(offset);
   }
   sparsity->weight_gradient = nn_internal::MakeSparseWeightGradientPlan(
       Geometry(padded_height_, padded_width_, in.channels, out, k, s), is_kept);
@@ -360,16 +373,15 @@ void Conv2DLayer::ForwardSparse(const ForwardArguments& arguments, const Sparsit
   const int64_t out_plane = 16 * sparsity.lane_vectors;
   int64_t image = 0;
   if (sparsity.batch_lanes) {
-    const nn_internal::PlanarGeometry& geometry = sparsity.input_planar;
+    const nn_internal::PlanarGeometry& geometry = sparsity.batch_input;
     for (; image + nn_internal::kBatchLanes <= arguments.batch; image += nn_internal::kBatchLanes) {
       // As below, the padding's zeros stay from the first group.
       if (image == 0 && needs_padding()) ZeroFloats(nn_internal::BatchLaneFloats(geometry), scratch.planar);
       nn_internal::ToBatchLanes(geometry, arguments.inputs[0] + image * in.size(), scratch.planar);
-      nn_internal::SparseRowsForwardBatchLanes(sparsity.forward_rows, scratch.values, scratch.planar,
+      nn_internal::SparseRowsForwardBatchLanes(sparsity.batch_forward_rows, scratch.values, scratch.planar,
                                                geometry.phase_width, out.height, out.width,
-                                               arguments.parameters.biases, scratch.planes);
-      nn_internal::FromBatchLanes(sparsity.output_geometry, scratch.planes, /*accumulate=*/false,
-                                  arguments.output + image * out.size());
+                                               arguments.parameters.biases, scratch.planes,
+                                               arguments.output + image * out.size());
     }
   }
   for (const int64_t first_image = image; image < arguments.batch; ++image) {
@@ -432,17 +444,18 @@ void Conv2DLayer::InputGradientSparse(const BackwardArguments& arguments, const 
   const bool start_from_target = accumulate && !needs_padding();
   int64_t image = 0;
   if (sparsity.batch_lanes) {
+    const nn_internal::PlanarGeometry& lanes = sparsity.batch_input;
     for (; image + nn_internal::kBatchLanes <= arguments.batch; image += nn_internal::kBatchLanes) {
       float* target = input_gradient + image * in.size();
-      nn_internal::ToBatchLanes(sparsity.output_geometry, arguments.output_gradient + image * out.size(), planes);
+      nn_internal::ToBatchLanes(sparsity.batch_output, arguments.output_gradient + image * out.size(), planes);
       if (start_from_target) {
-        nn_internal::ToBatchLanes(geometry, target, planar);
+        nn_internal::ToBatchLanes(lanes, target, planar);
       } else {
-        ZeroFloats(nn_internal::BatchLaneFloats(geometry), planar);
+        ZeroFloats(nn_internal::BatchLaneFloats(lanes), planar);
       }
       nn_internal::SparseRowsScatterBatchLanes(sparsity.scatter_batch_rows, sparsity.scatter_block_start, values,
-                                               planes, out.height, out.width, geometry.phase_width, planar);
-      nn_internal::FromBatchLanes(geometry, planar, /*accumulate=*/accumulate && needs_padding(), target);
+                                               planes, out.height, out.width, lanes.phase_width, planar);
+      nn_internal::FromBatchLanes(lanes, planar, /*accumulate=*/accumulate && needs_padding(), target);
     }
   }
   for (const int64_t first_image = image; image < arguments.batch; ++image) {

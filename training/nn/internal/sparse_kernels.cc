@@ -112,8 +112,22 @@ void FromPlanes(const float* planes, int64_t out_height, int64_t out_width, int6
   }
 }
 
+PlanarGeometry BatchLaneGeometry(const PlanarGeometry& g) {
+  PlanarGeometry lanes = g;
+  lanes.plane = g.plane | 1;
+  lanes.image = kBatchLanes * g.channels * lanes.plane;
+  return lanes;
+}
+
 void ToBatchLanes(const PlanarGeometry& g, const float* images, float* lanes) {
   const int64_t image = g.height * g.width * g.channels;
+  if (g.channels == 1) {  // A row of every image at once: whole 16 x 16 tiles instead of one column per pixel.
+    for (int64_t y = 0; y < g.height; ++y) {
+      Transpose<false>(images + y * g.width, kBatchLanes, g.width, image,
+                       lanes + ((y + g.pad_top) * g.phase_width + g.pad_left) * kBatchLanes, kBatchLanes);
+    }
+    return;
+  }
   for (int64_t y = 0; y < g.height; ++y) {
     for (int64_t x = 0; x < g.width; ++x) {
       Transpose<false>(images + (y * g.width + x) * g.channels, kBatchLanes, g.channels, image,
@@ -186,7 +200,7 @@ void SparseRowsForward(const SparseRows&, const float*, const float*, int64_t, i
                        int64_t) {}
 void SparseRowsScatter(const SparseRows&, const float*, const float*, int64_t, float*) {}
 void SparseRowsForwardBatchLanes(const SparseRows&, const float*, const float*, int64_t, int64_t, int64_t,
-                                 const float*, float*) {}
+                                 const float*, float*, float*) {}
 void SparseRowsScatterBatchLanes(const SparseRows&, const std::vector<int32_t>&, const float*, const float*, int64_t,
                                  int64_t, int64_t, float*) {}
 void SparseRowsAccumulate(const SparseRows&, const float*, const float*, int64_t, int64_t, float*, int64_t) {}
@@ -430,20 +444,27 @@ void SparseRowsForward(const SparseRows& rows, const float* values, const float*
 }
 
 void SparseRowsForwardBatchLanes(const SparseRows& rows, const float* values, const float* lanes, int64_t in_row,
-                                 int64_t out_height, int64_t out_width, const float* biases, float* out) {
+                                 int64_t out_height, int64_t out_width, const float* biases, float* band,
+                                 float* images) {
   const int64_t tile = BalancedTile(out_width, kMaxTileVectors);
-  const int64_t out_pixels = out_height * out_width;
+  const int64_t channels = rows.rows();
+  const int64_t band_row = out_width | 1;
+  const int64_t image = out_height * out_width * channels;
   const int32_t* row_start = rows.row_start.data();
   const int32_t* offsets = rows.offsets.data();
-  // Pixel tiles outside, rows inside, as SparseRowsForward: the rows of a tile read the same input window.
   for (int64_t oy = 0; oy < out_height; ++oy) {
+    // Pixel tiles outside, rows inside, as SparseRowsForward: the rows of a tile read the same input window.
     for (int64_t ox = 0; ox < out_width; ox += tile) {
       const float* window = lanes + (oy * in_row + ox) * kBatchLanes;
-      for (int64_t r = 0; r < rows.rows(); ++r) {
+      for (int64_t r = 0; r < channels; ++r) {
         DispatchCount<ForwardKernel, kMaxTileVectors>(std::min(tile, out_width - ox), offsets, values, row_start[r],
                                                       row_start[r + 1], window, kBatchLanes, biases + r,
-                                                      out + (r * out_pixels + oy * out_width + ox) * kBatchLanes);
+                                                      band + (r * band_row + ox) * kBatchLanes);
       }
+    }
+    for (int64_t ox = 0; ox < out_width; ++ox) {
+      Transpose<false>(band + ox * kBatchLanes, channels, kBatchLanes, band_row * kBatchLanes,
+                       images + (oy * out_width + ox) * channels, image);
     }
   }
 }

@@ -108,7 +108,13 @@ void FromPlanes(const float* planes, int64_t out_height, int64_t out_width, int6
 // narrow images, waste up to a third of their lanes: Simple-CNN's second convolution, 8 x 8 outputs on 12-pixel rows).
 inline constexpr int64_t kBatchLanes = 16;
 
-// Floats of one batch-lane image group of geometry `g` (REQUIRES: g.stride == 1).
+// The batch-lane layout of a stride-1 planar geometry: the same, except that channel planes lie an odd number of
+// pixels (cache lines) apart, so that the 16 rows of a transpose tile fall into different L1 sets (with planes a
+// multiple of 4 KiB apart, as Simple-CNN's first convolution's 576-pixel output planes are, they all shared one set and
+// copying the output out took longer than the product). REQUIRES: g.stride == 1.
+PlanarGeometry BatchLaneGeometry(const PlanarGeometry& g);
+
+// Floats of one batch-lane image group of a BatchLaneGeometry.
 inline int64_t BatchLaneFloats(const PlanarGeometry& g) { return kBatchLanes * g.channels * g.plane; }
 
 // Copies 16 NHWC images (g.height x g.width x g.channels each, one after another) into batch lanes; the padding lanes
@@ -205,15 +211,24 @@ void PackValues(const SparseRows& rows, const float* weights, float* values);
 void SparseRowsForward(const SparseRows& rows, const float* values, const float* in, int64_t scale,
                        int64_t lane_vectors, const float* biases, float* out, int64_t out_plane);
 
-// SparseRowsForward over batch lanes: for every row r, output pixel (oy, ox) with oy < out_height, ox < out_width, and
-// image lane i < 16:
-//   out[((r * out_height + oy) * out_width + ox) * 16 + i] =
+// SparseRowsForward over batch lanes, written as 16 NHWC images: for every row r (output channel), output pixel
+// (oy, ox) with oy < out_height, ox < out_width, and image i < 16:
+//   images[((i * out_height + oy) * out_width + ox) * rows + r] =
 //       biases[r] + sum over entries e of r, in order, of values[e] * lanes[(offsets[e] + oy * in_row + ox) * 16 + i]
 // as a chain of fused multiply-adds (the same chain as SparseRowsForward's for that pixel), `offsets` being the
-// planar offsets of a stride-1 geometry whose phase_width is in_row. REQUIRES: biases not null; `lanes` 64-byte
-// aligned for aligned loads (correct either way).
+// planar offsets in the input's BatchLaneGeometry, whose phase_width is in_row. One output row at a time is computed
+// into `band` (BatchLaneBandFloats) and transposed out while it is in L1: a whole group's output in batch lanes
+// (1.2 MB for Simple-CNN's first convolution) went out to L3 and back. REQUIRES: biases not null; `lanes` and `band`
+// 64-byte aligned for aligned loads (correct either way).
 void SparseRowsForwardBatchLanes(const SparseRows& rows, const float* values, const float* lanes, int64_t in_row,
-                                 int64_t out_height, int64_t out_width, const float* biases, float* out);
+                                 int64_t out_height, int64_t out_width, const float* biases, float* band,
+                                 float* images);
+
+// Floats of SparseRowsForwardBatchLanes's band for `channels` outputs of `out_width` pixels (channel rows an odd number
+// of cache lines apart, as BatchLaneGeometry's planes).
+inline int64_t BatchLaneBandFloats(int64_t channels, int64_t out_width) {
+  return kBatchLanes * channels * (out_width | 1);
+}
 
 // The forward product in the other order, for short lanes (at most 2 vectors, i.e. batches of up to 32 for fully
 // connected layers): for every row r (an input plane) in order, every entry e of r in order and lane q:
@@ -275,7 +290,8 @@ void SparseRowsScatter(const SparseRows& rows, const float* values, const float*
 // output pixel (oy, ox) and image lane i < 16:
 //   target[(target_offset[r] + oy * in_row + ox) * 16 + i] +=
 //       (0 + sum over entries e of r, in order, of lanes[offsets[e] + (oy * out_width + ox) * 16 + i] * values[e])
-// (offsets[e] = o * out_height * out_width * 16 for output channel o; target_offset[r] the row's planar offset).
+// (offsets[e] = o * plane * 16 for output channel o, plane that of the output's BatchLaneGeometry; target_offset[r]
+// the row's planar offset in the input's BatchLaneGeometry).
 // Each target element gets its rows' sums in ascending row order, as SparseRowsScatter adds them, provided that the
 // rows run in blocks [block_start[b], block_start[b + 1]) within which kernel rows ky ascend and, for equal ky, the rows
 // of one target column ascend: blocks run one after another, output rows descending within a block (a later kernel row
