@@ -219,7 +219,8 @@ class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
   int64_t padding_floats_per_image = 0;  // 0 without padding.
   nn_internal::PlanarGeometry input_planar;
   int64_t lane_vectors = 0;  // Output lanes of the forward product (and of the scatter's output gradient planes).
-  // Stride-1 layers: the forward product runs on batch lanes for each 16 images of a batch (sparse_kernels.h).
+  // Stride-1 layers: the forward product and the scatter input gradient run on batch lanes for each 16 images of a
+  // batch (sparse_kernels.h).
   bool batch_lanes = false;
   nn_internal::PlanarGeometry batch_input;   // BatchLaneGeometry of input_planar.
   nn_internal::PlanarGeometry batch_output;  // Of the output (or output gradient) as an unpadded image.

@@ -102,10 +102,11 @@ void FromPlanes(const float* planes, int64_t out_height, int64_t out_width, int6
                 int64_t plane, bool accumulate, float* image);
 
 // Batch lanes: 16 images side by side in every vector, for stride-1 convolutions at batches of 16 or more. Element
-// (c, y, x) of the padded image of image i is lanes[(c * g.plane + y * g.phase_width + x) * 16 + i], so the planar
-// offset of a kept weight (PlanarOffset) times 16 addresses the vector of its input for output pixel (0, 0), every load
-// is one aligned cache line, and no lane is computed and discarded (pixel lanes load across cache lines and, for
-// narrow images, waste up to a third of their lanes: Simple-CNN's second convolution, 8 x 8 outputs on 12-pixel rows).
+// (c, y, x) of the padded image of image i is lanes[(c * g.plane + y * g.phase_width + x) * 16 + i] (g a
+// BatchLaneGeometry), so a kept weight's planar offset in g times 16 addresses the vector of its input for output pixel
+// (0, 0), every load is one aligned cache line, and no lane is computed and discarded (pixel lanes load across cache
+// lines and, for narrow images, waste up to a third of their lanes: Simple-CNN's second convolution, 8 x 8 outputs on
+// 12-pixel rows).
 inline constexpr int64_t kBatchLanes = 16;
 
 // The batch-lane layout of a stride-1 planar geometry: the same, except that channel planes lie an odd number of
@@ -293,9 +294,9 @@ void SparseRowsScatter(const SparseRows& rows, const float* values, const float*
 // (offsets[e] = o * plane * 16 for output channel o, plane that of the output's BatchLaneGeometry; target_offset[r]
 // the row's planar offset in the input's BatchLaneGeometry).
 // Each target element gets its rows' sums in ascending row order, as SparseRowsScatter adds them, provided that the
-// rows run in blocks [block_start[b], block_start[b + 1]) within which kernel rows ky ascend and, for equal ky, the rows
-// of one target column ascend: blocks run one after another, output rows descending within a block (a later kernel row
-// reaches the same target from an earlier output row), so that one output row's gradients stay in L1 for a block.
+// rows come in blocks [block_start[b], block_start[b + 1]) within which the rows' kernel rows ky never decrease: blocks
+// run one after another and, within a block, output rows in descending order (a later kernel row reaches the same
+// target from an earlier output row), so that one output row's gradients stay in L1 for a whole block.
 void SparseRowsScatterBatchLanes(const SparseRows& rows, const std::vector<int32_t>& block_start, const float* values,
                                  const float* lanes, int64_t out_height, int64_t out_width, int64_t in_row,
                                  float* target);
