@@ -122,5 +122,48 @@ TEST(SparseRowBlocksTest, PayWhenRowsAreLongEnough) {
   EXPECT_FALSE(MakeSparseRowBlocks(RandomRows(10, 50, 0.0, engine), 50).pays());
 }
 
+// Batch lanes hold image i's element (c, y, x) at ((c * plane + y' * phase_width + x') * 16 + i), padded coordinates,
+// channel planes an odd number of lines apart; the copy back drops the padding, adds when asked, and the copy in
+// leaves padding lanes alone. Channel counts 1 (the row-at-a-time path), 5 (partial transpose tiles) and 19 (a full
+// tile and a partial one).
+TEST(BatchLanesTest, CopiesImagesInAndOutThroughThePaddedLayout) {
+  std::mt19937_64 engine(5);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  for (const int64_t channels : {1, 5, 19}) {
+    const PlanarGeometry planar = MakePlanarGeometry(/*height=*/4, /*width=*/6, channels, /*pad_top=*/1, /*pad_left=*/2,
+                                                     /*padded_height=*/6, /*padded_width=*/9, /*stride=*/1);
+    const PlanarGeometry g = BatchLaneGeometry(planar);
+    EXPECT_EQ(g.plane % 2, 1);
+    EXPECT_GE(g.plane, planar.plane);
+    const int64_t image = 4 * 6 * channels;
+    std::vector<float> images(kBatchLanes * image);
+    for (float& v : images) v = value(engine);
+    constexpr float kUntouched = 1234.5f;
+    std::vector<float> lanes(BatchLaneFloats(g), kUntouched);
+    ToBatchLanes(g, images.data(), lanes.data());
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int64_t y = 0; y < 6; ++y) {
+        for (int64_t x = 0; x < 9; ++x) {
+          const bool source = y >= 1 && y < 5 && x >= 2 && x < 8;
+          for (int64_t i = 0; i < kBatchLanes; ++i) {
+            const float held = lanes[(c * g.plane + y * g.phase_width + x) * kBatchLanes + i];
+            if (source) {
+              ASSERT_EQ(held, images[i * image + ((y - 1) * 6 + x - 2) * channels + c])
+                  << "channels " << channels << " c " << c << " y " << y << " x " << x << " image " << i;
+            } else {
+              ASSERT_EQ(held, kUntouched) << "padding written: channels " << channels;
+            }
+          }
+        }
+      }
+    }
+    std::vector<float> back(images.size(), 7.0f);
+    FromBatchLanes(g, lanes.data(), /*accumulate=*/false, back.data());
+    EXPECT_EQ(back, images) << "channels " << channels;
+    FromBatchLanes(g, lanes.data(), /*accumulate=*/true, back.data());
+    for (size_t k = 0; k < images.size(); ++k) ASSERT_EQ(back[k], images[k] + images[k]);
+  }
+}
+
 }  // namespace
 }  // namespace parsity::nn_internal
