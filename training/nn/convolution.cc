@@ -208,8 +208,10 @@ class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
     sizes.planes = planes_floats;
     if (batch_lanes && batch >= nn_internal::kBatchLanes) {
       sizes.planar = std::max(sizes.planar, nn_internal::BatchLaneFloats(batch_input));
-      // The scatter's output-gradient lanes; the forward's band is smaller.
-      sizes.planes = std::max(sizes.planes, nn_internal::BatchLaneFloats(batch_output));
+      // The forward's band and, for the scatter, the output gradient's lanes.
+      sizes.planes =
+          std::max(sizes.planes, nn_internal::BatchLaneBandFloats(batch_output.channels, batch_output.width));
+      if (!gather) sizes.planes = std::max(sizes.planes, nn_internal::BatchLaneFloats(batch_output));
     }
     sizes.values = std::max(forward_rows.entries(), input_gradient_rows.entries());
     sizes.zeros = zeros;
@@ -225,8 +227,9 @@ class Conv2DLayer::Sparsity : public nn_internal::SparseLayerStructures {
   nn_internal::PlanarGeometry batch_input;   // BatchLaneGeometry of input_planar.
   nn_internal::PlanarGeometry batch_output;  // Of the output (or output gradient) as an unpadded image.
   nn_internal::SparseRows batch_forward_rows;  // forward_rows with offsets in batch_input.
-  // Scatter path only: input_gradient_rows with offsets into the output gradient's batch lanes and target offsets in
-  // batch_input, and where each block of rows (a 64-wide block of kx * in_channels + c, see CreateSparsity) starts.
+  // Scatter path with batch lanes only: input_gradient_rows with offsets into the output gradient's batch lanes and
+  // target offsets in batch_input, and where each block of rows (a 64-wide block of kx * in_channels + c, see
+  // CreateSparsity) starts.
   nn_internal::SparseRows scatter_batch_rows;
   std::vector<int32_t> scatter_block_start;
   nn_internal::SparseRows forward_rows;
@@ -336,7 +339,7 @@ std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const floa
         backward.weight_index.push_back(static_cast<int32_t>(index));
       }
       if (static_cast<int64_t>(backward.offsets.size()) == first) continue;
-      if (row.block != last_block) {
+      if (sparsity->batch_lanes && row.block != last_block) {
         sparsity->scatter_block_start.push_back(static_cast<int32_t>(backward.rows()));
         last_block = row.block;
       }
@@ -344,16 +347,14 @@ std::unique_ptr<LayerSparsity> Conv2DLayer::CreateSparsity(absl::Span<const floa
       backward.target_offset.push_back(static_cast<int32_t>(nn_internal::PlanarOffset(planar, row.ky, row.kx, row.c)));
     }
   }
-  if (!gather_input_gradient_) {
+  if (!gather_input_gradient_ && sparsity->batch_lanes) {
     sparsity->scatter_block_start.push_back(static_cast<int32_t>(backward.rows()));
-    if (sparsity->batch_lanes) {
-      nn_internal::SparseRows& batch_rows = sparsity->scatter_batch_rows;
-      batch_rows = backward;
-      for (int32_t& offset : batch_rows.offsets) {
-        offset = static_cast<int32_t>(offset / out_plane * sparsity->batch_output.plane * nn_internal::kBatchLanes);
-      }
-      for (int32_t& offset : batch_rows.target_offset) offset = batch_offset(offset);
+    nn_internal::SparseRows& batch_rows = sparsity->scatter_batch_rows;
+    batch_rows = backward;
+    for (int32_t& offset : batch_rows.offsets) {
+      offset = static_cast<int32_t>(offset / out_plane * sparsity->batch_output.plane * nn_internal::kBatchLanes);
     }
+    for (int32_t& offset : batch_rows.target_offset) offset = batch_offset(offset);
   }
   if (sparsity->batch_lanes) {
     sparsity->batch_forward_rows = forward;

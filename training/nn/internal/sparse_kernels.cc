@@ -115,7 +115,7 @@ void FromPlanes(const float* planes, int64_t out_height, int64_t out_width, int6
 PlanarGeometry BatchLaneGeometry(const PlanarGeometry& g) {
   PlanarGeometry lanes = g;
   lanes.plane = g.plane | 1;
-  lanes.image = kBatchLanes * g.channels * lanes.plane;
+  lanes.image = BatchLaneFloats(lanes);
   return lanes;
 }
 
