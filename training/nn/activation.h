@@ -20,6 +20,8 @@ class ReluLayer : public Layer {
 
   void Forward(const ForwardArguments& arguments) const override;
   void Backward(const BackwardArguments& arguments) const override;
+  // Backward reads the output, not the input.
+  bool OverwritesInputWithGradient() const override { return true; }
 };
 
 }  // namespace parsity::nn

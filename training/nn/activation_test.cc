@@ -21,6 +21,9 @@ TEST(ReluLayerTest, MatchesReferenceAndFiniteDifferences) {
   const testing::LayerTestData data = MakeLayerTestData(relu, 2, InputValues::kAwayFromZero, 1);
   EXPECT_TRUE(MatchesReference(relu, data, 1));
   EXPECT_TRUE(MatchesFiniteDifferences(relu, data, 1));
+  // What MatchesReference's sharing check relies on: a ReLU may write its input gradient over its input.
+  EXPECT_TRUE(relu.OverwritesInputWithGradient());
+  EXPECT_TRUE(relu.BackwardReadsOutput());
 }
 
 TEST(ReluLayerTest, PropagatesNaNAndHasZeroDerivativeAtZero) {

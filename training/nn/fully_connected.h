@@ -40,6 +40,7 @@ class FullyConnectedLayer : public Layer {
   int64_t MultiplyAddsPerExample() const override;
   void Forward(const ForwardArguments& arguments) const override;
   void Backward(const BackwardArguments& arguments) const override;
+  bool BackwardReadsOutput() const override { return false; }
   // Sparse structures for kDirect layers in builds with the sparse kernels; null otherwise.
   std::unique_ptr<LayerSparsity> CreateSparsity(absl::Span<const float> weight_mask, int64_t max_batch) const override;
 

@@ -31,6 +31,8 @@ TEST(FullyConnectedLayerTest, MatchesReferenceAndFiniteDifferences) {
     SCOPED_TRACE(testing::ImplementationName(implementation));
     const FullyConnectedLayer fc("fc", ImageShape{2, 3, 1}, 4, implementation);
     EXPECT_EQ(fc.implementation(), implementation);
+    // MatchesReference checks the promise (a Network may then keep the output's gradient in its memory).
+    EXPECT_FALSE(fc.BackwardReadsOutput());
     for (int64_t batch : {1, 3}) {
       const testing::LayerTestData data = MakeLayerTestData(fc, batch, InputValues::kGaussian, 2);
       EXPECT_TRUE(MatchesReference(fc, data, std::max<int64_t>(6, batch)));

@@ -226,6 +226,15 @@ class Layer {
   // weight gradient are added to.
   virtual void Backward(const BackwardArguments& arguments) const = 0;
 
+  // Buffer sharing (Network keeps a tensor's gradient in the memory of its values when both hold; see
+  // Network::GradientSharesValues). Each is a promise about Backward that layer_testing's HonorsBufferSharing checks:
+  // - BackwardReadsOutput false: Backward never reads `arguments.output` (it may be null or hold anything).
+  // - OverwritesInputWithGradient true (single-input layers): with its input gradient in kOverwrite mode, Backward
+  //   gives the same bits when the input gradient is the input's own memory: it reads no input element after writing
+  //   over it, and nothing else reads it.
+  virtual bool BackwardReadsOutput() const { return true; }
+  virtual bool OverwritesInputWithGradient() const { return false; }
+
   // For layers with weights: the sparse structures for the pruning mask `weight_mask` (the mask's entries over this
   // layer's weights, 0 or 1, in the weights' layout) serving batches of up to `max_batch` examples. Null when the
   // layer has no sparse kernels (no weights, or a build without AVX-512).

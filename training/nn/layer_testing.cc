@@ -51,10 +51,18 @@ struct FastResult {
   std::vector<float> bias_gradient;
 };
 
+// How Backward's buffers relate, as in a Network that shares a tensor's values and gradient (Network.h).
+enum class Sharing {
+  kNone,
+  kNaNOutput,          // Backward gets a NaN-filled output instead of Forward's.
+  kGradientOverInput,  // Input 0's gradient is written into a copy of input 0, which Backward reads as the input.
+};
+
 // One forward and backward pass of the fast layer. Input gradients start at `input_gradient_start` and are written
 // in `mode`; parameter gradients start at `parameter_gradient_start`.
 FastResult RunFast(const Layer& layer, const LayerTestData& data, GradientMode mode, float input_gradient_start,
-                   float parameter_gradient_start, GradientMode parameter_mode = GradientMode::kAccumulate) {
+                   float parameter_gradient_start, GradientMode parameter_mode = GradientMode::kAccumulate,
+                   Sharing sharing = Sharing::kNone) {
   const int64_t batch = data.batch;
   FastResult result;
   result.output.assign(batch * layer.output_shape().size(), kNaN);
@@ -77,8 +85,13 @@ FastResult RunFast(const Layer& layer, const LayerTestData& data, GradientMode m
   std::vector<float*> input_gradients;
   for (const std::vector<float>& input : data.inputs) {
     result.input_gradients.emplace_back(input.size(), input_gradient_start);
-    input_gradients.push_back(result.input_gradients.back().data());
   }
+  if (sharing == Sharing::kGradientOverInput) {
+    result.input_gradients[0] = data.inputs[0];
+    inputs[0] = result.input_gradients[0].data();
+  }
+  for (std::vector<float>& gradient : result.input_gradients) input_gradients.push_back(gradient.data());
+  const std::vector<float> nan_output(sharing == Sharing::kNaNOutput ? result.output.size() : 0, kNaN);
   const std::vector<GradientMode> modes(data.inputs.size(), mode);
   result.weight_gradient.assign(data.weights.size(), parameter_gradient_start);
   result.bias_gradient.assign(data.biases.size(), parameter_gradient_start);
@@ -87,7 +100,7 @@ FastResult RunFast(const Layer& layer, const LayerTestData& data, GradientMode m
   BackwardArguments backward;
   backward.batch = batch;
   backward.inputs = absl::MakeConstSpan(inputs);
-  backward.output = result.output.data();
+  backward.output = sharing == Sharing::kNaNOutput ? nan_output.data() : result.output.data();
   backward.output_gradient = data.output_gradient.data();
   backward.parameters = forward.parameters;
   backward.input_gradients = absl::MakeConstSpan(input_gradients);
@@ -238,7 +251,7 @@ LayerTestData MakeLayerTestData(const Layer& layer, int64_t batch, InputValues v
     ok &= CheckClose("bias_gradient" + tag, fast.bias_gradient, parameter_start, gradients.biases, magnitudes.biases,
                      factor, 0.0, &message);
   }
-  if (ok) return ::testing::AssertionSuccess();
+  if (ok) return HonorsBufferSharing(layer, data);
   return ::testing::AssertionFailure() << layer.name() << " differs from the reference:\n" << message;
 }
 
@@ -379,7 +392,10 @@ void PruneWeights(std::vector<float> mask, LayerTestData* data) {
             sparse_weight_gradient ? &data.weight_mask : nullptr, kParameterGradientStart);
     compare("bias_gradient" + tag, sparse.bias_gradient, dense.bias_gradient, nullptr, 0.0f);
   }
-  if (failures == 0) return WritesParameterGradientsExactly(layer, data, sparse_weight_gradient);
+  if (failures == 0) {
+    ::testing::AssertionResult written = WritesParameterGradientsExactly(layer, data, sparse_weight_gradient);
+    return written ? HonorsBufferSharing(layer, data) : written;
+  }
   return ::testing::AssertionFailure() << layer.name() << ": sparse and dense kernels differ in " << failures
                                        << " values:\n"
                                        << message;
@@ -410,6 +426,39 @@ void PruneWeights(std::vector<float> mask, LayerTestData* data) {
   if (failures == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << layer.name() << ": overwritten parameter gradients differ in " << failures
                                        << " values:\n"
+                                       << message;
+}
+
+::testing::AssertionResult HonorsBufferSharing(const Layer& layer, const LayerTestData& data) {
+  const FastResult separate = RunFast(layer, data, GradientMode::kOverwrite, kNaN, kParameterGradientStart);
+  std::string message;
+  int failures = 0;
+  auto compare = [&](const std::string& what, const std::vector<float>& got, const std::vector<float>& want) {
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && failures++ < 5) {
+        absl::StrAppend(&message, what, "[", i, "]: ", got[i], ", separate buffers ", want[i], "\n");
+      }
+    }
+  };
+  auto compare_all = [&](const std::string& tag, const FastResult& shared) {
+    for (size_t j = 0; j < shared.input_gradients.size(); ++j) {
+      compare(absl::StrCat("input_gradient", j, tag), shared.input_gradients[j], separate.input_gradients[j]);
+    }
+    compare("weight_gradient" + tag, shared.weight_gradient, separate.weight_gradient);
+    compare("bias_gradient" + tag, shared.bias_gradient, separate.bias_gradient);
+  };
+  if (!layer.BackwardReadsOutput()) {
+    compare_all(" (NaN output)", RunFast(layer, data, GradientMode::kOverwrite, kNaN, kParameterGradientStart,
+                                         GradientMode::kAccumulate, Sharing::kNaNOutput));
+  }
+  if (layer.OverwritesInputWithGradient()) {
+    PARSITY_CHECK(data.inputs.size() == 1);
+    compare_all(" (gradient over input)", RunFast(layer, data, GradientMode::kOverwrite, kNaN,
+                                                  kParameterGradientStart, GradientMode::kAccumulate,
+                                                  Sharing::kGradientOverInput));
+  }
+  if (failures == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << layer.name() << ": shared buffers change " << failures << " values:\n"
                                        << message;
 }
 

@@ -65,7 +65,7 @@ void PruneWeights(std::vector<float> mask, LayerTestData* data);
 // overwritten and accumulated, and requires equal values everywhere: outputs, input gradients, and the weight
 // gradient at kept entries (at pruned ones a sparse weight-gradient kernel must leave the start value; pass false
 // when the weight gradient runs dense, which computes them). Equal means == (so +0 == -0). Then runs
-// WritesParameterGradientsExactly.
+// WritesParameterGradientsExactly and HonorsBufferSharing.
 ::testing::AssertionResult MatchesDenseExactly(const Layer& layer, const LayerTestData& data,
                                                bool sparse_weight_gradient = true);
 
@@ -75,9 +75,16 @@ void PruneWeights(std::vector<float> mask, LayerTestData* data);
 ::testing::AssertionResult WritesParameterGradientsExactly(const Layer& layer, const LayerTestData& data,
                                                            bool sparse_weight_gradient = true);
 
+// Checks the layer's buffer-sharing promises (Layer::BackwardReadsOutput, Layer::OverwritesInputWithGradient) by
+// running Backward as a Network sharing buffers would, input gradients overwritten, against separate buffers: with
+// a NaN-filled output when Backward claims not to read it, and with the input gradient written into a copy of the
+// input that Backward also reads as the input, when the layer claims that is safe. Requires the same bits in every
+// gradient (input, weights, biases). Layers that promise neither pass trivially.
+::testing::AssertionResult HonorsBufferSharing(const Layer& layer, const LayerTestData& data);
+
 // Runs Forward and Backward (input gradients both overwritten and accumulated, parameter gradients accumulated onto
 // nonzero values; outputs and scratch prefilled with NaN to catch unwritten or uninitialized reads) and compares
-// every element with the reference within the tolerance above.
+// every element with the reference within the tolerance above. Then runs HonorsBufferSharing.
 ::testing::AssertionResult MatchesReference(const Layer& layer, const LayerTestData& data, int64_t reduction_length);
 
 // Compares the reference's and the fast layer's gradients of f with central differences of the reference forward

@@ -60,8 +60,9 @@ std::unique_ptr<Workspace> Network::CreateWorkspace(int64_t max_batch, const Lay
   for (int tensor = 1; tensor < tensors; ++tensor) {
     const int64_t floats = RoundUpToCacheLine(capacity * tensor_shapes_[tensor].size());
     value_offsets[tensor] = total;
-    gradient_offsets[tensor] = total + floats;
-    total += 2 * floats;
+    total += floats;
+    gradient_offsets[tensor] = gradient_shares_values_[tensor] ? value_offsets[tensor] : total;
+    if (!gradient_shares_values_[tensor]) total += floats;
   }
   int64_t scratch_floats = 0;
   for (size_t n = 0; n < nodes_.size(); ++n) {
@@ -132,7 +133,8 @@ void Network::BackwardChunk(const float* parameters, const float* inputs, int64_
     BackwardArguments arguments;
     arguments.batch = count;
     arguments.inputs = absl::MakeConstSpan(input_pointers, node.inputs.size());
-    arguments.output = workspace->values_[n + 1];
+    // A shared buffer holds the output's gradient by now, no longer its values.
+    arguments.output = gradient_shares_values_[n + 1] ? nullptr : workspace->values_[n + 1];
     arguments.output_gradient = workspace->gradients_[n + 1];
     arguments.parameters.weights = node.weights_offset >= 0 ? parameters + node.weights_offset : nullptr;
     arguments.parameters.biases = node.biases_offset >= 0 ? parameters + node.biases_offset : nullptr;
@@ -246,6 +248,23 @@ std::unique_ptr<Network> NetworkBuilder::Build(int64_t chunk_examples) && {
   }
   // Every tensor but the logits feeds some layer, so every gradient read in backward has been written.
   for (int tensor = 0; tensor + 1 < tensors; ++tensor) PARSITY_CHECK(gradient_written[tensor]);
+  std::vector<int> uses(tensors, 0), consumer(tensors, -1);
+  for (size_t n = 0; n < network.nodes_.size(); ++n) {
+    for (int tensor : network.nodes_[n].inputs) {
+      ++uses[tensor];
+      consumer[tensor] = static_cast<int>(n);
+    }
+  }
+  network.gradient_shares_values_.assign(tensors, false);
+  for (int tensor = 1; tensor + 1 < tensors; ++tensor) {
+    if (uses[tensor] != 1) continue;
+    const Layer& producer = *network.nodes_[tensor - 1].layer;
+    const Layer& user = *network.nodes_[consumer[tensor]].layer;
+    // A single use is the first visit in backward, so the user overwrites the gradient.
+    network.gradient_shares_values_[tensor] = !producer.BackwardReadsOutput() &&
+                                              network.nodes_[consumer[tensor]].inputs.size() == 1 &&
+                                              user.OverwritesInputWithGradient();
+  }
   // Eigen's cache-size statics are then initialized before any concurrent use.
   Eigen::initParallel();
   return std::move(network_);

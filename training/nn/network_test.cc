@@ -48,6 +48,40 @@ std::unique_ptr<Network> SmallGraph(int64_t chunk_examples) {
   return std::move(builder).Build(chunk_examples);
 }
 
+// A convolution into a tiling max-pool (7 x 7: its last row and column are outside every window) and a fully connected
+// layer into a ReLU: the two patterns whose output gradient may share the output's memory. Chunks of 3 examples.
+// Wrapped in NoSharing, the same layers, with the promises withheld so that nothing shares.
+std::unique_ptr<Network> SharingGraph(bool no_sharing = false);
+
+// Forwards everything to `inner` but keeps Layer's conservative sharing defaults.
+class NoSharing : public Layer {
+ public:
+  explicit NoSharing(std::unique_ptr<Layer> inner)
+      : Layer(inner->name(), inner->input_shapes(), inner->output_shape()), inner_(std::move(inner)) {}
+  std::vector<ParameterSpec> parameter_specs() const override { return inner_->parameter_specs(); }
+  int64_t ScratchFloats(int64_t batch) const override { return inner_->ScratchFloats(batch); }
+  void Forward(const ForwardArguments& arguments) const override { inner_->Forward(arguments); }
+  void Backward(const BackwardArguments& arguments) const override { inner_->Backward(arguments); }
+
+ private:
+  std::unique_ptr<Layer> inner_;
+};
+
+std::unique_ptr<Network> SharingGraph(bool no_sharing) {
+  NetworkBuilder builder(no_sharing ? "sharing_graph_withheld" : "sharing_graph", ImageShape{7, 7, 2}, 10);
+  auto add = [&](std::unique_ptr<Layer> layer, int input) {
+    if (no_sharing) layer = std::make_unique<NoSharing>(std::move(layer));
+    return builder.Add(std::move(layer), {input});
+  };
+  const int c = add(std::make_unique<Conv2DLayer>("c", builder.shape(0), Conv(3, 5, 1)), 0);
+  const int m = add(std::make_unique<MaxPoolLayer>("m", builder.shape(c), PoolOptions{2, 2}), c);
+  const int r1 = add(std::make_unique<ReluLayer>("r1", builder.shape(m)), m);
+  const int f1 = add(std::make_unique<FullyConnectedLayer>("f1", builder.shape(r1), 12), r1);
+  const int r2 = add(std::make_unique<ReluLayer>("r2", builder.shape(f1)), f1);
+  add(std::make_unique<FullyConnectedLayer>("f2", builder.shape(r2), 10), r2);
+  return std::move(builder).Build(3);
+}
+
 struct Data {
   std::vector<float> inputs;
   std::vector<int32_t> labels;
@@ -205,6 +239,54 @@ TEST(NetworkTest, EvaluateAgreesWithTheTrainingPass) {
     expected_correct += best == data.labels[i] ? 1 : 0;
   }
   EXPECT_EQ(correct, expected_correct);
+}
+
+TEST(NetworkBuilderTest, SharesAGradientWithItsValuesOnlyWhereTheLayersPromiseIt) {
+  const std::unique_ptr<Network> sharing = SharingGraph();
+  // Tensors: 0 input, 1 conv (-> tiling max-pool), 2 max-pool (read by its own backward), 3 ReLU (-> fully
+  // connected, which does not overwrite its input), 4 fully connected (-> ReLU), 5 ReLU, 6 logits.
+  const std::vector<bool> expected = {false, true, false, false, true, false, false};
+  for (int tensor = 0; tensor < static_cast<int>(expected.size()); ++tensor) {
+    EXPECT_EQ(sharing->GradientSharesValues(tensor), expected[tensor]) << "tensor " << tensor;
+  }
+  // Two users (c1, r2), a convolution as user, an add as producer, overlapping windows: nothing shares.
+  const std::unique_ptr<Network> small = SmallGraph(3);
+  for (int tensor = 0; tensor <= static_cast<int>(small->nodes().size()); ++tensor) {
+    EXPECT_FALSE(small->GradientSharesValues(tensor)) << "tensor " << tensor;
+  }
+  const std::unique_ptr<Network> withheld = SharingGraph(/*no_sharing=*/true);
+  for (int tensor = 0; tensor <= static_cast<int>(withheld->nodes().size()); ++tensor) {
+    EXPECT_FALSE(withheld->GradientSharesValues(tensor)) << "tensor " << tensor;
+  }
+}
+
+// Shared buffers change where values live, not what is computed: the reference's gradient, and the same bits (loss,
+// gradient, evaluation) as the same layers on separate buffers, over chunks of 3, 3 and 1.
+TEST(NetworkTest, SharedBuffersGiveTheBitsOfSeparateOnes) {
+  const std::unique_ptr<Network> sharing = SharingGraph();
+  const std::unique_ptr<Network> withheld = SharingGraph(/*no_sharing=*/true);
+  const ParameterBuffer parameters = RandomParameters(*sharing, 11);
+  const Data data = RandomData(*sharing, 7, 12);
+  std::vector<float> shared_gradient(sharing->parameter_count(), std::nanf(""));
+  std::vector<float> separate_gradient(withheld->parameter_count(), std::nanf(""));
+  const std::unique_ptr<Workspace> shared_workspace = sharing->CreateWorkspace(7);
+  const std::unique_ptr<Workspace> separate_workspace = withheld->CreateWorkspace(7);
+  const double shared_loss = sharing->WriteGradient(parameters.Span(), data.inputs.data(), data.labels.data(), 7,
+                                                    shared_workspace.get(), absl::MakeSpan(shared_gradient));
+  const double separate_loss = withheld->WriteGradient(parameters.Span(), data.inputs.data(), data.labels.data(), 7,
+                                                       separate_workspace.get(), absl::MakeSpan(separate_gradient));
+  EXPECT_EQ(shared_loss, separate_loss);
+  EXPECT_EQ(0, std::memcmp(shared_gradient.data(), separate_gradient.data(), shared_gradient.size() * sizeof(float)));
+  reference::Tensor expected;
+  reference::NetworkLoss(*sharing, reference::Tensor(parameters.Span().begin(), parameters.Span().end()),
+                         reference::Tensor(data.inputs.begin(), data.inputs.end()), data.labels, &expected);
+  ExpectGradientNearReference(*sharing, shared_gradient, expected);
+  int64_t shared_correct = -1, separate_correct = -2;
+  EXPECT_EQ(sharing->Evaluate(parameters.Span(), data.inputs.data(), data.labels.data(), 7, shared_workspace.get(),
+                              &shared_correct),
+            withheld->Evaluate(parameters.Span(), data.inputs.data(), data.labels.data(), 7,
+                               separate_workspace.get(), &separate_correct));
+  EXPECT_EQ(shared_correct, separate_correct);
 }
 
 TEST(NetworkTest, IsBitIdenticalAcrossCallsWorkspacesAndThreads) {

@@ -30,6 +30,8 @@ class MaxPoolLayer : public Layer {
   const PoolOptions& options() const { return options_; }
   void Forward(const ForwardArguments& arguments) const override;
   void Backward(const BackwardArguments& arguments) const override;
+  // Windows that tile the input (window == stride) are read and then written one at a time.
+  bool OverwritesInputWithGradient() const override { return options_.window == options_.stride; }
 
  private:
   PoolOptions options_;

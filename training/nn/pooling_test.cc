@@ -48,6 +48,35 @@ TEST_P(MaxPoolTest, MatchesReferenceAndFiniteDifferences) {
   }
 }
 
+// The claims a Network relies on to keep a max-pool's input gradient in its input's memory (MatchesReference above
+// checks that the claims hold); overlapping windows must not claim it.
+TEST(MaxPoolLayerTest, OverwritesItsInputOnlyWithTilingWindows) {
+  EXPECT_TRUE(MaxPoolLayer("tiling", ImageShape{5, 7, 3}, PoolOptions{2, 2}).OverwritesInputWithGradient());
+  EXPECT_FALSE(MaxPoolLayer("overlapping", ImageShape{7, 7, 5}, PoolOptions{3, 2}).OverwritesInputWithGradient());
+  EXPECT_TRUE(MaxPoolLayer("tiling", ImageShape{5, 7, 3}, PoolOptions{2, 2}).BackwardReadsOutput());
+}
+
+// Max-pools making promises they cannot keep: the shared check must reject them, or it proves nothing. Overlapping
+// windows zero the gradient before routing (which destroys an input still to be read), and routing reads the output.
+class OverlappingPoolClaimingInPlace : public MaxPoolLayer {
+ public:
+  using MaxPoolLayer::MaxPoolLayer;
+  bool OverwritesInputWithGradient() const override { return true; }
+};
+class PoolClaimingNotToReadItsOutput : public MaxPoolLayer {
+ public:
+  using MaxPoolLayer::MaxPoolLayer;
+  bool BackwardReadsOutput() const override { return false; }
+};
+
+TEST(MaxPoolLayerTest, SharingChecksRejectBrokenPromises) {
+  const OverlappingPoolClaimingInPlace overlapping("overlapping", ImageShape{7, 7, 5}, PoolOptions{3, 2});
+  EXPECT_FALSE(testing::HonorsBufferSharing(overlapping,
+                                            MakeLayerTestData(overlapping, 2, InputValues::kDistinct, 3)));
+  const PoolClaimingNotToReadItsOutput reads("reads_output", ImageShape{6, 4, 20}, PoolOptions{2, 2});
+  EXPECT_FALSE(testing::HonorsBufferSharing(reads, MakeLayerTestData(reads, 2, InputValues::kDistinct, 3)));
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, MaxPoolTest, ::testing::ValuesIn(kPoolCases),
                          [](const ::testing::TestParamInfo<PoolCase>& info) { return std::string(info.param.name); });
 
