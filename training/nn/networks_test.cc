@@ -87,6 +87,23 @@ TEST(CreateNetworkTest, Lenet300100HasThePapersParameterCount) {
 
 // The simple CNN pools before its ReLUs (fewer elements to rectify); max-pooling and ReLU commute, so it must equal
 // the literal conv -> ReLU -> pool network bit for bit, gradients included.
+// Which layers' output gradients live in their values' memory (Network::GradientSharesValues), by name.
+std::vector<std::string> SharedOutputs(const Network& network) {
+  std::vector<std::string> names;
+  for (size_t n = 0; n < network.nodes().size(); ++n) {
+    if (network.GradientSharesValues(static_cast<int>(n) + 1)) names.push_back(network.nodes()[n].layer->name());
+  }
+  return names;
+}
+
+TEST(CreateNetworkTest, SharesTheGradientsOfOutputsThatFeedOnlyAPoolOrAReLU) {
+  EXPECT_EQ(SharedOutputs(**CreateNetwork("simple_cnn")), (std::vector<std::string>{"conv1", "conv2"}));
+  EXPECT_EQ(SharedOutputs(**CreateNetwork("lenet_300_100")), (std::vector<std::string>{"fc1", "fc2"}));
+  // A block's second convolution and its shortcut feed the add; the first convolution feeds relu2 alone.
+  EXPECT_EQ(SharedOutputs(**CreateNetwork("resnet8")),
+            (std::vector<std::string>{"block1/conv1", "block2/conv1", "block3/conv1"}));
+}
+
 TEST(CreateNetworkTest, SimpleCnnEqualsTheLiteralLayerOrder) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("simple_cnn"));
   NetworkBuilder builder("literal", ImageShape{28, 28, 1}, 10);
