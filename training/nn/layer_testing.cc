@@ -51,7 +51,7 @@ struct FastResult {
   std::vector<float> bias_gradient;
 };
 
-// How Backward's buffers relate, as in a Network that shares a tensor's values and gradient (Network.h).
+// How Backward's buffers relate, as in a Network that shares a tensor's values and gradient (training/nn/network.h).
 enum class Sharing {
   kNone,
   kNaNOutput,          // Backward gets a NaN-filled output instead of Forward's.
