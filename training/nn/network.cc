@@ -237,24 +237,19 @@ std::unique_ptr<Network> NetworkBuilder::Build(int64_t chunk_examples) && {
   PARSITY_CHECK(network.tensor_shapes_.back() == (ImageShape{1, 1, network.num_classes_}));
   // Backward visits nodes in reverse: the first visit to a tensor's gradient overwrites it, later ones add to it.
   const int tensors = static_cast<int>(network.tensor_shapes_.size());
-  std::vector<bool> gradient_written(tensors, false);
+  // Per tensor: how many layer inputs read it, and the node of one of them (the only one when it is read once).
+  std::vector<int> uses(tensors, 0), consumer(tensors, -1);
   network.input_gradient_modes_.assign(network.nodes_.size(), {});
   for (size_t n = network.nodes_.size(); n-- > 0;) {
     for (int tensor : network.nodes_[n].inputs) {
-      network.input_gradient_modes_[n].push_back(gradient_written[tensor] ? GradientMode::kAccumulate
-                                                                          : GradientMode::kOverwrite);
-      gradient_written[tensor] = true;
-    }
-  }
-  // Every tensor but the logits feeds some layer, so every gradient read in backward has been written.
-  for (int tensor = 0; tensor + 1 < tensors; ++tensor) PARSITY_CHECK(gradient_written[tensor]);
-  std::vector<int> uses(tensors, 0), consumer(tensors, -1);
-  for (size_t n = 0; n < network.nodes_.size(); ++n) {
-    for (int tensor : network.nodes_[n].inputs) {
+      network.input_gradient_modes_[n].push_back(uses[tensor] > 0 ? GradientMode::kAccumulate
+                                                                  : GradientMode::kOverwrite);
       ++uses[tensor];
       consumer[tensor] = static_cast<int>(n);
     }
   }
+  // Every tensor but the logits feeds some layer, so every gradient read in backward has been written.
+  for (int tensor = 0; tensor + 1 < tensors; ++tensor) PARSITY_CHECK(uses[tensor] > 0);
   network.gradient_shares_values_.assign(tensors, false);
   for (int tensor = 1; tensor + 1 < tensors; ++tensor) {
     if (uses[tensor] != 1) continue;
