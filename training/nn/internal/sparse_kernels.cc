@@ -448,7 +448,7 @@ void SparseRowsForwardBatchLanes(const SparseRows& rows, const float* values, co
                                  float* images) {
   const int64_t tile = BalancedTile(out_width, kMaxTileVectors);
   const int64_t channels = rows.rows();
-  const int64_t band_row = out_width | 1;
+  const int64_t band_row = BatchLaneBandRow(out_width);
   const int64_t image = out_height * out_width * channels;
   const int32_t* row_start = rows.row_start.data();
   const int32_t* offsets = rows.offsets.data();

@@ -225,10 +225,13 @@ void SparseRowsForwardBatchLanes(const SparseRows& rows, const float* values, co
                                  int64_t out_height, int64_t out_width, const float* biases, float* band,
                                  float* images);
 
-// Floats of SparseRowsForwardBatchLanes's band for `channels` outputs of `out_width` pixels (channel rows an odd number
-// of cache lines apart, as BatchLaneGeometry's planes).
+// Pixels between the channel rows of SparseRowsForwardBatchLanes's band: an odd number of cache lines, as
+// BatchLaneGeometry's planes.
+inline int64_t BatchLaneBandRow(int64_t out_width) { return out_width | 1; }
+
+// Floats of SparseRowsForwardBatchLanes's band for `channels` outputs of `out_width` pixels.
 inline int64_t BatchLaneBandFloats(int64_t channels, int64_t out_width) {
-  return kBatchLanes * channels * (out_width | 1);
+  return kBatchLanes * channels * BatchLaneBandRow(out_width);
 }
 
 // The forward product in the other order, for short lanes (at most 2 vectors, i.e. batches of up to 32 for fully
