@@ -34,7 +34,9 @@ extra_flags() {
 
 labels=()
 for target in "${targets[@]}"; do labels+=("//tools/fuzz:${target}"); done
-bazel --output_base="${output_base}" build --config=fuzz "${labels[@]}"
+# No bazel-* links: they would point the workspace's links at this output base, and the default build's next
+# `bazel test //...` would then walk into the fuzz build's execroot through them and fail to load.
+bazel --output_base="${output_base}" build --config=fuzz --symlink_prefix=/ "${labels[@]}"
 bin="$(bazel --output_base="${output_base}" info --config=fuzz bazel-bin 2>/dev/null)"
 
 status=0
