@@ -105,7 +105,10 @@ INSTANTIATE_TEST_SUITE_P(
                       // Padding 0 above but 1 on the left.
                       ConvCase{"same_3x3_stride2_asymmetric", ImageShape{6, 5, 2}, 3, 2, 2, Padding::kSame, 2},
                       ConvCase{"same_1x1", ImageShape{3, 4, 5}, 1, 3, 1, Padding::kSame, 3},
-                      ConvCase{"same_5x5_wider_than_input", ImageShape{3, 3, 1}, 5, 2, 1, Padding::kSame, 1}),
+                      ConvCase{"same_5x5_wider_than_input", ImageShape{3, 3, 1}, 5, 2, 1, Padding::kSame, 1},
+                      // One input channel at stride 1 and width 5 (the forward's sliding tiles): 11 output columns
+                      // (a tile of 6 and one of 5), 20 channels (a vector tail).
+                      ConvCase{"valid_5x5_one_channel_tails", ImageShape{15, 15, 1}, 5, 20, 1, Padding::kValid, 2}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return std::string(info.param.name); });
 
 // The networks' shapes and wide layers, only against the reference (finite differences would take too long). The

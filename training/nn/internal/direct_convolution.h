@@ -9,7 +9,9 @@
 // (NV = 1..4 vectors of 16 floats) stays in zmm registers (R * NV <= 24) while the kernel streams the shared
 // operand: per step one row of weights (or of the output gradient) is loaded and each pixel's input value is
 // broadcast. Weights are walked in blocks of at most 24 KiB, which stay in the 48 KiB level-1 cache across all the
-// pixel tiles of an image. Masked loads and stores handle channel counts that are not multiples of 16.
+// pixel tiles of an image. Masked loads and stores handle channel counts that are not multiples of 16. A forward pass
+// over one input channel at stride 1 with kernel width 5 (Simple-CNN's first layer) uses tiles of 6 pixels whose
+// neighbours share 4 of their 5 inputs per kernel row, each broadcast once.
 //
 // Every kernel works on one image after another and sums in a fixed order, so results are deterministic.
 #ifndef PARSITY_TRAINING_NN_INTERNAL_DIRECT_CONVOLUTION_H_
