@@ -291,7 +291,9 @@ void DirectConvolutionForward(const ConvolutionGeometry& g, int64_t batch, const
     // in pieces of at most `piece` weight rows.
     const bool all_taps = g.kernel * kernel_row * block_width <= kWeightBlockFloats;
     const int64_t piece = all_taps ? kernel_row : std::max<int64_t>(1, kWeightBlockFloats / block_width);
-    const bool sliding = all_taps && g.stride * g.in_channels == 1 && kernel_row == kSlidingWidth && block.vectors <= 2;
+    const int64_t taps = all_taps ? g.kernel : int64_t{1};
+    const int64_t lda = g.stride * g.in_channels;
+    const bool sliding = all_taps && lda == 1 && kernel_row == kSlidingWidth && block.vectors <= 2;
     const int64_t tile = BalancedTile(g.out_width, sliding ? kSlidingTileRows : kMaxTileRows[block.vectors]);
     for (int64_t image = 0; image < batch; ++image) {
       const float* input_image = padded_input + image * padded_image;
@@ -306,9 +308,7 @@ void DirectConvolutionForward(const ConvolutionGeometry& g, int64_t batch, const
             float* output_row = output_image + oy * g.out_width * channels;
             for (int64_t ox = 0; ox < g.out_width; ox += tile) {
               const int64_t rows = std::min(tile, g.out_width - ox);
-              const float* input_corner = input_row + ox * g.stride * g.in_channels;
-              const int64_t lda = g.stride * g.in_channels;
-              const int64_t taps = all_taps ? g.kernel : int64_t{1};
+              const float* input_corner = input_row + ox * lda;
               float* output_corner = output_row + ox * channels;
               if (sliding) {
                 DispatchSliding<SlidingForwardKernel>(block.vectors, rows, input_corner, lda, padded_row, weight_block,
