@@ -139,6 +139,12 @@ class LayerSparsity {
   // The batches that stand for the classes: the powers of two up to max_batch().
   std::vector<int64_t> RepresentativeBatches() const;
 
+  // Whether every bias of the layer is pruned, as SNIP prunes the zero-initialized biases before any weight. Gradient
+  // passes (Network) then leave the bias gradient alone, like the sparse kernels' pruned weight entries: masked readers
+  // never look at it, and a pass over every output gradient is saved. Set by the plan that owns this object.
+  bool biases_pruned() const { return biases_pruned_; }
+  void set_biases_pruned(bool pruned) { biases_pruned_ = pruned; }
+
  protected:
   // `weight_mask`: the mask's 0/1 entries over the layer's weights, from which kept_weights() and density() come.
   LayerSparsity(absl::Span<const float> weight_mask, int64_t max_batch);
@@ -149,6 +155,7 @@ class LayerSparsity {
   int64_t kept_weights_;
   double density_;
   int64_t max_batch_;
+  bool biases_pruned_ = false;
   std::vector<std::array<KernelKind, kProducts>> kernels_;
 };
 
@@ -160,7 +167,8 @@ struct LayerParameters {
   const LayerSparsity* sparsity = nullptr;
 };
 
-// Pointers to a layer's slots in the gradient buffer; always accumulated into.
+// Pointers to a layer's slots in the gradient buffer; always accumulated into. Null: not wanted (a layer without that
+// tensor, or biases a plan's mask prunes entirely).
 struct LayerGradients {
   float* weights = nullptr;
   float* biases = nullptr;

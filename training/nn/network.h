@@ -132,7 +132,8 @@ class Network {
                             int64_t batch, Workspace* workspace, absl::Span<float> gradient) const;
   // The same sum written into `gradient` rather than added to it, bit for bit what AccumulateGradient adds to a zeroed
   // buffer, without zeroing it first. With a workspace made for sparse structures, the entries that a sparse
-  // weight-gradient kernel leaves out (pruned weights) keep whatever they held. Same requirements.
+  // weight-gradient kernel leaves out (pruned weights), and the biases of a layer whose biases are all pruned
+  // (LayerSparsity::biases_pruned), keep whatever they held. Same requirements.
   double WriteGradient(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t batch,
                        Workspace* workspace, absl::Span<float> gradient) const;
 

@@ -170,6 +170,9 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
       const absl::Span<const float> weight_mask = mask.values().subspan(node.weights_offset, weights_size);
       plan->kept_weights_.push_back(CountKept(weight_mask));
       sparsity = node.layer->CreateSparsity(weight_mask, max_batch);
+      if (sparsity != nullptr && node.biases_offset >= 0 && biases_size > 0) {
+        sparsity->set_biases_pruned(CountKept(mask.values().subspan(node.biases_offset, biases_size)) == 0);
+      }
       if (sparsity != nullptr && options.selection != KernelSelection::kSparse) {
         const bool first_layer = node.inputs == std::vector<int>{NetworkBuilder::kInput};
         std::unique_ptr<Bench> bench;
@@ -224,6 +227,7 @@ void SparsePlan::BuildGradientRanges() {
     if (node.biases_offset >= 0) {
       ranges.biases = {node.biases_offset, node.biases_offset + TensorSize(*node.layer, ParameterKind::kBiases)};
     }
+    ranges.biases_written = layer_pointers_[n] == nullptr || !layer_pointers_[n]->biases_pruned();
     // Runs of kept lines, clipped to the weights (a line may straddle two tensors).
     for (const LineRun& run : KeptLineRuns(kept_bits_, node.weights_offset / 16, (weights_end + 15) / 16)) {
       ranges.kept_runs.emplace_back(std::max(run.first_line * 16, node.weights_offset),

@@ -82,8 +82,9 @@ class SparsePlan {
   // Calls visit(begin, end) for disjoint ranges [begin, end) of the parameter buffer that together hold every entry
   // that gradient passes (Network::AccumulateGradient) over `batch` or `other_batch` examples add into: all the
   // weights of a layer whose weight gradient runs dense at a chunk size these batches bring (or that has no sparse
-  // structures), every layer's biases, and elsewhere the runs of 16-entry lines with a kept weight
-  // (Mask::KeptBits), because the sparse weight-gradient kernels write kept entries only. What lies outside is pruned
+  // structures), every layer's biases unless all of them are pruned (LayerSparsity::biases_pruned), and elsewhere the
+  // runs of 16-entry lines with a kept weight (Mask::KeptBits), because the sparse weight-gradient kernels write kept
+  // entries only. What lies outside is pruned
   // and never written by such passes, so the evaluator zeroes (before adding into a buffer) and sums only these
   // ranges. REQUIRES: batches >= 1.
   template <typename Visit>
@@ -107,7 +108,9 @@ class SparsePlan {
       } else {
         for (const auto& [begin, end] : layer.kept_runs) visit(begin, end);
       }
-      if (layer.biases.second > layer.biases.first) visit(layer.biases.first, layer.biases.second);
+      if (layer.biases_written && layer.biases.second > layer.biases.first) {
+        visit(layer.biases.first, layer.biases.second);
+      }
     }
     for (const auto& [begin, end] : other_ranges_) visit(begin, end);
   }
@@ -127,6 +130,7 @@ class SparsePlan {
     size_t node = 0;
     std::pair<int64_t, int64_t> weights;
     std::pair<int64_t, int64_t> biases;
+    bool biases_written = true;  // False where every bias is pruned (LayerSparsity::biases_pruned).
     std::vector<std::pair<int64_t, int64_t>> kept_runs;
   };
   std::vector<GradientRanges> gradient_ranges_;

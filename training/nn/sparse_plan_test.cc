@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/casts.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/check.h"
@@ -134,6 +135,60 @@ TEST(SparsePlanTest, GradientRangesHoldWhatThePassesWrite) {
       } else {
         EXPECT_GT(outside, network->parameter_count() / 2);  // 7 lines in 8 hold no kept weight.
       }
+    }
+  }
+}
+
+// A layer whose biases are all pruned (as SNIP prunes the zero-initialized biases) gets no bias gradient: its biases
+// stay outside the gradient ranges and keep whatever the buffer held, while every other entry a pass writes (kept
+// weights, and the biases of layers that keep some) has the bits of the pass without a plan.
+TEST(SparsePlanTest, BiasesAllPrunedGetNoGradient) {
+  if (!nn_internal::HasSparseKernels()) GTEST_SKIP() << "this build has no sparse kernels (no AVX-512)";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("lenet_300_100"));
+  std::vector<float> values(network->parameter_count(), 0.0f);
+  for (const ParameterView& view : network->views()) {
+    for (int64_t i = 0; i < view.size; ++i) {
+      const bool kept = view.kind == ParameterKind::kWeights ? i % 3 == 0
+                        : view.name == "fc1/biases"          ? false
+                        : view.name == "fc2/biases"          ? i % 2 == 0  // Some kept: the whole gradient is written.
+                                                             : true;
+      if (kept) values[view.offset + i] = 1.0f;
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(Mask mask, Mask::Create(values));
+  std::vector<float> parameters(network->parameter_count());
+  std::mt19937_64 engine(3);
+  network->Initialize(engine, absl::MakeSpan(parameters));
+  mask.Apply(absl::MakeSpan(parameters));
+  const int64_t batch = 5;
+  std::normal_distribution<float> pixel(0.0f, 1.0f);
+  std::vector<float> inputs(batch * network->input_shape().size());
+  for (float& value : inputs) value = pixel(engine);
+  const std::vector<int32_t> labels = {0, 3, 9, 4, 7};
+  std::vector<float> expected(network->parameter_count());
+  network->WriteGradient(parameters, inputs.data(), labels.data(), batch, network->CreateWorkspace(batch).get(),
+                         absl::MakeSpan(expected));
+  // Dense kernels under the plan, so that every weight entry is written too and compared bit for bit.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> plan,
+                       SparsePlan::Create(*network, mask, {.selection = KernelSelection::kDense}));
+  const ParameterView* fc1_biases = *network->layout().Find("fc1/biases");
+  for (size_t n = 0; n < network->nodes().size(); ++n) {
+    if (plan->layers()[n] == nullptr) continue;
+    EXPECT_EQ(plan->layers()[n]->biases_pruned(), network->nodes()[n].layer->name() == "fc1") << "node " << n;
+  }
+  plan->ForEachGradientRange(batch, batch, [&](int64_t begin, int64_t end) {
+    EXPECT_TRUE(end <= fc1_biases->offset || begin >= fc1_biases->offset + fc1_biases->size) << begin << ", " << end;
+  });
+  const float sentinel = -12345.0f;
+  std::vector<float> gradient(network->parameter_count(), sentinel);
+  network->WriteGradient(parameters, inputs.data(), labels.data(), batch,
+                         network->CreateWorkspace(batch, &plan->layers()).get(), absl::MakeSpan(gradient));
+  for (int64_t i = 0; i < network->parameter_count(); ++i) {
+    const bool in_fc1_biases = i >= fc1_biases->offset && i < fc1_biases->offset + fc1_biases->size;
+    if (in_fc1_biases) {
+      ASSERT_EQ(gradient[i], sentinel) << "entry " << i;
+    } else {
+      ASSERT_EQ(absl::bit_cast<uint32_t>(gradient[i]), absl::bit_cast<uint32_t>(expected[i])) << "entry " << i;
     }
   }
 }

@@ -32,9 +32,10 @@ struct EvaluatorOptions {
   // evaluator), or null to run dense. With a plan every gradient and evaluation is that of the masked network,
   // computed over the kept weights where the plan's kernels say so, provided the parameters' pruned entries are 0
   // (the trainer and the theory's oracles see to it; a dense kernel reads them, a sparse one never does, so with
-  // other values the results would depend on the kernel choice); pruned weight-gradient entries may then be left
-  // untouched, unzeroed or unscaled (nn::SparsePlan::ForEachGradientRange, ScaleGradient) and hold anything, stale
-  // sums included, so read gradients through the mask (the optimizers' masked steps and the theory's oracles do).
+  // other values the results would depend on the kernel choice); pruned gradient entries (weights, and biases where a
+  // layer's are all pruned) may then be left untouched, unzeroed or unscaled (nn::SparsePlan::ForEachGradientRange,
+  // ScaleGradient) and hold anything, stale sums included, so read gradients through the mask (the optimizers' masked
+  // steps and the theory's oracles do).
   const nn::SparsePlan* sparse_plan = nullptr;
   // Examples per leaf of an exact gradient sum (AddLeafGradients); 0: DefaultLeafExamples(network). Each leaf's
   // float gradient is converted once, so a leaf should cost much more than that conversion (about 1.5 ns per
