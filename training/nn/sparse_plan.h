@@ -84,9 +84,8 @@ class SparsePlan {
   // weights of a layer whose weight gradient runs dense at a chunk size these batches bring (or that has no sparse
   // structures), every layer's biases unless all of them are pruned (LayerSparsity::biases_pruned), and elsewhere the
   // runs of 16-entry lines with a kept weight (Mask::KeptBits), because the sparse weight-gradient kernels write kept
-  // entries only. What lies outside is pruned
-  // and never written by such passes, so the evaluator zeroes (before adding into a buffer) and sums only these
-  // ranges. REQUIRES: batches >= 1.
+  // entries only. What lies outside is pruned and never written by such passes, so the evaluator zeroes (before
+  // adding into a buffer) and sums only these ranges. REQUIRES: batches >= 1.
   template <typename Visit>
   void ForEachGradientRange(int64_t batch, int64_t other_batch, Visit visit) const {
     // The chunk sizes the layers see: whole chunks of chunk_examples(), then the rest.
