@@ -143,7 +143,8 @@ void Network::BackwardChunk(const float* parameters, const float* inputs, int64_
     arguments.input_gradient_modes = absl::MakeConstSpan(input_gradient_modes_[n]);
     arguments.parameter_gradients.weights = node.weights_offset >= 0 ? gradient + node.weights_offset : nullptr;
     // A plan whose mask prunes all of the layer's biases needs no bias gradient (LayerSparsity::biases_pruned).
-    const bool biases_pruned = arguments.parameters.sparsity != nullptr && arguments.parameters.sparsity->biases_pruned();
+    const LayerSparsity* sparsity = arguments.parameters.sparsity;
+    const bool biases_pruned = sparsity != nullptr && sparsity->biases_pruned();
     arguments.parameter_gradients.biases =
         node.biases_offset >= 0 && !biases_pruned ? gradient + node.biases_offset : nullptr;
     arguments.parameter_gradient_mode = mode;

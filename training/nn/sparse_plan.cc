@@ -227,7 +227,6 @@ void SparsePlan::BuildGradientRanges() {
     if (node.biases_offset >= 0) {
       ranges.biases = {node.biases_offset, node.biases_offset + TensorSize(*node.layer, ParameterKind::kBiases)};
     }
-    ranges.biases_written = layer_pointers_[n] == nullptr || !layer_pointers_[n]->biases_pruned();
     // Runs of kept lines, clipped to the weights (a line may straddle two tensors).
     for (const LineRun& run : KeptLineRuns(kept_bits_, node.weights_offset / 16, (weights_end + 15) / 16)) {
       ranges.kept_runs.emplace_back(std::max(run.first_line * 16, node.weights_offset),

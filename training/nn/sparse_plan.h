@@ -107,7 +107,8 @@ class SparsePlan {
       } else {
         for (const auto& [begin, end] : layer.kept_runs) visit(begin, end);
       }
-      if (layer.biases_written && layer.biases.second > layer.biases.first) {
+      const bool biases_written = sparsity == nullptr || !sparsity->biases_pruned();
+      if (biases_written && layer.biases.second > layer.biases.first) {
         visit(layer.biases.first, layer.biases.second);
       }
     }
@@ -129,7 +130,6 @@ class SparsePlan {
     size_t node = 0;
     std::pair<int64_t, int64_t> weights;
     std::pair<int64_t, int64_t> biases;
-    bool biases_written = true;  // False where every bias is pruned (LayerSparsity::biases_pruned).
     std::vector<std::pair<int64_t, int64_t>> kept_runs;
   };
   std::vector<GradientRanges> gradient_ranges_;

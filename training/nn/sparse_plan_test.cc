@@ -1,5 +1,6 @@
 #include "training/nn/sparse_plan.h"
 
+#include <cstdint>
 #include <memory>
 #include <random>
 #include <string>
