@@ -487,7 +487,41 @@ void Conv2DLayer::Forward(const ForwardArguments& arguments) const {
   }
 }
 
+bool Conv2DLayer::TakesPooledGradient(const LayerSparsity* sparsity, int64_t batch) const {
+  if (implementation_ != Implementation::kDirect) return false;
+  const ImageShape& in = input_shapes()[0];
+  if (!nn_internal::CanRouteMaxPoolWeightGradient(Geometry(padded_height_, padded_width_, in.channels, output_shape(),
+                                                           options_.kernel_size, options_.stride))) {
+    return false;
+  }
+  // A sparse weight-gradient kernel reads the whole output gradient.
+  return sparsity == nullptr || sparsity->kernel(Product::kWeightGradient, batch) == KernelKind::kDense;
+}
+
+void Conv2DLayer::BackwardThroughPool(const BackwardArguments& arguments) const {
+  PARSITY_CHECK(arguments.input_gradients[0] == nullptr);
+  const ImageShape& in = input_shapes()[0];
+  const int64_t batch = arguments.batch;
+  const float* input = arguments.inputs[0];
+  if (needs_padding()) {
+    float* padded_input = arguments.scratch + DirectScratchLayout(batch).padded_input;
+    PadImages(input, batch, in, pad_top_, pad_left_, padded_height_, padded_width_, padded_input);
+    input = padded_input;
+  }
+  const bool overwrite = arguments.parameter_gradient_mode == GradientMode::kOverwrite;
+  float* weight_gradient = arguments.parameter_gradients.weights;
+  PARSITY_CHECK(weight_gradient != nullptr);
+  nn_internal::DirectConvolutionWeightGradientThroughMaxPool(
+      Geometry(padded_height_, padded_width_, in.channels, output_shape(), options_.kernel_size, options_.stride),
+      batch, input, arguments.pooled->output, arguments.pooled->pooled_output, arguments.pooled->pooled_gradient,
+      overwrite, weight_gradient, arguments.parameter_gradients.biases);
+}
+
 void Conv2DLayer::Backward(const BackwardArguments& arguments) const {
+  if (arguments.pooled != nullptr) {
+    BackwardThroughPool(arguments);
+    return;
+  }
   if (arguments.parameter_gradients.biases != nullptr) {
     const int64_t channels = options_.out_channels;
     const int64_t rows = arguments.batch * output_shape().height * output_shape().width;

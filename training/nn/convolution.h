@@ -61,6 +61,10 @@ class Conv2DLayer : public Layer {
   void Forward(const ForwardArguments& arguments) const override;
   void Backward(const BackwardArguments& arguments) const override;
   bool BackwardReadsOutput() const override { return false; }
+  // kDirect layers over one input channel at stride 1 (Simple-CNN's first), while their weight gradient runs dense:
+  // one pass computes the weight and bias gradients from the pooled gradient
+  // (nn_internal::DirectConvolutionWeightGradientThroughMaxPool).
+  bool TakesPooledGradient(const LayerSparsity* sparsity, int64_t batch) const override;
   // Sparse structures for kDirect layers in builds with the sparse kernels; null otherwise.
   std::unique_ptr<LayerSparsity> CreateSparsity(absl::Span<const float> weight_mask, int64_t max_batch) const override;
 
@@ -73,6 +77,8 @@ class Conv2DLayer : public Layer {
   void BackwardEigen(const BackwardArguments& arguments) const;
   void ForwardDirect(const ForwardArguments& arguments) const;
   void BackwardDirect(const BackwardArguments& arguments) const;
+  // Backward from BackwardArguments::pooled (TakesPooledGradient).
+  void BackwardThroughPool(const BackwardArguments& arguments) const;
   bool needs_padding() const {
     return padded_height_ != input_shapes()[0].height || padded_width_ != input_shapes()[0].width;
   }

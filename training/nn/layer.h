@@ -185,6 +185,15 @@ struct ForwardArguments {
   float* scratch = nullptr;               // ScratchFloats(batch) floats, 64-byte aligned, contents undefined.
 };
 
+// The gradient of a layer's output in pooled form: what a 2 x 2, stride-2 max-pool over that output (its only reader)
+// routes back (MaxPoolLayer's rule: each pooled element's gradient to the first element of its window, in row-major
+// order, that equals the pooled maximum; nothing to the rest, nor to rows and columns no window covers).
+struct PooledGradient {
+  const float* output = nullptr;           // The layer's own output (the pool's input), as computed by Forward.
+  const float* pooled_output = nullptr;    // The pool's output, batch x (height / 2) x (width / 2) x channels.
+  const float* pooled_gradient = nullptr;  // d objective / d pooled output, the same shape.
+};
+
 struct BackwardArguments {
   int64_t batch = 0;
   absl::Span<const float* const> inputs;   // As passed to Forward.
@@ -198,6 +207,9 @@ struct BackwardArguments {
   // weights' entries are written; the pruned ones keep whatever they held.
   GradientMode parameter_gradient_mode = GradientMode::kAccumulate;
   float* scratch = nullptr;                             // ScratchFloats(batch) floats, contents undefined.
+  // Non-null only where TakesPooledGradient(parameters.sparsity, batch) said yes: output_gradient is then null and
+  // the output's gradient is the pool's routing of this (no input gradient is asked for).
+  const PooledGradient* pooled = nullptr;
 };
 
 // A layer of a feed-forward network. Immutable after construction: Forward and Backward are const and keep all
@@ -242,6 +254,19 @@ class Layer {
   //   over it, and nothing else reads it.
   virtual bool BackwardReadsOutput() const { return true; }
   virtual bool OverwritesInputWithGradient() const { return false; }
+
+  // Pool fusion (Network::FusesPool). A layer whose output feeds only a 2 x 2, stride-2 max-pool (IsMaxPool2x2) and
+  // whose inputs need no gradient (it reads the network input) can take that pool's gradient in pooled form
+  // (BackwardArguments::pooled) and compute its parameter gradients from it directly; the pool's backward pass, which
+  // writes a gradient over the whole output, three quarters of it zeros, is then skipped. TakesPooledGradient says
+  // whether Backward does so for `batch` examples under `sparsity` (null: dense); the result must be the same bits as
+  // the pool's backward pass followed by this layer's.
+  virtual bool TakesPooledGradient(const LayerSparsity* sparsity, int64_t batch) const {
+    static_cast<void>(sparsity);
+    static_cast<void>(batch);
+    return false;
+  }
+  virtual bool IsMaxPool2x2() const { return false; }
 
   // For layers with weights: the sparse structures for the pruning mask `weight_mask` (the mask's entries over this
   // layer's weights, 0 or 1, in the weights' layout) serving batches of up to `max_batch` examples. Null when the

@@ -119,12 +119,20 @@ double Network::ForwardChunk(const float* parameters, const float* inputs, const
                              backward ? workspace->gradients_[logits] : nullptr);
 }
 
+bool Network::PoolFusedInPass(int node, const Workspace& workspace, int64_t count) const {
+  const LayerSparsity* sparsity = workspace.sparsities_.empty() ? nullptr : workspace.sparsities_[node];
+  return fused_pool_[node] >= 0 && nodes_[node].layer->TakesPooledGradient(sparsity, count);
+}
+
 void Network::BackwardChunk(const float* parameters, const float* inputs, int64_t count, Workspace* workspace,
                             GradientMode mode, float* gradient) const {
   const float* input_pointers[kMaxLayerInputs];
   float* input_gradient_pointers[kMaxLayerInputs];
   for (size_t n = nodes_.size(); n-- > 0;) {
     const Node& node = nodes_[n];
+    // A fused pool's producer takes the pool's gradient in pooled form (below).
+    const int producer = fused_producer_[n];
+    if (producer >= 0 && PoolFusedInPass(producer, *workspace, count)) continue;
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       const int tensor = node.inputs[j];
       input_pointers[j] = tensor == NetworkBuilder::kInput ? inputs : workspace->values_[tensor];
@@ -149,6 +157,15 @@ void Network::BackwardChunk(const float* parameters, const float* inputs, int64_
         node.biases_offset >= 0 && !biases_pruned ? gradient + node.biases_offset : nullptr;
     arguments.parameter_gradient_mode = mode;
     arguments.scratch = workspace->scratch_;
+    PooledGradient pooled;
+    if (const int pool = fused_pool_[n]; PoolFusedInPass(static_cast<int>(n), *workspace, count)) {
+      // The pool's backward was skipped, so the shared buffer still holds this node's output values.
+      pooled.output = workspace->values_[n + 1];
+      pooled.pooled_output = workspace->values_[pool + 1];
+      pooled.pooled_gradient = workspace->gradients_[pool + 1];
+      arguments.output_gradient = nullptr;
+      arguments.pooled = &pooled;
+    }
     node.layer->Backward(arguments);
   }
 }
@@ -263,6 +280,20 @@ std::unique_ptr<Network> NetworkBuilder::Build(int64_t chunk_examples) && {
     network.gradient_shares_values_[tensor] = !producer.BackwardReadsOutput() &&
                                               network.nodes_[consumer[tensor]].inputs.size() == 1 &&
                                               user.OverwritesInputWithGradient();
+  }
+  network.fused_pool_.assign(network.nodes_.size(), -1);
+  network.fused_producer_.assign(network.nodes_.size(), -1);
+  for (int tensor = 1; tensor + 1 < tensors; ++tensor) {
+    const int producer = tensor - 1, pool = consumer[tensor];
+    const std::vector<int>& producer_inputs = network.nodes_[producer].inputs;
+    const bool reads_only_input = std::all_of(producer_inputs.begin(), producer_inputs.end(),
+                                              [](int input) { return input == NetworkBuilder::kInput; });
+    // The pool's output values must outlive its gradient (a max-pool reads its output in Backward, so never shared).
+    if (uses[tensor] == 1 && reads_only_input && network.nodes_[pool].layer->IsMaxPool2x2() &&
+        !network.gradient_shares_values_[pool + 1]) {
+      network.fused_pool_[producer] = pool;
+      network.fused_producer_[pool] = producer;
+    }
   }
   // Eigen's cache-size statics are then initialized before any concurrent use.
   Eigen::initParallel();

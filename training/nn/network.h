@@ -106,6 +106,12 @@ class Network {
   // the values after the gradient is written, so results are the same bits as with separate buffers.
   bool GradientSharesValues(int tensor) const { return gradient_shares_values_[tensor]; }
 
+  // The node of the 2 x 2, stride-2 max-pool that node `node` may take its gradient through in pooled form (see
+  // Layer::TakesPooledGradient), or -1. A node qualifies when its layer reads only the network input (no input
+  // gradient) and its output feeds nothing but that pool, once: Simple-CNN's conv1 and pool1. Whether a pass fuses
+  // them is the layer's call per batch size and sparse kernel; when it does, the pool's backward pass is skipped.
+  int FusedPool(int node) const { return fused_pool_[node]; }
+
   // Floating-point operations of matrix products (2 per multiply-add) per example: forward only, and a full
   // training step (forward, weight gradients, input gradients except for the input image).
   int64_t ForwardFlopsPerExample() const;
@@ -156,6 +162,8 @@ class Network {
   // The same chunk backward, after ForwardChunk(..., backward = true); adds into `gradient`, or writes it (`mode`).
   void BackwardChunk(const float* parameters, const float* inputs, int64_t count, Workspace* workspace,
                      GradientMode mode, float* gradient) const;
+  // Whether a backward pass of `count` examples through `workspace` fuses node `node` with FusedPool(node).
+  bool PoolFusedInPass(int node, const Workspace& workspace, int64_t count) const;
   // AccumulateGradient (kAccumulate) or WriteGradient (kOverwrite): `mode` applies to the first chunk.
   double GradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t batch,
                      Workspace* workspace, GradientMode mode, absl::Span<float> gradient) const;
@@ -172,6 +180,9 @@ class Network {
   std::vector<std::vector<GradientMode>> input_gradient_modes_;
   // Per tensor (see GradientSharesValues); false for the input and the logits.
   std::vector<bool> gradient_shares_values_;
+  // Per node: FusedPool, and for such a pool the node whose output it reads (else -1).
+  std::vector<int> fused_pool_;
+  std::vector<int> fused_producer_;
 };
 
 // Assembles a Network layer by layer. Shape mismatches and dangling tensors are programmer errors and abort.

@@ -104,6 +104,25 @@ TEST(CreateNetworkTest, SharesTheGradientsOfOutputsThatFeedOnlyAPoolOrAReLU) {
             (std::vector<std::string>{"block1/conv1", "block2/conv1", "block3/conv1"}));
 }
 
+// Which layers may take their gradient through the max-pool above them (Network::FusedPool), by name.
+std::vector<std::string> PoolFusedLayers(const Network& network) {
+  std::vector<std::string> names;
+  for (size_t n = 0; n < network.nodes().size(); ++n) {
+    const int pool = network.FusedPool(static_cast<int>(n));
+    if (pool >= 0) names.push_back(network.nodes()[n].layer->name() + "+" + network.nodes()[pool].layer->name());
+  }
+  return names;
+}
+
+TEST(CreateNetworkTest, FusesOnlyTheFirstConvolutionWithItsPool) {
+  // conv2 also feeds a pool alone, but needs its input gradient.
+  EXPECT_EQ(PoolFusedLayers(**CreateNetwork("simple_cnn")), (std::vector<std::string>{"conv1+pool1"}));
+  EXPECT_TRUE(PoolFusedLayers(**CreateNetwork("lenet_300_100")).empty());
+  EXPECT_TRUE(PoolFusedLayers(**CreateNetwork("resnet8")).empty());
+}
+
+// The literal order below has no fusion (conv1 feeds a ReLU), so this also holds Simple-CNN's fused conv1 + pool1
+// (Layer::TakesPooledGradient) to the unfused bits.
 TEST(CreateNetworkTest, SimpleCnnEqualsTheLiteralLayerOrder) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("simple_cnn"));
   NetworkBuilder builder("literal", ImageShape{28, 28, 1}, 10);

@@ -32,6 +32,7 @@ class MaxPoolLayer : public Layer {
   void Backward(const BackwardArguments& arguments) const override;
   // Windows that tile the input (window == stride) are read and then written one at a time.
   bool OverwritesInputWithGradient() const override { return options_.window == options_.stride; }
+  bool IsMaxPool2x2() const override { return options_.window == 2 && options_.stride == 2; }
 
  private:
   PoolOptions options_;

@@ -26,6 +26,9 @@ bool HasDirectConvolution() { return false; }
 void DirectConvolutionForward(const ConvolutionGeometry&, int64_t, const float*, const float*, const float*, float*) {}
 void DirectConvolutionWeightGradient(const ConvolutionGeometry&, int64_t, const float*, const float*, bool, float*) {}
 void DirectConvolutionInputGradient(const ConvolutionGeometry&, int64_t, const float*, const float*, float*) {}
+bool CanRouteMaxPoolWeightGradient(const ConvolutionGeometry&) { return false; }
+void DirectConvolutionWeightGradientThroughMaxPool(const ConvolutionGeometry&, int64_t, const float*, const float*,
+                                                   const float*, const float*, bool, float*, float*) {}
 
 #else
 
@@ -391,6 +394,196 @@ void DirectConvolutionInputGradient(const ConvolutionGeometry& g, int64_t batch,
                 kernel_row, channels, target_row + ox * g.stride * g.in_channels, g.stride * g.in_channels, block.last);
           }
         }
+      }
+    }
+  }
+}
+
+namespace {
+
+// Kernel widths and pooled rows the kernel below takes: its register tile is one kernel row's taps by the channel
+// block, and its route masks for one pooled row live on the stack.
+constexpr int64_t kMaxRoutedKernel = 7;
+constexpr int64_t kMaxRoutedPooledWidth = 64;
+
+// The weight-gradient rows of KR kernel rows (KR x K taps x NV vectors of channels) over one pooled row of one image,
+// `input_rows` at the first kernel row's input row: for each of the pooled row's two image rows, each window's
+// routed pixel in that row (lanes of `routed[qx][dy]`) adds input x gradient, its input picked per lane from the
+// window's two columns by `right[qx][dy]` (a permute of the two candidate inputs), in the dense kernel's order (rows,
+// then columns, ascending). `first`: the chains start from +0 instead of `c`.
+template <int K, int KR, int NV>
+void RoutedWeightGradientRow(const float* input_rows, int64_t padded_row, const float* pooled_gradient_row,
+                             int64_t channels, int64_t pooled_width, const __mmask16 (*routed)[2][kMaxVectors],
+                             const __mmask16 (*right)[2][kMaxVectors], bool first, float* c, __mmask16 last) {
+  __m512 acc[KR][K][NV];
+#pragma GCC unroll 2
+  for (int k = 0; k < KR; ++k) {
+#pragma GCC unroll 8
+    for (int t = 0; t < K; ++t) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        acc[k][t][v] = first ? _mm512_setzero_ps()
+                             : _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), c + (k * K + t) * channels + 16 * v);
+      }
+    }
+  }
+  const __m512i one = _mm512_set1_epi32(1);
+  for (int dy = 0; dy < 2; ++dy) {
+    const float* row = input_rows + dy * padded_row;
+    for (int64_t qx = 0; qx < pooled_width; ++qx) {
+      __m512 gradient[NV];
+      __m512i column[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        gradient[v] = _mm512_maskz_loadu_ps(routed[qx][dy][v], pooled_gradient_row + qx * channels + 16 * v);
+        column[v] = _mm512_maskz_mov_epi32(right[qx][dy][v], one);
+      }
+#pragma GCC unroll 2
+      for (int k = 0; k < KR; ++k) {
+        const float* window = row + k * padded_row + 2 * qx;
+#pragma GCC unroll 8
+        for (int t = 0; t < K; ++t) {
+          // Lanes 0 and 1: the inputs of tap t at the window's left and right column.
+          const __m512 pair =
+              _mm512_castpd_ps(_mm512_castpd128_pd512(_mm_load_sd(reinterpret_cast<const double*>(window + t))));
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) {
+            acc[k][t][v] = _mm512_fmadd_ps(_mm512_permutexvar_ps(column[v], pair), gradient[v], acc[k][t][v]);
+          }
+        }
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int k = 0; k < KR; ++k) {
+#pragma GCC unroll 8
+    for (int t = 0; t < K; ++t) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        _mm512_mask_storeu_ps(c + (k * K + t) * channels + 16 * v, VectorMask<NV>(v, last), acc[k][t][v]);
+      }
+    }
+  }
+}
+
+template <int K, int NV>
+struct RoutedWeightGradientKernel {
+  template <typename... Arguments>
+  static void Run(int64_t kernel_rows, Arguments... arguments) {
+    if constexpr (2 * K * NV <= 20) {
+      if (kernel_rows == 2) return RoutedWeightGradientRow<K, 2, NV>(arguments...);
+    }
+    RoutedWeightGradientRow<K, 1, NV>(arguments...);
+  }
+};
+
+template <int K, typename... Arguments>
+void DispatchRoutedVectors(int64_t vectors, Arguments... arguments) {
+  switch (vectors) {
+    case 1: RoutedWeightGradientKernel<K, 1>::Run(arguments...); break;
+    case 2: RoutedWeightGradientKernel<K, 2>::Run(arguments...); break;
+    case 3: RoutedWeightGradientKernel<K, 3>::Run(arguments...); break;
+    default: RoutedWeightGradientKernel<K, 4>::Run(arguments...); break;
+  }
+}
+
+template <typename... Arguments>
+void DispatchRouted(int64_t kernel, int64_t vectors, Arguments... arguments) {
+  switch (kernel) {
+    case 1: DispatchRoutedVectors<1>(vectors, arguments...); break;
+    case 2: DispatchRoutedVectors<2>(vectors, arguments...); break;
+    case 3: DispatchRoutedVectors<3>(vectors, arguments...); break;
+    case 4: DispatchRoutedVectors<4>(vectors, arguments...); break;
+    case 5: DispatchRoutedVectors<5>(vectors, arguments...); break;
+    case 6: DispatchRoutedVectors<6>(vectors, arguments...); break;
+    default: DispatchRoutedVectors<7>(vectors, arguments...); break;
+  }
+}
+
+}  // namespace
+
+bool CanRouteMaxPoolWeightGradient(const ConvolutionGeometry& g) {
+  return g.in_channels == 1 && g.stride == 1 && g.kernel <= kMaxRoutedKernel && g.out_height >= 2 &&
+         g.out_width >= 2 && g.out_width / 2 <= kMaxRoutedPooledWidth;
+}
+
+void DirectConvolutionWeightGradientThroughMaxPool(const ConvolutionGeometry& g, int64_t batch,
+                                                   const float* padded_input, const float* convolution_output,
+                                                   const float* pooled_output, const float* pooled_gradient,
+                                                   bool overwrite, float* weight_gradient, float* bias_gradient) {
+  const int64_t channels = g.out_channels;
+  const int64_t pooled_height = g.out_height / 2, pooled_width = g.out_width / 2;
+  const int64_t padded_image = g.padded_height * g.padded_width;
+  const int64_t out_row = g.out_width * channels;
+  const int64_t out_image = g.out_height * out_row;
+  const int64_t pooled_image = pooled_height * pooled_width * channels;
+  // Per window of the pooled row and row of the window: the lanes routed there, and of those the ones routed to the
+  // right column.
+  __mmask16 routed[kMaxRoutedPooledWidth][2][kMaxVectors];
+  __mmask16 right[kMaxRoutedPooledWidth][2][kMaxVectors];
+  for (int64_t first_channel = 0; first_channel < channels; first_channel += 16 * kMaxVectors) {
+    const ChannelBlock block = Block(first_channel, channels);
+    const auto lanes_of = [&](int64_t v) { return v == block.vectors - 1 ? block.last : __mmask16{0xFFFF}; };
+    // Two kernel rows per pass where their taps fit the register tile.
+    const int64_t rows_per_pass = 2 * g.kernel * block.vectors <= 20 ? 2 : 1;
+    __m512 bias_sums[kMaxVectors];
+    if (bias_gradient != nullptr) {
+      for (int64_t v = 0; v < block.vectors; ++v) {
+        bias_sums[v] = overwrite ? _mm512_setzero_ps()
+                                 : _mm512_maskz_loadu_ps(lanes_of(v), bias_gradient + first_channel + 16 * v);
+      }
+    }
+    for (int64_t image = 0; image < batch; ++image) {
+      const float* input_image = padded_input + image * padded_image;
+      const float* output_image = convolution_output + image * out_image + first_channel;
+      const float* maxima_image = pooled_output + image * pooled_image + first_channel;
+      const float* gradient_image = pooled_gradient + image * pooled_image + first_channel;
+      for (int64_t qy = 0; qy < pooled_height; ++qy) {
+        // The pool's routing: the first pixel of each window, in row-major order, equal to the window's maximum.
+        for (int64_t qx = 0; qx < pooled_width; ++qx) {
+          const float* window = output_image + 2 * qy * out_row + 2 * qx * channels;
+          const float* maxima = maxima_image + (qy * pooled_width + qx) * channels;
+          for (int64_t v = 0; v < block.vectors; ++v) {
+            const __mmask16 lanes = lanes_of(v);
+            const __m512 maximum = _mm512_maskz_loadu_ps(lanes, maxima + 16 * v);
+            const auto equal = [&](int64_t offset) {
+              return _mm512_mask_cmp_ps_mask(lanes, _mm512_maskz_loadu_ps(lanes, window + offset + 16 * v), maximum,
+                                             _CMP_EQ_OQ);
+            };
+            const __mmask16 top_left = equal(0), top_right = equal(channels);
+            const __mmask16 bottom_left = equal(out_row), bottom_right = equal(out_row + channels);
+            const __mmask16 top = static_cast<__mmask16>(top_left | top_right);
+            const __mmask16 bottom_left_first = static_cast<__mmask16>(bottom_left & ~top);
+            routed[qx][0][v] = top;
+            right[qx][0][v] = static_cast<__mmask16>(top_right & ~top_left);
+            right[qx][1][v] = static_cast<__mmask16>(bottom_right & ~(top | bottom_left));
+            routed[qx][1][v] = static_cast<__mmask16>(bottom_left_first | right[qx][1][v]);
+          }
+        }
+        const float* gradient_row = gradient_image + qy * pooled_width * channels;
+        if (bias_gradient != nullptr) {
+          // The bias gradient's sum over the routed pixels, rows then columns, as AddRows adds the unfused gradient.
+          for (int dy = 0; dy < 2; ++dy) {
+            for (int64_t qx = 0; qx < pooled_width; ++qx) {
+              for (int64_t v = 0; v < block.vectors; ++v) {
+                bias_sums[v] = _mm512_add_ps(
+                    bias_sums[v], _mm512_maskz_loadu_ps(routed[qx][dy][v], gradient_row + qx * channels + 16 * v));
+              }
+            }
+          }
+        }
+        for (int64_t ky = 0; ky < g.kernel; ky += rows_per_pass) {
+          DispatchRouted(g.kernel, block.vectors, std::min(rows_per_pass, g.kernel - ky),
+                         input_image + (2 * qy + ky) * g.padded_width, g.padded_width, gradient_row, channels,
+                         pooled_width, static_cast<const __mmask16(*)[2][kMaxVectors]>(routed),
+                         static_cast<const __mmask16(*)[2][kMaxVectors]>(right), overwrite && image == 0 && qy == 0,
+                         weight_gradient + ky * g.kernel * channels + first_channel, block.last);
+        }
+      }
+    }
+    if (bias_gradient != nullptr) {
+      for (int64_t v = 0; v < block.vectors; ++v) {
+        _mm512_mask_storeu_ps(bias_gradient + first_channel + 16 * v, lanes_of(v), bias_sums[v]);
       }
     }
   }

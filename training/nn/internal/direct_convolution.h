@@ -56,6 +56,25 @@ void DirectConvolutionWeightGradient(const ConvolutionGeometry& geometry, int64_
 void DirectConvolutionInputGradient(const ConvolutionGeometry& geometry, int64_t batch, const float* output_gradient,
                                     const float* transposed_weights, float* padded_input_gradient);
 
+// Whether DirectConvolutionWeightGradientThroughMaxPool takes this geometry: one input channel, stride 1, kernel of at
+// most 7, output at least 2 x 2 and at most 129 pixels wide.
+bool CanRouteMaxPoolWeightGradient(const ConvolutionGeometry& geometry);
+
+// The weight gradient (and, with `bias_gradient` non-null, the bias gradient) of a convolution whose output feeds only
+// a 2 x 2, stride-2 max-pool, computed from the pool's output gradient without forming the convolution's: the pool
+// routes pooled_gradient[b, qy, qx, o] to the first pixel of its window, in row-major order, whose
+// convolution_output equals pooled_output[b, qy, qx, o] (MaxPoolLayer's rule), and nothing to the others. The result
+// has the bits of DirectConvolutionWeightGradient (and AddRows) on that routed gradient: every entry's chain visits
+// the routed pixels in the same order, rows then columns, and leaves out only terms whose gradient is zero (a
+// routed lane takes one of its window's two inputs per row by a permute), so per window and kernel row it does half
+// the dense kernel's multiply-adds and none of the pool's gradient writes. Zeros may differ in sign only.
+// `overwrite` as for DirectConvolutionWeightGradient (the bias chain then starts from +0 too).
+// REQUIRES: CanRouteMaxPoolWeightGradient(geometry).
+void DirectConvolutionWeightGradientThroughMaxPool(const ConvolutionGeometry& geometry, int64_t batch,
+                                                   const float* padded_input, const float* convolution_output,
+                                                   const float* pooled_output, const float* pooled_gradient,
+                                                   bool overwrite, float* weight_gradient, float* bias_gradient);
+
 // transposed[ky, o, j] = weights[ky, j, o] for j < kernel * in_channels: kernel * out_channels * kernel_row floats.
 void TransposeWeights(const ConvolutionGeometry& geometry, const float* weights, float* transposed);
 
