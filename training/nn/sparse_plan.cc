@@ -45,9 +45,12 @@ struct Bench {
   AlignedFloatVector input, output, output_gradient, input_gradient, weights, biases, weight_gradient, scratch;
 };
 
-// Seconds of one run of `product` of `layer` on `batch` examples, the fastest of `repetitions` (after one warm-up).
-double TimeProduct(const Layer& layer, const LayerSparsity& sparsity, Bench& bench, Product product, int64_t batch,
-                   int repetitions) {
+// Seconds of one run of `product` of `layer` on `batch` examples with each of `kinds`, the fastest of `rounds` runs
+// per kind (after one warm-up run each). The kinds take turns within every round, so that a stretch of time in which
+// the machine runs slowly (another process, an interrupt) slows runs of every kind rather than all runs of one: timed
+// one kind after another, a dense kernel about 3x faster than its sparse twin once measured slower than it.
+std::vector<double> TimeProduct(const Layer& layer, LayerSparsity& sparsity, Bench& bench, Product product,
+                                int64_t batch, absl::Span<const KernelKind> kinds, int rounds) {
   const float* inputs[1] = {bench.input.data()};
   float* input_gradients[1] = {bench.input_gradient.data()};
   const GradientMode modes[1] = {GradientMode::kOverwrite};
@@ -55,7 +58,8 @@ double TimeProduct(const Layer& layer, const LayerSparsity& sparsity, Bench& ben
   parameters.weights = bench.weights.data();
   parameters.biases = bench.biases.empty() ? nullptr : bench.biases.data();
   parameters.sparsity = &sparsity;
-  auto run = [&] {
+  auto run = [&](KernelKind kind) {
+    sparsity.set_kernel(product, batch, kind);
     if (product == Product::kForward) {
       ForwardArguments arguments;
       arguments.batch = batch;
@@ -80,12 +84,14 @@ double TimeProduct(const Layer& layer, const LayerSparsity& sparsity, Bench& ben
     arguments.scratch = bench.scratch.data();
     layer.Backward(arguments);
   };
-  run();
-  double best = 1e30;
-  for (int repetition = 0; repetition < repetitions; ++repetition) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  for (const KernelKind kind : kinds) run(kind);
+  std::vector<double> best(kinds.size(), std::numeric_limits<double>::infinity());
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      const auto start = std::chrono::steady_clock::now();
+      run(kinds[k]);
+      best[k] = std::min(best[k], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
   }
   return best;
 }
@@ -183,23 +189,20 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
           for (Product product : {Product::kForward, Product::kInputGradient, Product::kWeightGradient}) {
             KernelKind choice = KernelKind::kDense;
             if (bench != nullptr && !(first_layer && product == Product::kInputGradient)) {
-              sparsity->set_kernel(product, batch, KernelKind::kDense);
-              const double dense = TimeProduct(*node.layer, *sparsity, *bench, product, batch, options.repetitions);
+              std::vector<KernelKind> kinds = {KernelKind::kDense};
+              for (const KernelKind kind : {KernelKind::kSparse, KernelKind::kSparseLines}) {
+                if (sparsity->Supports(product, kind)) kinds.push_back(kind);
+              }
+              const std::vector<double> times =
+                  TimeProduct(*node.layer, *sparsity, *bench, product, batch, kinds, options.repetitions);
               // The fastest sparse kind, then a margin against dense: near break-even the isolated timing can
               // mislead (in a real step other data competes for the cache), and a wrong sparse pick costs more than
               // a missed one.
-              KernelKind best_sparse = KernelKind::kDense;
-              double sparse = std::numeric_limits<double>::infinity();
-              for (const KernelKind kind : {KernelKind::kSparse, KernelKind::kSparseLines}) {
-                if (!sparsity->Supports(product, kind)) continue;
-                sparsity->set_kernel(product, batch, kind);
-                const double time = TimeProduct(*node.layer, *sparsity, *bench, product, batch, options.repetitions);
-                if (time < sparse) {
-                  best_sparse = kind;
-                  sparse = time;
-                }
+              size_t fastest_sparse = 1;
+              for (size_t k = 2; k < kinds.size(); ++k) {
+                if (times[k] < times[fastest_sparse]) fastest_sparse = k;
               }
-              choice = sparse < kSparseMargin * dense ? best_sparse : KernelKind::kDense;
+              if (times[fastest_sparse] < kSparseMargin * times[0]) choice = kinds[fastest_sparse];
             }
             sparsity->set_kernel(product, batch, choice);
           }

@@ -45,8 +45,9 @@ const char* KernelSelectionName(KernelSelection selection);
 
 struct SparsePlanOptions {
   KernelSelection selection = KernelSelection::kMeasured;
-  // Timed runs of each kernel per product and batch under kMeasured; the fastest run counts.
-  int repetitions = 3;
+  // Rounds of timed runs per product and batch under kMeasured: each round runs every candidate kernel once, in turn,
+  // and each kernel's fastest run counts.
+  int repetitions = 5;
 };
 
 // What one weighted layer runs at one batch size.
