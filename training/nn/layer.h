@@ -255,7 +255,7 @@ class Layer {
   virtual bool BackwardReadsOutput() const { return true; }
   virtual bool OverwritesInputWithGradient() const { return false; }
 
-  // Pool fusion (Network::FusesPool). A layer whose output feeds only a 2 x 2, stride-2 max-pool (IsMaxPool2x2) and
+  // Pool fusion (Network::FusedPool). A layer whose output feeds only a 2 x 2, stride-2 max-pool (IsMaxPool2x2) and
   // whose inputs need no gradient (it reads the network input) can take that pool's gradient in pooled form
   // (BackwardArguments::pooled) and compute its parameter gradients from it directly; the pool's backward pass, which
   // writes a gradient over the whole output, three quarters of it zeros, is then skipped. TakesPooledGradient says
@@ -266,6 +266,7 @@ class Layer {
     static_cast<void>(batch);
     return false;
   }
+  // True for a max-pool with 2 x 2 windows at stride 2 (the pool a layer can be fused with).
   virtual bool IsMaxPool2x2() const { return false; }
 
   // For layers with weights: the sparse structures for the pruning mask `weight_mask` (the mask's entries over this

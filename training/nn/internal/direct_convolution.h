@@ -67,7 +67,8 @@ bool CanRouteMaxPoolWeightGradient(const ConvolutionGeometry& geometry);
 // has the bits of DirectConvolutionWeightGradient (and AddRows) on that routed gradient: every entry's chain visits
 // the routed pixels in the same order, rows then columns, and leaves out only terms whose gradient is zero (a
 // routed lane takes one of its window's two inputs per row by a permute), so per window and kernel row it does half
-// the dense kernel's multiply-adds and none of the pool's gradient writes. Zeros may differ in sign only.
+// the dense kernel's multiply-adds plus as many permutes, and none of the pool's gradient writes. Zeros may differ in
+// sign only.
 // `overwrite` as for DirectConvolutionWeightGradient (the bias chain then starts from +0 too).
 // REQUIRES: CanRouteMaxPoolWeightGradient(geometry).
 void DirectConvolutionWeightGradientThroughMaxPool(const ConvolutionGeometry& geometry, int64_t batch,
