@@ -406,6 +406,19 @@ namespace {
 constexpr int64_t kMaxRoutedKernel = 7;
 constexpr int64_t kMaxRoutedPooledWidth = 64;
 
+// Calls visit(k, t, v) for every accumulator of a KR x K x NV register tile, unrolled.
+template <int KR, int K, int NV, typename Visit>
+inline __attribute__((always_inline)) void ForEachAccumulator(Visit visit) {
+#pragma GCC unroll 2
+  for (int k = 0; k < KR; ++k) {
+#pragma GCC unroll 8
+    for (int t = 0; t < K; ++t) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) visit(k, t, v);
+    }
+  }
+}
+
 // The weight-gradient rows of KR kernel rows (KR x K taps x NV vectors of channels) over one pooled row of one image,
 // `input_rows` at the first kernel row's input row: for each of the pooled row's two image rows, each window's
 // routed pixel in that row (lanes of `routed[qx][dy]`) adds input x gradient, its input picked per lane from the
@@ -416,17 +429,10 @@ void RoutedWeightGradientRow(const float* input_rows, int64_t padded_row, const 
                              int64_t channels, int64_t pooled_width, const __mmask16 (*routed)[2][kMaxVectors],
                              const __mmask16 (*right)[2][kMaxVectors], bool first, float* c, __mmask16 last) {
   __m512 acc[KR][K][NV];
-#pragma GCC unroll 2
-  for (int k = 0; k < KR; ++k) {
-#pragma GCC unroll 8
-    for (int t = 0; t < K; ++t) {
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        acc[k][t][v] = first ? _mm512_setzero_ps()
-                             : _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), c + (k * K + t) * channels + 16 * v);
-      }
-    }
-  }
+  ForEachAccumulator<KR, K, NV>([&](int k, int t, int v) __attribute__((always_inline)) {
+    acc[k][t][v] = first ? _mm512_setzero_ps()
+                         : _mm512_maskz_loadu_ps(VectorMask<NV>(v, last), c + (k * K + t) * channels + 16 * v);
+  });
   const __m512i one = _mm512_set1_epi32(1);
   for (int dy = 0; dy < 2; ++dy) {
     const float* row = input_rows + dy * padded_row;
@@ -454,16 +460,9 @@ void RoutedWeightGradientRow(const float* input_rows, int64_t padded_row, const 
       }
     }
   }
-#pragma GCC unroll 2
-  for (int k = 0; k < KR; ++k) {
-#pragma GCC unroll 8
-    for (int t = 0; t < K; ++t) {
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        _mm512_mask_storeu_ps(c + (k * K + t) * channels + 16 * v, VectorMask<NV>(v, last), acc[k][t][v]);
-      }
-    }
-  }
+  ForEachAccumulator<KR, K, NV>([&](int k, int t, int v) __attribute__((always_inline)) {
+    _mm512_mask_storeu_ps(c + (k * K + t) * channels + 16 * v, VectorMask<NV>(v, last), acc[k][t][v]);
+  });
 }
 
 template <int K, int NV>
