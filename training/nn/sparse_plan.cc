@@ -189,10 +189,9 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
           for (Product product : {Product::kForward, Product::kInputGradient, Product::kWeightGradient}) {
             KernelKind choice = KernelKind::kDense;
             if (bench != nullptr && !(first_layer && product == Product::kInputGradient)) {
-              std::vector<KernelKind> kinds = {KernelKind::kDense};
-              for (const KernelKind kind : {KernelKind::kSparse, KernelKind::kSparseLines}) {
-                if (sparsity->Supports(product, kind)) kinds.push_back(kind);
-              }
+              // Dense, sparse (every layer has both: LayerSparsity::Supports), then lines where the layer has them.
+              std::vector<KernelKind> kinds = {KernelKind::kDense, KernelKind::kSparse};
+              if (sparsity->Supports(product, KernelKind::kSparseLines)) kinds.push_back(KernelKind::kSparseLines);
               const std::vector<double> times =
                   TimeProduct(*node.layer, *sparsity, *bench, product, batch, kinds, options.repetitions);
               // The fastest sparse kind, then a margin against dense: near break-even the isolated timing can
