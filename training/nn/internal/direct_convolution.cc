@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "training/nn/internal/max_pool_routing.h"
 #include "training/nn/internal/transpose.h"
 
 #if defined(__AVX512F__)
@@ -406,6 +407,9 @@ namespace {
 constexpr int64_t kMaxRoutedKernel = 7;
 constexpr int64_t kMaxRoutedPooledWidth = 64;
 
+// Whether two kernel rows' taps (2 x kernel x vectors accumulators) fit the routed kernel's register tile.
+constexpr bool RoutesTwoKernelRows(int64_t kernel, int64_t vectors) { return 2 * kernel * vectors <= 20; }
+
 // Calls visit(k, t, v) for every accumulator of a KR x K x NV register tile, unrolled.
 template <int KR, int K, int NV, typename Visit>
 inline __attribute__((always_inline)) void ForEachAccumulator(Visit visit) {
@@ -469,7 +473,7 @@ template <int K, int NV>
 struct RoutedWeightGradientKernel {
   template <typename... Arguments>
   static void Run(int64_t kernel_rows, Arguments... arguments) {
-    if constexpr (2 * K * NV <= 20) {
+    if constexpr (RoutesTwoKernelRows(K, NV)) {
       if (kernel_rows == 2) return RoutedWeightGradientRow<K, 2, NV>(arguments...);
     }
     RoutedWeightGradientRow<K, 1, NV>(arguments...);
@@ -524,7 +528,7 @@ void DirectConvolutionWeightGradientThroughMaxPool(const ConvolutionGeometry& g,
     const ChannelBlock block = Block(first_channel, channels);
     const auto lanes_of = [&](int64_t v) { return v == block.vectors - 1 ? block.last : __mmask16{0xFFFF}; };
     // Two kernel rows per pass where their taps fit the register tile.
-    const int64_t rows_per_pass = 2 * g.kernel * block.vectors <= 20 ? 2 : 1;
+    const int64_t rows_per_pass = RoutesTwoKernelRows(g.kernel, block.vectors) ? 2 : 1;
     __m512 bias_sums[kMaxVectors];
     if (bias_gradient != nullptr) {
       for (int64_t v = 0; v < block.vectors; ++v) {
@@ -544,19 +548,14 @@ void DirectConvolutionWeightGradientThroughMaxPool(const ConvolutionGeometry& g,
           const float* maxima = maxima_image + (qy * pooled_width + qx) * channels;
           for (int64_t v = 0; v < block.vectors; ++v) {
             const __mmask16 lanes = lanes_of(v);
-            const __m512 maximum = _mm512_maskz_loadu_ps(lanes, maxima + 16 * v);
-            const auto equal = [&](int64_t offset) {
-              return _mm512_mask_cmp_ps_mask(lanes, _mm512_maskz_loadu_ps(lanes, window + offset + 16 * v), maximum,
-                                             _CMP_EQ_OQ);
-            };
-            const __mmask16 top_left = equal(0), top_right = equal(channels);
-            const __mmask16 bottom_left = equal(out_row), bottom_right = equal(out_row + channels);
-            const __mmask16 top = static_cast<__mmask16>(top_left | top_right);
-            const __mmask16 bottom_left_first = static_cast<__mmask16>(bottom_left & ~top);
-            routed[qx][0][v] = top;
-            right[qx][0][v] = static_cast<__mmask16>(top_right & ~top_left);
-            right[qx][1][v] = static_cast<__mmask16>(bottom_right & ~(top | bottom_left));
-            routed[qx][1][v] = static_cast<__mmask16>(bottom_left_first | right[qx][1][v]);
+            const float* const pixels[4] = {window + 16 * v, window + channels + 16 * v, window + out_row + 16 * v,
+                                            window + out_row + channels + 16 * v};
+            __mmask16 hit[4];
+            FirstMaximum2x2(lanes, _mm512_maskz_loadu_ps(lanes, maxima + 16 * v), pixels, hit);
+            for (int dy = 0; dy < 2; ++dy) {
+              routed[qx][dy][v] = static_cast<__mmask16>(hit[2 * dy] | hit[2 * dy + 1]);
+              right[qx][dy][v] = hit[2 * dy + 1];
+            }
           }
         }
         const float* gradient_row = gradient_image + qy * pooled_width * channels;
