@@ -5,10 +5,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "tools/base/aligned_vector.h"
 #include "training/nn/networks.h"
 #include "experiments/flag_checks.h"
 #include "tools/base/status_macros.h"
-#include "training/nn/parameter_buffer.h"
 
 ABSL_FLAG(std::string, dataset, "mnist", "data set: mnist, fashion_mnist or cifar10");
 ABSL_FLAG(std::string, data_dir, "", "directory of the data set's files (default: its install location)");
@@ -96,7 +96,7 @@ absl::StatusOr<PrunedStart> InitializeAndPruneFromTrialFlags(const nn::Network& 
                                                            const pruning::PruningConfig& pruning, int threads,
                                                            bool print) {
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
-  nn::AlignedFloatVector parameters(network.parameter_count());
+  AlignedFloatVector parameters(network.parameter_count());
   trainer::InitializeParameters(network, seed, absl::MakeSpan(parameters));
   // Each trial prunes its own initialization, then trains from those same (masked) weights.
   ASSIGN_OR_RETURN(nn::Mask mask,

@@ -18,9 +18,9 @@
 #include "absl/status/statusor.h"
 #include "pruning/mask_report.h"
 #include "pruning/pruning.h"
+#include "tools/base/aligned_vector.h"
 #include "training/data/dataset.h"
 #include "training/nn/network.h"
-#include "training/nn/parameter_buffer.h"
 #include "training/trainer/trainer.h"
 
 ABSL_DECLARE_FLAG(std::string, dataset);
@@ -66,7 +66,7 @@ absl::StatusOr<pruning::PruningConfig> PruningConfigFromTrialFlags();
 // with `threads`), and its mask with the report of it; prints the report to stderr when `print` and the trial prunes.
 // Errors: pruning::ComputeMask's.
 struct PrunedStart {
-  nn::AlignedFloatVector parameters;
+  AlignedFloatVector parameters;
   nn::Mask mask;
   pruning::MaskReport report;
 };

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/aligned_vector.h"
 #include "training/data/shuffle.h"
-#include "training/nn/parameter_buffer.h"
 
 namespace parsity::theory {
 namespace {
@@ -91,7 +91,7 @@ absl::StatusOr<GradientNoiseEstimate> EstimateGradientNoise(GradientOracle& orac
   }
 
   const int64_t dimension = oracle.dimension();
-  nn::AlignedFloatVector mean(dimension), gradient(dimension);
+  AlignedFloatVector mean(dimension), gradient(dimension);
   GradientNoiseEstimate estimate;
   estimate.sample_size = n;
   estimate.example_count = population;
@@ -139,7 +139,7 @@ absl::StatusOr<TwoBatchNoiseEstimate> EstimateTwoBatchGradientNoise(GradientOrac
   const auto population = static_cast<uint64_t>(oracle.example_count());
   std::mt19937_64 engine(options.seed);
   std::vector<int64_t> indices(big);
-  nn::AlignedFloatVector small_gradient(dimension), rest_gradient(dimension);
+  AlignedFloatVector small_gradient(dimension), rest_gradient(dimension);
   const double small_weight = static_cast<double>(small) / static_cast<double>(big);
   std::vector<double> norms, traces;  // The per-pair estimates.
   for (int64_t pair = 0; pair < options.pairs; ++pair) {

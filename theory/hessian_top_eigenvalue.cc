@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/check.h"
-#include "training/nn/parameter_buffer.h"
 
 namespace parsity::theory {
 namespace {
@@ -51,7 +51,7 @@ std::vector<double> HessianVectorProduct(GradientOracle& oracle, absl::Span<cons
   PARSITY_CHECK(h > 0);
   std::vector<double> direction(v.begin(), v.end());
   oracle.ApplyMask(absl::MakeSpan(direction));
-  nn::AlignedFloatVector plus(dimension), minus(dimension), plus_gradient(dimension), minus_gradient(dimension);
+  AlignedFloatVector plus(dimension), minus(dimension), plus_gradient(dimension), minus_gradient(dimension);
   std::vector<double> applied(dimension);
   for (int64_t i = 0; i < dimension; ++i) {
     plus[i] = static_cast<float>(w[i] + h * direction[i]);

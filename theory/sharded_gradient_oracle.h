@@ -43,8 +43,8 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "theory/gradient_oracle.h"
+#include "tools/base/aligned_vector.h"
 #include "training/distributed/mpi_gradient_reducer.h"
-#include "training/nn/parameter_buffer.h"
 #include "training/trainer/gradient_reducer.h"
 
 namespace parsity::theory {
@@ -95,7 +95,7 @@ class ShardedGradientOracle final : public GradientOracle {
   std::unique_ptr<distributed::MpiGradientReducer> reducer_;
   ShardedGradientOracleOptions options_;
   std::vector<int64_t> shard_indices_;  // Gradient's shard, [r N / P, (r + 1) N / P).
-  nn::AlignedFloatVector part_;             // One call's mean gradient, D entries.
+  AlignedFloatVector part_;             // One call's mean gradient, D entries.
   std::vector<double> sum_;             // This rank's gradient sum, D entries.
 };
 

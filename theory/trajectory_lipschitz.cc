@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "training/nn/parameter_buffer.h"
+#include "tools/base/aligned_vector.h"
 
 namespace parsity::theory {
 namespace {
@@ -53,7 +53,7 @@ absl::StatusOr<TrajectoryLipschitzEstimate> EstimateTrajectoryLipschitz(Gradient
   TrajectoryLipschitzEstimate estimate;
   estimate.gammas = options.gammas;
   estimate.step_norm = std::sqrt(step_norm_squared);
-  nn::AlignedFloatVector base_gradient(dimension), gradient(dimension), point(dimension);
+  AlignedFloatVector base_gradient(dimension), gradient(dimension), point(dimension);
   estimate.loss = oracle.Gradient(previous, absl::MakeSpan(base_gradient));
   ++estimate.gradient_evaluations;
   if (!AllFinite(base_gradient)) {

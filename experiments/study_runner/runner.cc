@@ -31,11 +31,11 @@
 #include "experiments/study_runner/trial.h"
 #include "pruning/mask_report.h"
 #include "pruning/pruning.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/status_macros.h"
 #include "training/distributed/mpi_session.h"
 #include "training/nn/networks.h"
-#include "training/nn/parameter_buffer.h"
 
 namespace parsity::experiments {
 namespace runner_internal {
@@ -240,7 +240,7 @@ absl::StatusOr<std::optional<TrialSummary>> Runner::TrainAndStore(const Study& s
     run.result.stopped_by_caller = true;
   } else {
     ASSIGN_OR_RETURN(std::unique_ptr<nn::Network> network, nn::CreateNetwork(trial.network()));
-    nn::AlignedFloatVector parameters(network->parameter_count());
+    AlignedFloatVector parameters(network->parameter_count());
     trainer::InitializeParameters(*network, trial.seed(), absl::MakeSpan(parameters));
     MaskPointer mask;
     if (study.sparsity > 0) {

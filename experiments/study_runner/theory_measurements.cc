@@ -17,13 +17,13 @@
 #include "pruning/pruning.h"
 #include "theory/gradient_noise.h"
 #include "theory/trajectory_measurement.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/csv.h"
 #include "tools/base/json.h"
 #include "tools/base/status_macros.h"
 #include "training/data/examples.h"
 #include "training/nn/networks.h"
-#include "training/nn/parameter_buffer.h"
 #include "training/trainer/trainer.h"
 
 namespace parsity::experiments {
@@ -80,7 +80,7 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
     const TrialSpec trial = MakeTrialSpec(spec, FingerprintData(dataset), sparsity, batch_size, study->best_trial(),
                                           study->best_parameters());
     ASSIGN_OR_RETURN(std::unique_ptr<nn::Network> network, nn::CreateNetwork(trial.network()));
-    nn::AlignedFloatVector parameters(network->parameter_count());
+    AlignedFloatVector parameters(network->parameter_count());
     trainer::InitializeParameters(*network, trial.seed(), absl::MakeSpan(parameters));
     std::unique_ptr<nn::Mask> mask;
     if (sparsity > 0) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
@@ -78,7 +79,7 @@ void ExpectStandardized(const Dataset& dataset, const Examples& actual, const Ex
 }
 
 // Mean and population standard deviation of every `stride`-th value from `first`.
-void Moments(const std::vector<float>& values, int first, int stride, double* mean, double* stddev) {
+void Moments(absl::Span<const float> values, int first, int stride, double* mean, double* stddev) {
   double sum = 0.0;
   double squares = 0.0;
   double count = 0.0;

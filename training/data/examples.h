@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "tools/base/aligned_vector.h"
 
 namespace parsity::data {
 
@@ -39,7 +40,7 @@ struct ImageShape {
 struct Examples {
   ImageShape shape;
   int num_classes = 10;
-  std::vector<float> pixels;    // size() * shape.Size() values, NHWC.
+  AlignedFloatVector pixels;    // size() * shape.Size() values, NHWC; 64-byte aligned, as the kernels read them.
   std::vector<int32_t> labels;  // One class index in [0, num_classes) per example.
 
   // Number of examples.
@@ -51,7 +52,7 @@ struct Examples {
 // A minibatch: `size()` examples in the same NHWC layout as Examples. Owned by the caller and refilled in place, so
 // that a training step allocates nothing after the first batch.
 struct Batch {
-  std::vector<float> pixels;    // size() * shape.Size() values, NHWC.
+  AlignedFloatVector pixels;    // size() * shape.Size() values, NHWC; 64-byte aligned, as the kernels read them.
   std::vector<int32_t> labels;  // One class index per example.
   ImageShape shape;             // Shape of one example (set by whoever fills the batch).
 

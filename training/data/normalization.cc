@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "tools/base/status_macros.h"
 
 namespace parsity::data {
@@ -15,7 +16,7 @@ constexpr int kLanes = 8;
 
 // sum over values of f(value, channel) per channel, where the value at position i has channel i % channels.
 template <typename Term>
-std::vector<double> SumPerChannel(const std::vector<float>& values, int channels, Term term) {
+std::vector<double> SumPerChannel(absl::Span<const float> values, int channels, Term term) {
   const size_t block = static_cast<size_t>(kLanes) * channels;
   std::vector<double> lanes(block, 0.0);
   size_t i = 0;
@@ -93,7 +94,7 @@ absl::Status ApplyNormalization(const NormalizationStats& stats, Examples* examp
     means[c] = stats.mean[groups == 1 ? 0 : c];
     inverse_stddevs[c] = 1.0f / stats.stddev[groups == 1 ? 0 : c];
   }
-  std::vector<float>& pixels = examples->pixels;
+  AlignedFloatVector& pixels = examples->pixels;
   for (size_t i = 0; i + channels <= pixels.size(); i += channels) {
     for (int c = 0; c < channels; ++c) pixels[i + c] = (pixels[i + c] - means[c]) * inverse_stddevs[c];
   }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
@@ -20,13 +21,13 @@ using ::testing::Pointwise;
 Examples MakeExamples(ImageShape shape, std::vector<float> pixels) {
   Examples examples;
   examples.shape = shape;
-  examples.pixels = std::move(pixels);
+  examples.pixels.assign(pixels.begin(), pixels.end());
   examples.labels.assign(examples.pixels.size() / shape.Size(), 0);
   return examples;
 }
 
 // Mean and population standard deviation of every `stride`-th value from `first`, in double.
-void Moments(const std::vector<float>& values, int first, int stride, double* mean, double* stddev) {
+void Moments(absl::Span<const float> values, int first, int stride, double* mean, double* stddev) {
   double sum = 0.0;
   double count = 0.0;
   for (size_t i = first; i < values.size(); i += stride, ++count) sum += values[i];

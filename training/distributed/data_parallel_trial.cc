@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/json.h"
 #include "tools/base/status_macros.h"
@@ -33,7 +34,6 @@
 #include "training/distributed/synthetic_trial_data.h"
 #include "training/nn/networks.h"
 #include "training/nn/mask.h"
-#include "training/nn/parameter_buffer.h"
 #include "training/trainer/trainer.h"
 
 ABSL_FLAG(std::string, network, "lenet_300_100", "network: lenet_300_100 or simple_cnn (28x28x1 inputs)");
@@ -77,7 +77,7 @@ absl::Status Run(const MpiSession& session) {
       MakePatchDataset(absl::GetFlag(FLAGS_train_examples), absl::GetFlag(FLAGS_validation_examples));
 
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
-  nn::AlignedFloatVector parameters(network->parameter_count());
+  AlignedFloatVector parameters(network->parameter_count());
   trainer::InitializeParameters(*network, seed, absl::MakeSpan(parameters));
   const double sparsity = absl::GetFlag(FLAGS_sparsity);
   std::optional<nn::Mask> mask;

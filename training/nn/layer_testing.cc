@@ -9,8 +9,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/check.h"
-#include "training/nn/parameter_buffer.h"
 #include "training/nn/reference.h"
 
 namespace parsity::nn::testing {

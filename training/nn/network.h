@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "tools/base/aligned_vector.h"
 #include "training/nn/layer.h"
 #include "training/nn/parameter_buffer.h"
 

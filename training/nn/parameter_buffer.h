@@ -10,7 +10,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -18,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "tools/base/aligned_vector.h"
 
 namespace parsity::nn {
 
@@ -65,32 +65,6 @@ class ParameterLayout {
 // REQUIRES: buffer.size() >= view.offset + view.size.
 absl::Span<float> Slice(absl::Span<float> buffer, const ParameterView& view);
 absl::Span<const float> Slice(absl::Span<const float> buffer, const ParameterView& view);
-
-// Allocates on 64-byte boundaries (one cache line, one AVX-512 vector) whatever the target's vector width.
-template <typename T>
-struct CacheLineAllocator {
-  using value_type = T;
-  static constexpr std::align_val_t kAlignment{64};
-
-  CacheLineAllocator() = default;
-  template <typename U>
-  CacheLineAllocator(const CacheLineAllocator<U>&) {}  // NOLINT: converting, as allocators must be.
-
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
-  void deallocate(T* pointer, size_t) { ::operator delete(pointer, kAlignment); }
-
-  template <typename U>
-  friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator<U>&) {
-    return true;
-  }
-  template <typename U>
-  friend bool operator!=(const CacheLineAllocator&, const CacheLineAllocator<U>&) {
-    return false;
-  }
-};
-
-// A float vector whose data starts on a 64-byte boundary.
-using AlignedFloatVector = std::vector<float, CacheLineAllocator<float>>;
 
 // Owns one buffer of layout().size() floats (zero-filled at construction) and hands out views of it.
 // Copyable and movable; spans stay valid while the buffer lives and is not moved from.

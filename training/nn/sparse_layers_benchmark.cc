@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "tools/base/aligned_vector.h"
 #include "training/nn/convolution.h"
 #include "training/nn/fully_connected.h"
 #include "training/nn/internal/sparse_kernels.h"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tools/base/aligned_vector.h"
 #include "training/nn/convolution.h"
 #include "training/nn/fully_connected.h"
 #include "training/nn/internal/sparse_kernels.h"

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/check.h"
 #include "tools/base/json.h"
 #include "training/nn/parameter_buffer.h"

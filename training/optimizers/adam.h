@@ -24,8 +24,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "tools/base/aligned_vector.h"
 #include "training/nn/mask.h"
-#include "training/nn/parameter_buffer.h"
 #include "training/optimizers/optimizer.h"
 
 namespace parsity::optimizers {
@@ -63,8 +63,8 @@ class AdamOptimizer : public Optimizer {
   int64_t step_count_ = 0;
   double beta1_power_ = 1.0;  // b1^t
   double beta2_power_ = 1.0;  // b2^t
-  nn::AlignedFloatVector first_moment_;
-  nn::AlignedFloatVector second_moment_;
+  AlignedFloatVector first_moment_;
+  AlignedFloatVector second_moment_;
 };
 
 }  // namespace parsity::optimizers

@@ -18,8 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "tools/base/aligned_vector.h"
 #include "training/nn/mask.h"
-#include "training/nn/parameter_buffer.h"
 #include "training/optimizers/optimizer.h"
 
 namespace parsity::optimizers {
@@ -43,7 +43,7 @@ class NesterovOptimizer : public Optimizer {
   NesterovOptimizer(int64_t parameter_count, float momentum, const nn::Mask* mask);
 
   float momentum_;
-  nn::AlignedFloatVector velocity_;
+  AlignedFloatVector velocity_;
 };
 
 }  // namespace parsity::optimizers

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tools/base/aligned_vector.h"
 #include "tools/base/check.h"
 #include "training/nn/mask.h"
-#include "training/nn/parameter_buffer.h"
 
 namespace parsity::trainer {
 namespace {
@@ -25,12 +25,12 @@ void ForEachWrittenRange(const nn::SparsePlan* plan, int64_t size, int64_t small
 
 struct GradientEvaluator::ThreadState {
   std::unique_ptr<nn::Workspace> workspace;
-  nn::AlignedFloatVector gradient;  // This thread's share of the sum; thread 0 uses the caller's buffer instead.
+  AlignedFloatVector gradient;  // This thread's share of the sum; thread 0 uses the caller's buffer instead.
   double loss_sum = 0;
   int64_t correct = 0;
   // For exact sums, allocated on first use: a leaf's float gradient (zero between leaves) and, on threads other
   // than 0, the thread's share of the exact sum.
-  nn::AlignedFloatVector leaf_gradient;
+  AlignedFloatVector leaf_gradient;
   std::unique_ptr<ExactSum> exact_sum;
 };
 

@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/check.h"
 #include "tools/base/status_macros.h"
-#include "training/nn/parameter_buffer.h"
 
 namespace parsity::trainer {
 namespace {
@@ -194,8 +194,8 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
       optimizers::CreateOptimizer(config_.optimizer, network_->parameter_count(), mask_);
   PARSITY_CHECK_OK(optimizer.status());
 
-  nn::AlignedFloatVector gradient(parameters.size(), 0.0f);
-  nn::AlignedFloatVector previous;
+  AlignedFloatVector gradient(parameters.size(), 0.0f);
+  AlignedFloatVector previous;
   if (hooks.after_step) previous.resize(parameters.size());
   data::Batch batch;
   TrialResult result;

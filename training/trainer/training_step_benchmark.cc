@@ -24,6 +24,7 @@
 #include "Eigen/Core"
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/check.h"
 #include "pruning/pruning.h"
 #include "training/data/dataset.h"
@@ -40,7 +41,7 @@ namespace {
 // A network with initialized parameters and a batch of random examples.
 struct Setup {
   std::unique_ptr<nn::Network> network;
-  nn::AlignedFloatVector parameters;  // Aligned as the trainers' buffers are: a misaligned copy runs up to 20% slower.
+  AlignedFloatVector parameters;  // Aligned as the trainers' buffers are: a misaligned copy runs up to 20% slower.
   data::Examples examples;
 };
 
@@ -134,7 +135,7 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
                   int threads) {
   Setup setup = MakeSetup(network_name, batch_size);
   const nn::Network& network = *setup.network;
-  nn::AlignedFloatVector gradient(setup.parameters.size());
+  AlignedFloatVector gradient(setup.parameters.size());
   const float* pixels = setup.examples.pixels.data();
   const int32_t* labels = setup.examples.labels.data();
   if (sparsity == 0) {
@@ -157,7 +158,7 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   // Three trainers of the same network on copies of its parameters: unpruned (dense kernels, plain update), pruned on
   // the dense kernels with the masked update (the step before sparse execution existed), and pruned on its plan.
   struct Contender {
-    nn::AlignedFloatVector parameters;
+    AlignedFloatVector parameters;
     std::unique_ptr<GradientEvaluator> evaluator;
     std::unique_ptr<optimizers::Optimizer> optimizer;
   };

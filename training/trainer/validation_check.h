@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "tools/base/aligned_vector.h"
 #include "training/data/examples.h"
 #include "training/trainer/gradient_evaluator.h"
 #include "training/trainer/gradient_reducer.h"
@@ -80,7 +81,7 @@ class ValidationCheck {
   // With early exit: per example of the shard, 1 when misclassified at its last evaluation.
   std::vector<uint8_t> last_misclassified_;
   std::vector<int64_t> order_;   // Shard offsets in evaluation order.
-  std::vector<float> pixels_;    // One round's examples, gathered.
+  AlignedFloatVector pixels_;    // One round's examples, gathered (64-byte aligned, as the kernels read them).
   std::vector<int32_t> labels_;
   std::vector<uint8_t> correct_;
 };
