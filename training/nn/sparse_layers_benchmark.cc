@@ -91,17 +91,22 @@ void LayerProduct(benchmark::State& state, const LayerCase& layer_case, Product 
   }
   AlignedFloatVector scratch(
       static_cast<size_t>(std::max(layer->ScratchFloats(batch), sparsity->ScratchFloats(batch))), 0.0f);
-  std::vector<float> output(batch * layer->output_shape().size());
-  std::vector<float> input_gradient(data.inputs[0].size());
-  std::vector<float> weight_gradient(data.weights.size());
-  const float* inputs[1] = {data.inputs[0].data()};
+  // Every buffer aligned, as a training step's are (the test data's vectors are not).
+  const AlignedFloatVector input(data.inputs[0].begin(), data.inputs[0].end());
+  const AlignedFloatVector weights(data.weights.begin(), data.weights.end());
+  const AlignedFloatVector biases(data.biases.begin(), data.biases.end());
+  const AlignedFloatVector output_gradient(data.output_gradient.begin(), data.output_gradient.end());
+  AlignedFloatVector output(batch * layer->output_shape().size());
+  AlignedFloatVector input_gradient(input.size());
+  AlignedFloatVector weight_gradient(weights.size());
+  const float* inputs[1] = {input.data()};
   float* input_gradients[1] = {input_gradient.data()};
   float* none[1] = {nullptr};
   const GradientMode modes[1] = {GradientMode::kOverwrite};
   auto run = [&] {
     LayerParameters parameters;
-    parameters.weights = data.weights.data();
-    parameters.biases = data.biases.data();
+    parameters.weights = weights.data();
+    parameters.biases = biases.data();
     parameters.sparsity = sparsity.get();
     if (product == Product::kForward) {
       ForwardArguments arguments;
@@ -117,7 +122,7 @@ void LayerProduct(benchmark::State& state, const LayerCase& layer_case, Product 
     arguments.batch = batch;
     arguments.inputs = absl::MakeConstSpan(inputs, 1);
     arguments.output = output.data();
-    arguments.output_gradient = data.output_gradient.data();
+    arguments.output_gradient = output_gradient.data();
     arguments.parameters = parameters;
     arguments.input_gradients = absl::MakeConstSpan(product == Product::kInputGradient ? input_gradients : none, 1);
     arguments.input_gradient_modes = absl::MakeConstSpan(modes, 1);

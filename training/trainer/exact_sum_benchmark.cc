@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/check.h"
 #include "training/nn/mask.h"
 #include "training/nn/networks.h"
@@ -31,10 +32,10 @@ void ExactSumStep(benchmark::State& state, const std::string& network_name, doub
   PARSITY_CHECK_OK(created.status());
   const nn::Network& network = **created;
   const int64_t size = network.parameter_count();
-  std::vector<float> parameters(size);
+  AlignedFloatVector parameters(size);
   std::mt19937_64 engine(0);
   network.Initialize(engine, absl::MakeSpan(parameters));
-  std::vector<float> pixels(batch_size * network.input_shape().size());
+  AlignedFloatVector pixels(batch_size * network.input_shape().size());
   std::normal_distribution<float> pixel(0.0f, 1.0f);
   for (float& value : pixels) value = pixel(engine);
   std::vector<int32_t> labels(batch_size);
@@ -57,7 +58,7 @@ void ExactSumStep(benchmark::State& state, const std::string& network_name, doub
   GradientEvaluator evaluator(&network, {.threads = threads, .max_chunk = 256, .sparse_plan = plan.get()});
   auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, size, mask.get());
   PARSITY_CHECK_OK(optimizer.status());
-  std::vector<float> gradient(size);
+  AlignedFloatVector gradient(size);
   // As the trainer does: a pruned network's exact sum holds its kept entries only.
   const std::vector<int32_t> kept = mask != nullptr ? mask->KeptIndices() : std::vector<int32_t>();
   ExactSum sum(mask != nullptr ? static_cast<int64_t>(kept.size()) : size);
@@ -110,7 +111,7 @@ void ExactSumStep(benchmark::State& state, const std::string& network_name, doub
 
 void AddFloatsAndClear(benchmark::State& state) {
   const int64_t size = state.range(0);
-  std::vector<float> values(size);
+  AlignedFloatVector values(size);
   ExactSum sum(size);
   std::mt19937_64 engine(0);
   std::normal_distribution<float> normal(0.0f, 1e-3f);
