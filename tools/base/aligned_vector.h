@@ -10,6 +10,7 @@
 #define PARSITY_TOOLS_BASE_ALIGNED_VECTOR_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <vector>
 
@@ -40,6 +41,11 @@ struct CacheLineAllocator {
 
 // A float vector whose data starts on a 64-byte boundary.
 using AlignedFloatVector = std::vector<float, CacheLineAllocator<float>>;
+
+// Whether `data` starts on a boundary of CacheLineAllocator's alignment (for tests of the buffers that must).
+inline bool IsCacheLineAligned(const void* data) {
+  return reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(CacheLineAllocator<float>::kAlignment) == 0;
+}
 
 }  // namespace parsity
 

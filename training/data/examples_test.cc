@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tools/base/aligned_vector.h"
 #include "tools/base/status_matchers.h"
 
 namespace parsity::data {
@@ -82,8 +83,6 @@ TEST(FillBatchTest, CopiesTheRangeAndTheShape) {
   EXPECT_THAT(batch.pixels, ElementsAre(0, 1, 2, 3));
   EXPECT_THAT(batch.labels, ElementsAre(2));
 }
-
-bool IsCacheLineAligned(const float* data) { return reinterpret_cast<uintptr_t>(data) % 64 == 0; }
 
 // The kernels read example rows with 64-byte loads, which cost twice as much when they cross a cache line: batches
 // start on a cache line whatever their size (std::vector<float> data starts 16 bytes past one from 128 KiB on).
