@@ -1,6 +1,8 @@
 #include "training/nn/internal/sparse_kernels.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -226,6 +228,21 @@ inline __mmask16 LaneMask(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }
 
+// The two non-negative 32-bit indices at the start of `record` (offsets 0 and 4) with one 8-byte load instead of two
+// 4-byte ones: a kept weight's weight index and reduction index, a line's weight offset and input row. The kernels'
+// address arithmetic is load-bound, so the load saved per kept weight or line shows (below).
+struct IndexPair {
+  int64_t first;
+  int64_t second;
+};
+template <typename Record>
+inline IndexPair LoadIndexPair(const Record& record) {
+  static_assert(sizeof(Record) >= sizeof(uint64_t));
+  uint64_t both;
+  std::memcpy(&both, &record, sizeof both);  // Little-endian: the field at offset 0 is the low half.
+  return {static_cast<uint32_t>(both), static_cast<int64_t>(both >> 32)};
+}
+
 // Splits `length` into tiles of at most `max_tile` of near-equal size; returns the size of the first tiles.
 inline int64_t BalancedTile(int64_t length, int64_t max_tile) {
   const int64_t tiles = (length + max_tile - 1) / max_tile;
@@ -304,19 +321,24 @@ inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, con
     input_index[v] = _mm512_loadu_si512(input_lane + 16 * v);
     output_index[v] = _mm512_loadu_si512(output_lane + 16 * v);
   }
+  // Strides hoisted and pointers advanced, and the pixel's four rows pinned to registers (the empty asm): with the
+  // offsets recomputed per pixel, GCC 12 kept rows and index vectors on the stack and reloaded them for every permute
+  // (the kept-entry weight gradient of LeNet-300-100's first layer at batch 32: 7-10% slower).
+  const int64_t out_height = g.out_height, out_width = g.out_width;
+  const int64_t input_row_step = g.stride * padded_row, input_pixel_step = g.stride * g.in_channels;
+  const int64_t gradient_image_step = out_height * out_width * channels, gradient_row_step = out_width * channels;
   for (int64_t image = 0; image < batch; ++image) {
-    const float* input_image = padded_input + image * padded_image + block.ky * padded_row + block.j0;
-    const float* gradient_image = output_gradient + image * g.out_height * g.out_width * channels + block.o0;
-    for (int64_t oy = 0; oy < g.out_height; ++oy) {
-      const float* input_row = input_image + oy * g.stride * padded_row;
-      const float* gradient_row = gradient_image + oy * g.out_width * channels;
-      for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        const float* a = input_row + ox * g.stride * g.in_channels;
-        const float* d = gradient_row + ox * channels;
-        const __m512 a0 = _mm512_maskz_loadu_ps(in_low, a);
-        const __m512 a1 = _mm512_maskz_loadu_ps(in_high, a + 16);
-        const __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
-        const __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
+    const float* input_row = padded_input + image * padded_image + block.ky * padded_row + block.j0;
+    const float* gradient_row = output_gradient + image * gradient_image_step + block.o0;
+    for (int64_t oy = 0; oy < out_height; ++oy, input_row += input_row_step, gradient_row += gradient_row_step) {
+      const float* a = input_row;
+      const float* d = gradient_row;
+      for (int64_t ox = 0; ox < out_width; ++ox, a += input_pixel_step, d += channels) {
+        __m512 a0 = _mm512_maskz_loadu_ps(in_low, a);
+        __m512 a1 = _mm512_maskz_loadu_ps(in_high, a + 16);
+        __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
+        __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
+        asm("" : "+v"(a0), "+v"(a1), "+v"(d0), "+v"(d1));
 #pragma GCC unroll 8
         for (int v = 0; v < G; ++v) {
           acc[v] = _mm512_fmadd_ps(_mm512_permutex2var_ps(a0, input_index[v], a1),
@@ -351,15 +373,16 @@ inline void WeightGradientVectors(const ConvolutionGeometry& g, int64_t batch, c
     output_index[k] = _mm512_loadu_si512(plan.output_lane.data() + 16 * vector);
     input_offset[k] = group.input_offset[k];
   }
+  const int64_t out_height = g.out_height, out_width = g.out_width;
+  const int64_t input_row_step = g.stride * padded_row, input_pixel_step = g.stride * g.in_channels;
+  const int64_t gradient_image_step = out_height * out_width * channels, gradient_row_step = out_width * channels;
   for (int64_t image = 0; image < batch; ++image) {
-    const float* input_image = padded_input + image * padded_image;
-    const float* gradient_image = output_gradient + image * g.out_height * g.out_width * channels + group.o0;
-    for (int64_t oy = 0; oy < g.out_height; ++oy) {
-      const float* input_row = input_image + oy * g.stride * padded_row;
-      const float* gradient_row = gradient_image + oy * g.out_width * channels;
-      for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        const float* a = input_row + ox * g.stride * g.in_channels;
-        const float* d = gradient_row + ox * channels;
+    const float* input_row = padded_input + image * padded_image;
+    const float* gradient_row = output_gradient + image * gradient_image_step + group.o0;
+    for (int64_t oy = 0; oy < out_height; ++oy, input_row += input_row_step, gradient_row += gradient_row_step) {
+      const float* a = input_row;
+      const float* d = gradient_row;
+      for (int64_t ox = 0; ox < out_width; ++ox, a += input_pixel_step, d += channels) {
         const __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
         const __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
 #pragma GCC unroll 8
@@ -500,10 +523,9 @@ namespace {
 // Rows [r0, r0 + streams) of one block side by side, T lane vectors each: S * T chains in flight over the rows'
 // common length, then each row's remaining entries.
 template <int T, int S>
-inline void RowBlockGroup(const SparseRows& rows, int64_t r0, int streams, const float* weights, const float* in,
-                          int64_t scale, float* out, int64_t out_plane) {
-  const int32_t* offsets = rows.offsets.data();
-  const int32_t* index = rows.weight_index.data();
+inline void RowBlockGroup(const SparseRowBlocks& blocks, int64_t r0, int streams, const float* weights,
+                          const float* in, int64_t scale, float* out, int64_t out_plane) {
+  const SparseRowBlocks::Entry* entry = blocks.entry.data();
   __m512 acc[S][T];
   int64_t first[S], count[S];
   float* target[S];
@@ -511,16 +533,18 @@ inline void RowBlockGroup(const SparseRows& rows, int64_t r0, int streams, const
 #pragma GCC unroll 8
   for (int s = 0; s < S; ++s) {
     if (s >= streams) continue;
-    first[s] = rows.row_start[r0 + s];
-    count[s] = rows.row_start[r0 + s + 1] - first[s];
+    first[s] = blocks.row_start[r0 + s];
+    count[s] = blocks.row_start[r0 + s + 1] - first[s];
     common = std::min(common, count[s]);
-    target[s] = out + rows.target_offset[r0 + s] * out_plane;
+    target[s] = out + blocks.target_offset[r0 + s] * out_plane;
 #pragma GCC unroll 2
     for (int t = 0; t < T; ++t) acc[s][t] = _mm512_loadu_ps(target[s] + 16 * t);
   }
+  static_assert(offsetof(SparseRowBlocks::Entry, weight_index) == 0 && offsetof(SparseRowBlocks::Entry, offset) == 4);
   auto add = [&](int s, int64_t e) {
-    const __m512 w = _mm512_set1_ps(weights[index[e]]);
-    const float* x = in + offsets[e] * scale;
+    const IndexPair index = LoadIndexPair(entry[e]);  // 9-11% faster than two loads (SparseRowBlocks::Entry).
+    const __m512 w = _mm512_set1_ps(weights[index.first]);
+    const float* x = in + index.second * scale;
 #pragma GCC unroll 2
     for (int t = 0; t < T; ++t) acc[s][t] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 16 * t), acc[s][t]);
   };
@@ -547,7 +571,7 @@ void RowBlocksForward(const SparseRowBlocks& blocks, const float* weights, const
   for (size_t k = 0; k + 1 < blocks.block_start.size(); ++k) {
     const int64_t end = blocks.block_start[k + 1];
     for (int64_t r = blocks.block_start[k]; r < end; r += S) {
-      RowBlockGroup<T, S>(blocks.rows, r, static_cast<int>(std::min<int64_t>(S, end - r)), weights, in, scale, out,
+      RowBlockGroup<T, S>(blocks, r, static_cast<int>(std::min<int64_t>(S, end - r)), weights, in, scale, out,
                           out_plane);
     }
   }
@@ -623,6 +647,8 @@ namespace {
 // Batch rows per pass of the line kernels: their accumulators (forward) or output-gradient rows (weight gradient)
 // stay in registers.
 constexpr int64_t kMaxLineRows = 16;
+static_assert(offsetof(SparseLines::Line, weight_offset) == 0 && offsetof(SparseLines::Line, row) == 4,
+              "the line kernels read weight_offset and row with LoadIndexPair");
 
 // The forward product of `R` batch rows over S output blocks at a time. Each block's chain runs through its own lines
 // in order; S blocks interleave so that S * R independent chains hide the latency of the fused multiply-add. Each
@@ -660,8 +686,9 @@ struct LinesForwardKernel {
       if (streams < S) common = 0;
       // Adds `line` to the accumulators of stream s.
       auto add_line = [&](int s, const SparseLines::Line& line) {
-        const __m512 w = _mm512_maskz_loadu_ps(line.kept, weights + line.weight_offset);
-        const float* x = input + line.row;
+        const IndexPair offsets = LoadIndexPair(line);
+        const __m512 w = _mm512_maskz_loadu_ps(line.kept, weights + offsets.first);
+        const float* x = input + offsets.second;
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc[s][r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * in]), w, acc[s][r]);
       };
@@ -699,8 +726,9 @@ struct LinesWeightGradientKernel {
       for (int r = 0; r < R; ++r) gradient[r] = _mm512_maskz_loadu_ps(mask, output_gradient + r * out + 16 * v);
       const SparseLines::Line* end = all + start[v + 1];
       for (const SparseLines::Line* line = all + start[v]; line != end; ++line) {
-        float* target = weight_gradient + line->weight_offset;
-        const float* x = input + line->row;
+        const IndexPair offsets = LoadIndexPair(*line);
+        float* target = weight_gradient + offsets.first;
+        const float* x = input + offsets.second;
         __m512 acc = overwrite ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(line->kept, target);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc = _mm512_fmadd_ps(_mm512_set1_ps(x[r * in]), gradient[r], acc);
@@ -741,7 +769,7 @@ SparseRowBlocks MakeSparseRowBlocks(const SparseRows& rows, int64_t reduction) {
       static_cast<double>(std::max<int64_t>(1, rows.entries())) / static_cast<double>(source_rows * reduction);
   const int64_t wanted = static_cast<int64_t>(SparseRowBlocks::kTargetRowEntries / density);
   blocks.block = std::min(reduction, std::max(SparseRowBlocks::kMinBlock, (wanted + 31) / 32 * 32));
-  blocks.rows.row_start.push_back(0);
+  blocks.row_start.push_back(0);
   blocks.block_start.push_back(0);
   // cursor[o]: row o's first entry not yet placed in a block.
   std::vector<int64_t> cursor(rows.row_start.begin(), rows.row_start.end() - 1);
@@ -756,14 +784,11 @@ SparseRowBlocks MakeSparseRowBlocks(const SparseRows& rows, int64_t reduction) {
     }
     std::sort(order.begin(), order.end());
     for (const auto& [negative_entries, o] : order) {
-      for (int64_t e = begin[o]; e < cursor[o]; ++e) {
-        blocks.rows.offsets.push_back(rows.offsets[e]);
-        blocks.rows.weight_index.push_back(rows.weight_index[e]);
-      }
-      blocks.rows.row_start.push_back(static_cast<int32_t>(blocks.rows.offsets.size()));
-      blocks.rows.target_offset.push_back(static_cast<int32_t>(o));
+      for (int64_t e = begin[o]; e < cursor[o]; ++e) blocks.entry.push_back({rows.weight_index[e], rows.offsets[e]});
+      blocks.row_start.push_back(static_cast<int32_t>(blocks.entry.size()));
+      blocks.target_offset.push_back(static_cast<int32_t>(o));
     }
-    blocks.block_start.push_back(static_cast<int32_t>(blocks.rows.target_offset.size()));
+    blocks.block_start.push_back(static_cast<int32_t>(blocks.target_offset.size()));
   }
   return blocks;
 }

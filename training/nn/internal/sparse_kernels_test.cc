@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <random>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -45,28 +46,32 @@ TEST(SparseRowBlocksTest, HoldEveryEntryOnceInRowOrder) {
         EXPECT_EQ(blocks.block % 32, 0);
       }
       EXPECT_EQ(static_cast<int64_t>(blocks.block_start.size()) - 1, (reduction + blocks.block - 1) / blocks.block);
-      EXPECT_EQ(blocks.rows.entries(), rows.entries());
-      std::vector<std::vector<int32_t>> seen(rows.rows());
+      EXPECT_EQ(blocks.entries(), rows.entries());
+      ASSERT_EQ(static_cast<int64_t>(blocks.row_start.size()), blocks.rows() + 1);
+      // Per source row, the (weight index, offset) pairs in the order the blocks hold them.
+      std::vector<std::vector<std::pair<int32_t, int32_t>>> seen(rows.rows());
       for (size_t k = 0; k + 1 < blocks.block_start.size(); ++k) {
         std::set<int32_t> sources;
         for (int64_t r = blocks.block_start[k]; r < blocks.block_start[k + 1]; ++r) {
-          const int32_t source = blocks.rows.target_offset[r];
+          const int32_t source = blocks.target_offset[r];
           EXPECT_TRUE(sources.insert(source).second) << "row " << source << " twice in block " << k;
-          const int64_t length = blocks.rows.row_start[r + 1] - blocks.rows.row_start[r];
+          const int64_t length = blocks.row_start[r + 1] - blocks.row_start[r];
           EXPECT_GE(length, 1);
           if (r > blocks.block_start[k]) {
-            EXPECT_LE(length, blocks.rows.row_start[r] - blocks.rows.row_start[r - 1]);
+            EXPECT_LE(length, blocks.row_start[r] - blocks.row_start[r - 1]);
           }
-          for (int64_t e = blocks.rows.row_start[r]; e < blocks.rows.row_start[r + 1]; ++e) {
-            EXPECT_GE(blocks.rows.offsets[e], static_cast<int64_t>(k) * blocks.block);
-            EXPECT_LT(blocks.rows.offsets[e], static_cast<int64_t>(k + 1) * blocks.block);
-            seen[source].push_back(blocks.rows.weight_index[e]);
+          for (int64_t e = blocks.row_start[r]; e < blocks.row_start[r + 1]; ++e) {
+            EXPECT_GE(blocks.entry[e].offset, static_cast<int64_t>(k) * blocks.block);
+            EXPECT_LT(blocks.entry[e].offset, static_cast<int64_t>(k + 1) * blocks.block);
+            seen[source].emplace_back(blocks.entry[e].weight_index, blocks.entry[e].offset);
           }
         }
       }
       for (int64_t o = 0; o < rows.rows(); ++o) {
-        const std::vector<int32_t> want(rows.weight_index.begin() + rows.row_start[o],
-                                        rows.weight_index.begin() + rows.row_start[o + 1]);
+        std::vector<std::pair<int32_t, int32_t>> want;
+        for (int64_t e = rows.row_start[o]; e < rows.row_start[o + 1]; ++e) {
+          want.emplace_back(rows.weight_index[e], rows.offsets[e]);
+        }
         EXPECT_EQ(seen[o], want) << "reduction " << reduction << " density " << density << " row " << o;
       }
     }
