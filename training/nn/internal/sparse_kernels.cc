@@ -302,15 +302,34 @@ inline void StoreEntryChains(const int32_t* weight_index, __m512 chains, float* 
   _mm512_mask_i32scatter_ps(weight_gradient, _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512()), entry, chains, 4);
 }
 
+// The weight-gradient kernels' walk over images, output rows and output pixels, in floats of the padded NHWC input and
+// of the NHWC output gradient. The kernels hoist these strides and advance their pointers by them: with the offsets
+// recomputed per pixel, GCC 12 kept the pixel's rows and index vectors on the stack and reloaded them for every
+// permute (the kept-entry weight gradient of LeNet-300-100's first layer at batch 32: 7-10% slower).
+struct PixelWalk {
+  explicit PixelWalk(const ConvolutionGeometry& g)
+      : input_row(g.padded_width * g.in_channels),
+        input_image(g.padded_height * input_row),
+        input_row_step(g.stride * input_row),
+        input_pixel_step(g.stride * g.in_channels),
+        gradient_pixel_step(g.out_channels),
+        gradient_row_step(g.out_width * gradient_pixel_step),
+        gradient_image_step(g.out_height * gradient_row_step) {}
+  int64_t input_row;  // One padded input row.
+  int64_t input_image;
+  int64_t input_row_step;  // From one output row's window to the next.
+  int64_t input_pixel_step;
+  int64_t gradient_pixel_step;
+  int64_t gradient_row_step;
+  int64_t gradient_image_step;
+};
+
 // The G vectors of one block: the pixel's 32 inputs and 32 output gradients loaded once for all of them.
 template <int G>
 inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, const float* padded_input,
                                 const float* output_gradient, const SparseWeightGradientPlan::Block& block,
                                 const int32_t* input_lane, const int32_t* output_lane, const int32_t* weight_index,
                                 bool overwrite, float* weight_gradient) {
-  const int64_t padded_image = g.padded_height * g.padded_width * g.in_channels;
-  const int64_t padded_row = g.padded_width * g.in_channels;
-  const int64_t channels = g.out_channels;
   const __mmask16 in_low = LaneMask(block.j_count), in_high = LaneMask(block.j_count - 16);
   const __mmask16 out_low = LaneMask(block.o_count), out_high = LaneMask(block.o_count - 16);
   __m512 acc[G];
@@ -321,23 +340,22 @@ inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, con
     input_index[v] = _mm512_loadu_si512(input_lane + 16 * v);
     output_index[v] = _mm512_loadu_si512(output_lane + 16 * v);
   }
-  // Strides hoisted and pointers advanced, and the pixel's four rows pinned to registers (the empty asm): with the
-  // offsets recomputed per pixel, GCC 12 kept rows and index vectors on the stack and reloaded them for every permute
-  // (the kept-entry weight gradient of LeNet-300-100's first layer at batch 32: 7-10% slower).
+  const PixelWalk walk(g);
   const int64_t out_height = g.out_height, out_width = g.out_width;
-  const int64_t input_row_step = g.stride * padded_row, input_pixel_step = g.stride * g.in_channels;
-  const int64_t gradient_image_step = out_height * out_width * channels, gradient_row_step = out_width * channels;
   for (int64_t image = 0; image < batch; ++image) {
-    const float* input_row = padded_input + image * padded_image + block.ky * padded_row + block.j0;
-    const float* gradient_row = output_gradient + image * gradient_image_step + block.o0;
-    for (int64_t oy = 0; oy < out_height; ++oy, input_row += input_row_step, gradient_row += gradient_row_step) {
+    const float* input_row = padded_input + image * walk.input_image + block.ky * walk.input_row + block.j0;
+    const float* gradient_row = output_gradient + image * walk.gradient_image_step + block.o0;
+    for (int64_t oy = 0; oy < out_height;
+         ++oy, input_row += walk.input_row_step, gradient_row += walk.gradient_row_step) {
       const float* a = input_row;
       const float* d = gradient_row;
-      for (int64_t ox = 0; ox < out_width; ++ox, a += input_pixel_step, d += channels) {
+      for (int64_t ox = 0; ox < out_width; ++ox, a += walk.input_pixel_step, d += walk.gradient_pixel_step) {
         __m512 a0 = _mm512_maskz_loadu_ps(in_low, a);
         __m512 a1 = _mm512_maskz_loadu_ps(in_high, a + 16);
         __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
         __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
+        // Pins the four rows to registers: without it GCC 12 stored two of them to the stack every pixel to use them
+        // as the permutes' memory operands (4% of this kernel's time).
         asm("" : "+v"(a0), "+v"(a1), "+v"(d0), "+v"(d1));
 #pragma GCC unroll 8
         for (int v = 0; v < G; ++v) {
@@ -357,9 +375,6 @@ inline void WeightGradientVectors(const ConvolutionGeometry& g, int64_t batch, c
                                   const float* output_gradient, const SparseWeightGradientPlan& plan,
                                   const SparseWeightGradientPlan::Group& group, bool overwrite,
                                   float* weight_gradient) {
-  const int64_t padded_image = g.padded_height * g.padded_width * g.in_channels;
-  const int64_t padded_row = g.padded_width * g.in_channels;
-  const int64_t channels = g.out_channels;
   const __mmask16 in_low = LaneMask(group.j_count), in_high = LaneMask(group.j_count - 16);
   const __mmask16 out_low = LaneMask(group.o_count), out_high = LaneMask(group.o_count - 16);
   __m512 acc[K];
@@ -373,16 +388,16 @@ inline void WeightGradientVectors(const ConvolutionGeometry& g, int64_t batch, c
     output_index[k] = _mm512_loadu_si512(plan.output_lane.data() + 16 * vector);
     input_offset[k] = group.input_offset[k];
   }
+  const PixelWalk walk(g);
   const int64_t out_height = g.out_height, out_width = g.out_width;
-  const int64_t input_row_step = g.stride * padded_row, input_pixel_step = g.stride * g.in_channels;
-  const int64_t gradient_image_step = out_height * out_width * channels, gradient_row_step = out_width * channels;
   for (int64_t image = 0; image < batch; ++image) {
-    const float* input_row = padded_input + image * padded_image;
-    const float* gradient_row = output_gradient + image * gradient_image_step + group.o0;
-    for (int64_t oy = 0; oy < out_height; ++oy, input_row += input_row_step, gradient_row += gradient_row_step) {
+    const float* input_row = padded_input + image * walk.input_image;
+    const float* gradient_row = output_gradient + image * walk.gradient_image_step + group.o0;
+    for (int64_t oy = 0; oy < out_height;
+         ++oy, input_row += walk.input_row_step, gradient_row += walk.gradient_row_step) {
       const float* a = input_row;
       const float* d = gradient_row;
-      for (int64_t ox = 0; ox < out_width; ++ox, a += input_pixel_step, d += channels) {
+      for (int64_t ox = 0; ox < out_width; ++ox, a += walk.input_pixel_step, d += walk.gradient_pixel_step) {
         const __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
         const __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
 #pragma GCC unroll 8
