@@ -303,18 +303,39 @@ inline void StoreEntryChains(const int32_t* weight_index, __m512 chains, float* 
 }
 
 // The weight-gradient kernels' walk over images, output rows and output pixels, in floats of the padded NHWC input and
-// of the NHWC output gradient. The kernels hoist these strides and advance their pointers by them: with the offsets
-// recomputed per pixel, GCC 12 kept the pixel's rows and index vectors on the stack and reloaded them for every
-// permute (the kept-entry weight gradient of LeNet-300-100's first layer at batch 32: 7-10% slower).
+// of the NHWC output gradient. The strides are hoisted and the pointers advanced by them: with the offsets recomputed
+// per pixel, GCC 12 kept the pixel's rows and index vectors on the stack and reloaded them for every permute (the
+// kept-entry weight gradient of LeNet-300-100's first layer at batch 32: 7-10% slower).
 struct PixelWalk {
   explicit PixelWalk(const ConvolutionGeometry& g)
-      : input_row(g.padded_width * g.in_channels),
+      : out_height(g.out_height),
+        out_width(g.out_width),
+        input_row(g.padded_width * g.in_channels),
         input_image(g.padded_height * input_row),
         input_row_step(g.stride * input_row),
         input_pixel_step(g.stride * g.in_channels),
         gradient_pixel_step(g.out_channels),
         gradient_row_step(g.out_width * gradient_pixel_step),
         gradient_image_step(g.out_height * gradient_row_step) {}
+
+  // pixel(a, d) for every output pixel of `batch` images, in image, row, column order: `a` the pixel's window in the
+  // padded input (from `input`, the first image's window origin), `d` its output gradient (from `gradient`).
+  template <typename PixelFunction>
+  void ForEachPixel(int64_t batch, const float* input, const float* gradient, PixelFunction pixel) const {
+    for (int64_t image = 0; image < batch; ++image) {
+      const float* input_row_start = input + image * input_image;
+      const float* gradient_row_start = gradient + image * gradient_image_step;
+      for (int64_t oy = 0; oy < out_height;
+           ++oy, input_row_start += input_row_step, gradient_row_start += gradient_row_step) {
+        const float* a = input_row_start;
+        const float* d = gradient_row_start;
+        for (int64_t ox = 0; ox < out_width; ++ox, a += input_pixel_step, d += gradient_pixel_step) pixel(a, d);
+      }
+    }
+  }
+
+  int64_t out_height;
+  int64_t out_width;
   int64_t input_row;  // One padded input row.
   int64_t input_image;
   int64_t input_row_step;  // From one output row's window to the next.
@@ -341,30 +362,21 @@ inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, con
     output_index[v] = _mm512_loadu_si512(output_lane + 16 * v);
   }
   const PixelWalk walk(g);
-  const int64_t out_height = g.out_height, out_width = g.out_width;
-  for (int64_t image = 0; image < batch; ++image) {
-    const float* input_row = padded_input + image * walk.input_image + block.ky * walk.input_row + block.j0;
-    const float* gradient_row = output_gradient + image * walk.gradient_image_step + block.o0;
-    for (int64_t oy = 0; oy < out_height;
-         ++oy, input_row += walk.input_row_step, gradient_row += walk.gradient_row_step) {
-      const float* a = input_row;
-      const float* d = gradient_row;
-      for (int64_t ox = 0; ox < out_width; ++ox, a += walk.input_pixel_step, d += walk.gradient_pixel_step) {
-        __m512 a0 = _mm512_maskz_loadu_ps(in_low, a);
-        __m512 a1 = _mm512_maskz_loadu_ps(in_high, a + 16);
-        __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
-        __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
-        // Pins the four rows to registers: without it GCC 12 stored two of them to the stack every pixel to use them
-        // as the permutes' memory operands (4% of this kernel's time).
-        asm("" : "+v"(a0), "+v"(a1), "+v"(d0), "+v"(d1));
+  walk.ForEachPixel(batch, padded_input + block.ky * walk.input_row + block.j0, output_gradient + block.o0,
+                    [&](const float* a, const float* d) {
+                      __m512 a0 = _mm512_maskz_loadu_ps(in_low, a);
+                      __m512 a1 = _mm512_maskz_loadu_ps(in_high, a + 16);
+                      __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
+                      __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
+                      // Pins the four rows to registers: without it GCC 12 stored two of them to the stack every
+                      // pixel to use them as the permutes' memory operands (4% of this kernel's time).
+                      asm("" : "+v"(a0), "+v"(a1), "+v"(d0), "+v"(d1));
 #pragma GCC unroll 8
-        for (int v = 0; v < G; ++v) {
-          acc[v] = _mm512_fmadd_ps(_mm512_permutex2var_ps(a0, input_index[v], a1),
-                                   _mm512_permutex2var_ps(d0, output_index[v], d1), acc[v]);
-        }
-      }
-    }
-  }
+                      for (int v = 0; v < G; ++v) {
+                        acc[v] = _mm512_fmadd_ps(_mm512_permutex2var_ps(a0, input_index[v], a1),
+                                                 _mm512_permutex2var_ps(d0, output_index[v], d1), acc[v]);
+                      }
+                    });
 #pragma GCC unroll 8
   for (int v = 0; v < G; ++v) StoreEntryChains(weight_index + 16 * v, acc[v], weight_gradient);
 }
@@ -389,27 +401,17 @@ inline void WeightGradientVectors(const ConvolutionGeometry& g, int64_t batch, c
     input_offset[k] = group.input_offset[k];
   }
   const PixelWalk walk(g);
-  const int64_t out_height = g.out_height, out_width = g.out_width;
-  for (int64_t image = 0; image < batch; ++image) {
-    const float* input_row = padded_input + image * walk.input_image;
-    const float* gradient_row = output_gradient + image * walk.gradient_image_step + group.o0;
-    for (int64_t oy = 0; oy < out_height;
-         ++oy, input_row += walk.input_row_step, gradient_row += walk.gradient_row_step) {
-      const float* a = input_row;
-      const float* d = gradient_row;
-      for (int64_t ox = 0; ox < out_width; ++ox, a += walk.input_pixel_step, d += walk.gradient_pixel_step) {
-        const __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
-        const __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
+  walk.ForEachPixel(batch, padded_input, output_gradient + group.o0, [&](const float* a, const float* d) {
+    const __m512 d0 = _mm512_maskz_loadu_ps(out_low, d);
+    const __m512 d1 = _mm512_maskz_loadu_ps(out_high, d + 16);
 #pragma GCC unroll 8
-        for (int k = 0; k < K; ++k) {
-          const __m512 a0 = _mm512_maskz_loadu_ps(in_low, a + input_offset[k]);
-          const __m512 a1 = _mm512_maskz_loadu_ps(in_high, a + input_offset[k] + 16);
-          acc[k] = _mm512_fmadd_ps(_mm512_permutex2var_ps(a0, input_index[k], a1),
-                                   _mm512_permutex2var_ps(d0, output_index[k], d1), acc[k]);
-        }
-      }
+    for (int k = 0; k < K; ++k) {
+      const __m512 a0 = _mm512_maskz_loadu_ps(in_low, a + input_offset[k]);
+      const __m512 a1 = _mm512_maskz_loadu_ps(in_high, a + input_offset[k] + 16);
+      acc[k] = _mm512_fmadd_ps(_mm512_permutex2var_ps(a0, input_index[k], a1),
+                               _mm512_permutex2var_ps(d0, output_index[k], d1), acc[k]);
     }
-  }
+  });
 #pragma GCC unroll 8
   for (int k = 0; k < K; ++k) {
     StoreEntryChains(plan.weight_index.data() + 16 * group.vector[k], acc[k], weight_gradient);
