@@ -120,6 +120,7 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
     sizes.planes = features * 16 * LaneVectors(examples);
     sizes.values = forward_rows.entries();
     sizes.zeros = in_;
+    sizes.reordered = output_order().empty() ? 0 : batch * out_;
     return sizes;
   }
 
@@ -174,6 +175,38 @@ std::unique_ptr<LayerSparsity> FullyConnectedLayer::CreateSparsity(absl::Span<co
   sparsity->forward_blocks = nn_internal::MakeSparseRowBlocks(forward, in);
   sparsity->transposed_blocks = nn_internal::MakeSparseRowBlocks(transposed, out);
   return sparsity;
+}
+
+std::vector<int32_t> FullyConnectedLayer::CompactOutputOrder(absl::Span<const float> weight_mask) const {
+  if (implementation_ != Implementation::kDirect || !nn_internal::HasSparseKernels()) return {};
+  const int64_t in = in_features();
+  const int64_t out = out_features();
+  PARSITY_CHECK(static_cast<int64_t>(weight_mask.size()) == in * out);
+  std::vector<int64_t> kept(out, 0);
+  for (int64_t i = 0; i < in; ++i) {
+    for (int64_t o = 0; o < out; ++o) kept[o] += weight_mask[i * out + o] != 0.0f;
+  }
+  std::vector<int32_t> order(out);
+  for (int64_t o = 0; o < out; ++o) order[o] = static_cast<int32_t>(o);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return kept[a] > kept[b]; });
+  // Lines of 16 outputs of one input row that hold a kept weight, with the outputs in `columns` order.
+  auto kept_lines = [&](const std::vector<int32_t>& columns) {
+    int64_t lines = 0;
+    for (int64_t i = 0; i < in; ++i) {
+      for (int64_t first = 0; first < out; first += 16) {
+        bool any = false;
+        for (int64_t p = first; p < std::min(out, first + 16) && !any; ++p) {
+          any = weight_mask[i * out + columns[p]] != 0.0f;
+        }
+        lines += any;
+      }
+    }
+    return lines;
+  };
+  std::vector<int32_t> identity(out);
+  for (int64_t o = 0; o < out; ++o) identity[o] = static_cast<int32_t>(o);
+  if (kept_lines(order) >= kept_lines(identity)) return {};
+  return order;
 }
 
 void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const Sparsity& sparsity) const {
@@ -239,6 +272,24 @@ void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments
 }
 
 void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
+  const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
+  if (sparsity == nullptr || sparsity->output_order().empty()) {
+    ForwardInParameterOrder(arguments);
+    return;
+  }
+  // The parameters hold the outputs in the plan's order: compute them in that order, then put each where the network
+  // expects it. Each output is the same chain of multiply-adds either way.
+  const int64_t out = out_features();
+  ForwardArguments in_parameter_order = arguments;
+  in_parameter_order.output = sparsity->Regions(arguments.scratch, arguments.batch).reordered;
+  ForwardInParameterOrder(in_parameter_order);
+  for (int64_t example = 0; example < arguments.batch; ++example) {
+    nn_internal::GatherFloats(in_parameter_order.output + example * out, sparsity->output_position().data(), out,
+                              arguments.output + example * out);
+  }
+}
+
+void FullyConnectedLayer::ForwardInParameterOrder(const ForwardArguments& arguments) const {
   const int64_t in = in_features();
   const int64_t out = out_features();
   const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
@@ -266,6 +317,25 @@ void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
 }
 
 void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
+  const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
+  if (sparsity == nullptr || sparsity->output_order().empty()) {
+    BackwardInParameterOrder(arguments);
+    return;
+  }
+  // The output gradient into the parameters' order; the weight and bias gradients are then written in that order.
+  PARSITY_CHECK(arguments.input_gradients[0] == nullptr);  // Only layers reading the network input are reordered.
+  const int64_t out = out_features();
+  float* gathered = sparsity->Regions(arguments.scratch, arguments.batch).reordered;
+  for (int64_t example = 0; example < arguments.batch; ++example) {
+    nn_internal::GatherFloats(arguments.output_gradient + example * out, sparsity->output_order().data(), out,
+                              gathered + example * out);
+  }
+  BackwardArguments in_parameter_order = arguments;
+  in_parameter_order.output_gradient = gathered;
+  BackwardInParameterOrder(in_parameter_order);
+}
+
+void FullyConnectedLayer::BackwardInParameterOrder(const BackwardArguments& arguments) const {
   const int64_t out = out_features();
   const bool overwrite = arguments.parameter_gradient_mode == GradientMode::kOverwrite;
   if (arguments.parameter_gradients.biases != nullptr) {

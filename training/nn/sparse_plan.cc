@@ -129,6 +129,7 @@ std::vector<LayerKernels> DescribeLayers(const Network& network, const SparsePla
       kernels.forward = sparsity->kernel(Product::kForward, batch);
       kernels.input_gradient = sparsity->kernel(Product::kInputGradient, batch);
       kernels.weight_gradient = sparsity->kernel(Product::kWeightGradient, batch);
+      kernels.outputs_reordered = !sparsity->output_order().empty();
     }
     result.push_back(kernels);
   }
@@ -167,18 +168,50 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
   PARSITY_CHECK(options.repetitions >= 1);
   std::unique_ptr<SparsePlan> plan(new SparsePlan());
   plan->network_ = &network;
-  plan->kept_bits_ = mask.KeptBits();
+  // Layers that read the network input may keep their outputs in the order that packs their kept weights best: no
+  // input gradient sums over their outputs, so no result depends on that order.
+  std::vector<int> output_order_of_node(network.nodes().size(), -1);
+  if (options.reorder_outputs && options.selection != KernelSelection::kDense) {
+    for (size_t n = 0; n < network.nodes().size(); ++n) {
+      const Network::Node& node = network.nodes()[n];
+      if (node.weights_offset < 0 || node.inputs != std::vector<int>{NetworkBuilder::kInput}) continue;
+      const int64_t weights_size = TensorSize(*node.layer, ParameterKind::kWeights);
+      std::vector<int32_t> order =
+          node.layer->CompactOutputOrder(mask.values().subspan(node.weights_offset, weights_size));
+      if (order.empty()) continue;
+      OutputOrder reordered;
+      reordered.weights_offset = node.weights_offset;
+      if (node.biases_offset >= 0 && TensorSize(*node.layer, ParameterKind::kBiases) > 0) {
+        reordered.biases_offset = node.biases_offset;
+      }
+      reordered.rows = weights_size / static_cast<int64_t>(order.size());
+      reordered.order = std::move(order);
+      output_order_of_node[n] = static_cast<int>(plan->output_orders_.size());
+      plan->output_orders_.push_back(std::move(reordered));
+    }
+  }
+  std::vector<float> plan_order_values(mask.values().begin(), mask.values().end());
+  plan->ToPlanOrder(absl::MakeSpan(plan_order_values));
+  absl::StatusOr<Mask> plan_order_mask = Mask::Create(std::move(plan_order_values));
+  PARSITY_CHECK_OK(plan_order_mask.status());  // The same 0/1 values, moved.
+  plan->mask_ = std::make_unique<Mask>(*std::move(plan_order_mask));
+  plan->kept_bits_ = plan->mask_->KeptBits();
+  const absl::Span<const float> mask_values = plan->mask_->values();
   const int64_t max_batch = network.chunk_examples();
-  for (const Network::Node& node : network.nodes()) {
+  for (size_t n = 0; n < network.nodes().size(); ++n) {
+    const Network::Node& node = network.nodes()[n];
     std::unique_ptr<LayerSparsity> sparsity;
     if (node.weights_offset >= 0) {
       const int64_t weights_size = TensorSize(*node.layer, ParameterKind::kWeights);
       const int64_t biases_size = TensorSize(*node.layer, ParameterKind::kBiases);
-      const absl::Span<const float> weight_mask = mask.values().subspan(node.weights_offset, weights_size);
+      const absl::Span<const float> weight_mask = mask_values.subspan(node.weights_offset, weights_size);
       plan->kept_weights_.push_back(CountKept(weight_mask));
       sparsity = node.layer->CreateSparsity(weight_mask, max_batch);
+      if (sparsity != nullptr && output_order_of_node[n] >= 0) {
+        sparsity->set_output_order(plan->output_orders_[output_order_of_node[n]].order);
+      }
       if (sparsity != nullptr && node.biases_offset >= 0 && biases_size > 0) {
-        sparsity->set_biases_pruned(CountKept(mask.values().subspan(node.biases_offset, biases_size)) == 0);
+        sparsity->set_biases_pruned(CountKept(mask_values.subspan(node.biases_offset, biases_size)) == 0);
       }
       if (sparsity != nullptr && options.selection != KernelSelection::kSparse) {
         const bool first_layer = node.inputs == std::vector<int>{NetworkBuilder::kInput};
@@ -215,6 +248,31 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
   }
   plan->BuildGradientRanges();
   return plan;
+}
+
+void SparsePlan::ToPlanOrder(absl::Span<float> buffer) const { Reorder(buffer, /*to_plan=*/true); }
+
+void SparsePlan::ToNetworkOrder(absl::Span<float> buffer) const { Reorder(buffer, /*to_plan=*/false); }
+
+void SparsePlan::Reorder(absl::Span<float> buffer, bool to_plan) const {
+  PARSITY_CHECK(static_cast<int64_t>(buffer.size()) == network_->parameter_count());
+  std::vector<float> row;
+  for (const OutputOrder& reordered : output_orders_) {
+    const int64_t outputs = static_cast<int64_t>(reordered.order.size());
+    row.resize(outputs);
+    auto reorder_row = [&](float* values) {
+      std::copy(values, values + outputs, row.begin());
+      for (int64_t p = 0; p < outputs; ++p) {
+        if (to_plan) {
+          values[p] = row[reordered.order[p]];
+        } else {
+          values[reordered.order[p]] = row[p];
+        }
+      }
+    };
+    for (int64_t r = 0; r < reordered.rows; ++r) reorder_row(buffer.data() + reordered.weights_offset + r * outputs);
+    if (reordered.biases_offset >= 0) reorder_row(buffer.data() + reordered.biases_offset);
+  }
 }
 
 void SparsePlan::BuildGradientRanges() {
@@ -290,7 +348,9 @@ std::string SparsePlanJson(const std::vector<LayerKernels>& layers) {
     if (layer.has_input_gradient) {
       absl::StrAppend(&json, ",\"input_gradient\":\"", KernelKindName(layer.input_gradient), "\"");
     }
-    absl::StrAppend(&json, ",\"weight_gradient\":\"", KernelKindName(layer.weight_gradient), "\"}");
+    absl::StrAppend(&json, ",\"weight_gradient\":\"", KernelKindName(layer.weight_gradient), "\"");
+    if (layer.outputs_reordered) absl::StrAppend(&json, ",\"outputs_reordered\":true");
+    absl::StrAppend(&json, "}");
   }
   return json + "]";
 }

@@ -194,6 +194,109 @@ TEST(SparsePlanTest, BiasesAllPrunedGetNoGradient) {
   }
 }
 
+// LeNet-300-100 with its first layer's outputs kept at densities from 1% to 28% (by output number mod 10, so that
+// sorting them packs the kept weights into fewer lines), every third entry of the other layers pruned, and half of the
+// first layer's biases.
+Mask UnevenFirstLayerMask(const Network& network) {
+  std::vector<float> values(network.parameter_count(), 1.0f);
+  for (const ParameterView& view : network.views()) {
+    for (int64_t i = 0; i < view.size; ++i) {
+      bool kept = i % 3 != 0;
+      if (view.name == "fc1/weights") {
+        const int64_t output = i % 300;
+        kept = (i * 7919 % 100) < (output % 10) * 3 + 1;
+      } else if (view.name == "fc1/biases") {
+        kept = i % 2 == 0;
+      }
+      values[view.offset + i] = kept ? 1.0f : 0.0f;
+    }
+  }
+  auto mask = Mask::Create(std::move(values));
+  PARSITY_CHECK_OK(mask.status());
+  return *std::move(mask);
+}
+
+int64_t KeptLines(absl::Span<const uint16_t> kept_bits) {
+  int64_t lines = 0;
+  for (const uint16_t bits : kept_bits) lines += bits != 0;
+  return lines;
+}
+
+// A plan that keeps the first layer's outputs in its own order computes what the network's order computes, bit for
+// bit, with every kernel the layer has, once its buffers are moved into the plan's order and back.
+TEST(SparsePlanTest, ReorderedOutputsGiveTheSameBits) {
+  if (!nn_internal::HasSparseKernels()) GTEST_SKIP() << "this build has no sparse kernels (no AVX-512)";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("lenet_300_100"));
+  const Mask mask = UnevenFirstLayerMask(*network);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> plain,
+                       SparsePlan::Create(*network, mask, {.selection = KernelSelection::kSparse}));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<SparsePlan> reordered,
+      SparsePlan::Create(*network, mask, {.selection = KernelSelection::kSparse, .reorder_outputs = true}));
+  EXPECT_FALSE(plain->reordered());
+  ASSERT_TRUE(reordered->reordered());
+  EXPECT_LT(KeptLines(reordered->kept_bits()), KeptLines(plain->kept_bits()));
+  EXPECT_EQ(reordered->layers()[0]->output_order().size(), 300u);
+  EXPECT_TRUE(reordered->layers()[2]->output_order().empty());  // fc2 reads fc1's output, not the input.
+  EXPECT_THAT(SparsePlanJson(reordered->Describe(2)),
+              HasSubstr("\"weight_gradient\":\"sparse\",\"outputs_reordered\":true}"));
+  EXPECT_THAT(SparsePlanJson(plain->Describe(2)), ::testing::Not(HasSubstr("outputs_reordered")));
+
+  // The plan's mask is the mask moved; moving there and back is the identity, and moving changes the buffer.
+  std::vector<float> moved(mask.values().begin(), mask.values().end());
+  reordered->ToPlanOrder(absl::MakeSpan(moved));
+  EXPECT_EQ(moved, std::vector<float>(reordered->mask().values().begin(), reordered->mask().values().end()));
+  std::vector<float> parameters(network->parameter_count());
+  std::mt19937_64 engine(4);
+  network->Initialize(engine, absl::MakeSpan(parameters));
+  mask.Apply(absl::MakeSpan(parameters));
+  std::vector<float> plan_order = parameters;
+  reordered->ToPlanOrder(absl::MakeSpan(plan_order));
+  EXPECT_NE(plan_order, parameters);
+  std::vector<float> round_trip = plan_order;
+  reordered->ToNetworkOrder(absl::MakeSpan(round_trip));
+  EXPECT_EQ(round_trip, parameters);
+
+  std::normal_distribution<float> pixel(0.0f, 1.0f);
+  for (const KernelKind kind : {KernelKind::kSparse, KernelKind::kSparseLines, KernelKind::kDense}) {
+    for (const int64_t batch : {1, 2, 7, 16, 256}) {
+      for (SparsePlan* plan : {plain.get(), reordered.get()}) {
+        auto* first = const_cast<LayerSparsity*>(plan->layers()[0]);
+        for (const int64_t b : first->RepresentativeBatches()) {
+          first->set_kernel(Product::kForward, b, kind);
+          first->set_kernel(Product::kWeightGradient, b, kind);
+        }
+      }
+      std::vector<float> inputs(batch * network->input_shape().size());
+      for (float& value : inputs) value = pixel(engine);
+      std::vector<int32_t> labels(batch);
+      for (int64_t b = 0; b < batch; ++b) labels[b] = static_cast<int32_t>((b * 7) % 10);
+      const float sentinel = -12345.0f;
+      std::vector<float> expected(network->parameter_count(), sentinel);
+      std::vector<float> gradient(network->parameter_count(), sentinel);
+      const double expected_loss =
+          network->WriteGradient(parameters, inputs.data(), labels.data(), batch,
+                                 network->CreateWorkspace(batch, &plain->layers()).get(), absl::MakeSpan(expected));
+      const double loss =
+          network->WriteGradient(plan_order, inputs.data(), labels.data(), batch,
+                                 network->CreateWorkspace(batch, &reordered->layers()).get(), absl::MakeSpan(gradient));
+      reordered->ToNetworkOrder(absl::MakeSpan(gradient));
+      EXPECT_EQ(loss, expected_loss) << "batch " << batch;
+      for (int64_t i = 0; i < network->parameter_count(); ++i) {
+        ASSERT_EQ(absl::bit_cast<uint32_t>(gradient[i]), absl::bit_cast<uint32_t>(expected[i]))
+            << "entry " << i << ", batch " << batch << ", kernel " << static_cast<int>(kind);
+      }
+      int64_t correct = 0, expected_correct = 0;
+      EXPECT_EQ(network->Evaluate(plan_order, inputs.data(), labels.data(), batch,
+                                  network->CreateWorkspace(batch, &reordered->layers()).get(), &correct),
+                network->Evaluate(parameters, inputs.data(), labels.data(), batch,
+                                  network->CreateWorkspace(batch, &plain->layers()).get(), &expected_correct))
+          << "batch " << batch;
+      EXPECT_EQ(correct, expected_correct) << "batch " << batch;
+    }
+  }
+}
+
 TEST(SparsePlanTest, JsonNamesEveryLayerAndItsKernels) {
   LayerKernels first;
   first.name = "conv1";

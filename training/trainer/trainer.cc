@@ -96,7 +96,8 @@ Trainer::Trainer(const TrainerConfig& config, const nn::Network* network, const 
       evaluator_(network, WithPlan(config.evaluator, sparse_plan_.get())),
       validation_check_(&dataset->validation, &evaluator_, reducer, {.early_exit = config.check_early_exit}) {
   if (config.exact_gradient_sum) {
-    if (mask != nullptr && mask->pruned_count() > 0) kept_indices_ = mask->KeptIndices();
+    // The entries as the step's buffers hold them: in the plan's order.
+    if (mask != nullptr && mask->pruned_count() > 0) kept_indices_ = sparse_plan_->mask().KeptIndices();
     exact_sum_ = std::make_unique<ExactSum>(kept_indices_.empty() ? network->parameter_count()
                                                                    : static_cast<int64_t>(kept_indices_.size()));
   }
@@ -130,7 +131,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& co
   ASSIGN_OR_RETURN(optimizers::Schedule schedule, optimizers::Schedule::Create(config.schedule));
   std::unique_ptr<nn::SparsePlan> sparse_plan;
   if (mask != nullptr && mask->pruned_count() > 0) {
-    ASSIGN_OR_RETURN(sparse_plan, nn::SparsePlan::Create(*network, *mask, {.selection = config.sparse_kernels}));
+    // One process at small batches may hold its parameters in the plan's order (ranks exchange them in the
+    // network's).
+    const bool reorder = reducer == nullptr && config.batch_size <= nn::kReorderOutputsMaxBatch;
+    ASSIGN_OR_RETURN(sparse_plan,
+                     nn::SparsePlan::Create(*network, *mask,
+                                            {.selection = config.sparse_kernels, .reorder_outputs = reorder}));
   }
   return std::unique_ptr<Trainer>(
       new Trainer(config, network, dataset, mask, reducer, std::move(schedule), std::move(sparse_plan)));
@@ -182,21 +188,34 @@ double Trainer::BatchGradient(absl::Span<const float> parameters, const data::Ba
   return loss_sum[0] / static_cast<double>(batch.size());
 }
 
-TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hooks) {
-  PARSITY_CHECK(static_cast<int64_t>(parameters.size()) == network_->parameter_count());
+TrialResult Trainer::Train(absl::Span<float> network_order_parameters, const TrainerHooks& hooks) {
+  PARSITY_CHECK(static_cast<int64_t>(network_order_parameters.size()) == network_->parameter_count());
   const auto start = std::chrono::steady_clock::now();
-  if (mask_ != nullptr) mask_->Apply(parameters);
+  if (mask_ != nullptr) mask_->Apply(network_order_parameters);
+  // Under a plan that reorders some layer's outputs the trial runs on a copy in the plan's order, converted back for
+  // the hooks and at the end.
+  const bool reordered = sparse_plan_ != nullptr && sparse_plan_->reordered();
+  AlignedFloatVector plan_order_parameters;
+  absl::Span<float> parameters = network_order_parameters;
+  if (reordered) {
+    plan_order_parameters.assign(network_order_parameters.begin(), network_order_parameters.end());
+    sparse_plan_->ToPlanOrder(absl::MakeSpan(plan_order_parameters));
+    parameters = absl::MakeSpan(plan_order_parameters);
+  }
   // Validated in Create, so these cannot fail.
   absl::StatusOr<data::BatchStream> stream =
       data::BatchStream::Create(&dataset_->train, config_.batch_size, config_.data_order_seed);
   PARSITY_CHECK_OK(stream.status());
   absl::StatusOr<std::unique_ptr<optimizers::Optimizer>> optimizer =
-      optimizers::CreateOptimizer(config_.optimizer, network_->parameter_count(), mask_);
+      optimizers::CreateOptimizer(config_.optimizer, network_->parameter_count(),
+                                  sparse_plan_ != nullptr ? &sparse_plan_->mask() : mask_);
   PARSITY_CHECK_OK(optimizer.status());
 
   AlignedFloatVector gradient(parameters.size(), 0.0f);
   AlignedFloatVector previous;
+  AlignedFloatVector current;  // Reordered: the parameters after the update, in the network's order, for the hook.
   if (hooks.after_step) previous.resize(parameters.size());
+  if (hooks.after_step && reordered) current.resize(parameters.size());
   data::Batch batch;
   TrialResult result;
   double training_loss_since_check = 0;
@@ -211,13 +230,22 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
       result.status = TrialStatus::kInfeasible;
       break;
     }
-    if (hooks.after_step) std::copy(parameters.begin(), parameters.end(), previous.begin());
+    if (hooks.after_step) {
+      std::copy(parameters.begin(), parameters.end(), previous.begin());
+      if (reordered) sparse_plan_->ToNetworkOrder(absl::MakeSpan(previous));
+    }
     (*optimizer)->ScaledStep(schedule_.LearningRate(step), gradient_scale, gradient, parameters);
     result.steps = step + 1;
     result.examples_seen = result.steps * config_.batch_size;
     training_loss_since_check += loss;
     ++steps_since_check;
-    if (hooks.after_step) hooks.after_step(result.steps, previous, parameters);
+    if (hooks.after_step && reordered) {
+      std::copy(parameters.begin(), parameters.end(), current.begin());
+      sparse_plan_->ToNetworkOrder(absl::MakeSpan(current));
+      hooks.after_step(result.steps, previous, current);
+    } else if (hooks.after_step) {
+      hooks.after_step(result.steps, previous, parameters);
+    }
     if (reducer_ != nullptr && config_.consistency_check_interval > 0 &&
         result.steps % config_.consistency_check_interval == 0) {
       PARSITY_CHECK_OK(reducer_->CheckParametersIdentical(parameters));
@@ -254,6 +282,10 @@ TrialResult Trainer::Train(absl::Span<float> parameters, const TrainerHooks& hoo
       result.stopped_by_caller = true;
       break;
     }
+  }
+  if (reordered) {
+    sparse_plan_->ToNetworkOrder(parameters);
+    std::copy(parameters.begin(), parameters.end(), network_order_parameters.begin());
   }
   result.wall_seconds = SecondsSince(start);
   return result;

@@ -143,9 +143,12 @@ class Trainer {
   // entries are first set to +0.0f (the masked network's weights; a dense kernel would otherwise read what they held
   // and the first step would depend on the plan's kernel choice). Deterministic: the same config, initial parameters
   // and thread count give bit-identical results, whichever kernels the plan picked. Cannot fail once created.
+  // Hooks and the caller see the parameters in the network's order, also when the plan keeps some layer's outputs in
+  // its own (nn::SparsePlan::reordered: in one-process trials, LeNet-300-100's first layer).
   TrialResult Train(absl::Span<float> parameters, const TrainerHooks& hooks = {});
 
   const TrainerConfig& config() const { return config_; }
+  // Runs the network under the plan: on parameters in the plan's order (nn::SparsePlan::ToPlanOrder).
   GradientEvaluator& evaluator() { return evaluator_; }
   // The step's exact sum (compact over the kept entries when pruned) with exact_gradient_sum, else null.
   const ExactSum* exact_sum() const { return exact_sum_.get(); }

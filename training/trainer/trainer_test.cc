@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -311,6 +312,71 @@ TEST_F(TrainerTest, UnprunedInitialParametersTrainAsThePrunedNetworkWhateverTheK
       EXPECT_EQ(result.checks[i].mean_training_loss, reference.checks[i].mean_training_loss) << i;
     }
   }
+}
+
+// At batches of up to nn::kReorderOutputsMaxBatch one process keeps the first layer's outputs in the plan's order
+// (LeNet-300-100: SNIP-like masks pack its kept weights into fewer lines that way); the trial, its hooks and its final
+// parameters are bit for bit those of the masked-dense trial, which keeps the network's order, for every optimizer
+// (their state lies in the plan's order too) and with the exact gradient sum.
+TEST_F(TrainerTest, ReorderedOutputsTrainAsTheNetworkOrder) {
+  std::vector<float> keep(network_->parameter_count(), 1.0f);
+  for (const nn::ParameterView& view : network_->views()) {
+    for (int64_t i = 0; i < view.size; ++i) {
+      bool kept = i % 3 != 0;
+      if (view.name == "fc1/weights") kept = (i * 7919 % 100) < (i % 300) % 10 * 3 + 1;  // 1-28% by output.
+      keep[view.offset + i] = kept ? 1.0f : 0.0f;
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(const nn::Mask mask, nn::Mask::Create(keep));
+  for (const char* optimizer : {"sgd", "momentum", "adam"}) {
+    for (const bool exact : {false, true}) {
+      TrainerConfig config = BaseConfig();
+      config.batch_size = 4;
+      config.max_steps = 30;
+      config.goal_error = kUnreachableGoal;
+      config.optimizer.name = optimizer;
+      config.schedule.initial_learning_rate = 0.01f;
+      config.exact_gradient_sum = exact;
+      std::vector<uint64_t> reference_hook, hook;
+      auto record = [](std::vector<uint64_t>* seen) {
+        TrainerHooks hooks;
+        hooks.after_step = [seen](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
+          uint64_t hash = static_cast<uint64_t>(step);
+          for (const absl::Span<const float> values : {previous, current}) {
+            for (const float value : values) {
+              uint32_t bits;
+              std::memcpy(&bits, &value, sizeof(bits));
+              hash = hash * 1099511628211ull ^ bits;
+            }
+          }
+          seen->push_back(hash);
+        };
+        return hooks;
+      };
+      config.sparse_kernels = nn::KernelSelection::kDense;
+      std::vector<float> reference = InitialParameters(7);
+      const TrialResult expected = Run(config, &reference, &mask, record(&reference_hook));
+      config.sparse_kernels = nn::KernelSelection::kSparse;
+      ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer,
+                           Trainer::Create(config, network_.get(), &dataset_, &mask));
+      ASSERT_TRUE(trainer->sparse_plan()->reordered());
+      std::vector<float> parameters = InitialParameters(7);
+      const TrialResult result = trainer->Train(absl::MakeSpan(parameters), record(&hook));
+      const std::string label = std::string(optimizer) + (exact ? ", exact sum" : "");
+      EXPECT_EQ(0, std::memcmp(parameters.data(), reference.data(), parameters.size() * sizeof(float))) << label;
+      EXPECT_EQ(hook, reference_hook) << label;
+      ASSERT_EQ(result.checks.size(), expected.checks.size()) << label;
+      for (size_t i = 0; i < result.checks.size(); ++i) {
+        EXPECT_EQ(result.checks[i].validation_loss, expected.checks[i].validation_loss) << label << ", check " << i;
+        EXPECT_EQ(result.checks[i].mean_training_loss, expected.checks[i].mean_training_loss) << label;
+      }
+    }
+  }
+  // Above the largest such batch, and on ranks, the plan keeps the network's order.
+  TrainerConfig config = BaseConfig();
+  config.batch_size = nn::kReorderOutputsMaxBatch + 1;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer, Trainer::Create(config, network_.get(), &dataset_, &mask));
+  EXPECT_FALSE(trainer->sparse_plan()->reordered());
 }
 
 TEST_F(TrainerTest, InvalidConfigsNameTheField) {

@@ -153,7 +153,10 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   }
   const nn::Mask& mask = SnipMask(network_name, network, setup.parameters, sparsity);
   mask.Apply(absl::MakeSpan(setup.parameters));
-  auto plan = nn::SparsePlan::Create(network, mask, {});
+  // As one-process trials make it (trainer.cc): at small batches layers reading the input may keep their outputs in
+  // the plan's order.
+  auto plan =
+      nn::SparsePlan::Create(network, mask, {.reorder_outputs = batch_size <= nn::kReorderOutputsMaxBatch});
   PARSITY_CHECK_OK(plan.status());
   // Three trainers of the same network on copies of its parameters: unpruned (dense kernels, plain update), pruned on
   // the dense kernels with the masked update (the step before sparse execution existed), and pruned on its plan.
@@ -165,6 +168,7 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   auto contender = [&](const nn::SparsePlan* contender_plan, const nn::Mask* update_mask) {
     Contender result;
     result.parameters.assign(setup.parameters.begin(), setup.parameters.end());
+    if (contender_plan != nullptr) contender_plan->ToPlanOrder(absl::MakeSpan(result.parameters));
     result.evaluator = std::make_unique<GradientEvaluator>(
         &network, EvaluatorOptions{.threads = threads, .max_chunk = 256, .sparse_plan = contender_plan});
     auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), update_mask);
@@ -177,7 +181,7 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   std::vector<Contender> contenders;
   contenders.push_back(contender(nullptr, nullptr));
   contenders.push_back(contender(dense_plan->get(), &mask));
-  contenders.push_back(contender(plan->get(), &mask));
+  contenders.push_back(contender(plan->get(), &(*plan)->mask()));
   auto step = [&](Contender& c) {
     c.evaluator->GradientSum(absl::MakeConstSpan(c.parameters), pixels, labels, batch_size, absl::MakeSpan(gradient));
     c.optimizer->ScaledStep(1e-4f, 1.0f / static_cast<float>(batch_size), gradient, absl::MakeSpan(c.parameters));

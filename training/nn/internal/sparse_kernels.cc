@@ -167,6 +167,7 @@ int64_t LayOutSparseScratch(const SparseScratchSizes& sizes, float* scratch, Spa
   take(sizes.planes, &out.planes);
   take(sizes.values, &out.values);
   take(sizes.zeros, &out.zeros);
+  take(sizes.reordered, &out.reordered);
   return offset;
 }
 

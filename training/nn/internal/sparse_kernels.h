@@ -147,6 +147,7 @@ struct SparseScratch {
   float* planes = nullptr;        // Output planes of a forward product, or output-gradient planes.
   float* values = nullptr;        // Packed weight values, one per entry.
   float* zeros = nullptr;         // Zeros: the start of an overwritten input gradient.
+  float* reordered = nullptr;     // Outputs or output gradients in the layer's own order (LayerSparsity::output_order).
 };
 
 // The floats of each region, in the order of SparseScratch.
@@ -156,6 +157,7 @@ struct SparseScratchSizes {
   int64_t planes = 0;
   int64_t values = 0;
   int64_t zeros = 0;
+  int64_t reordered = 0;
 };
 
 // Lays the regions out one after another from `scratch`, each starting on a 64-byte boundary, into `*regions`
