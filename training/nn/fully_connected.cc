@@ -205,7 +205,10 @@ std::vector<int32_t> FullyConnectedLayer::CompactOutputOrder(absl::Span<const fl
   };
   std::vector<int32_t> identity(out);
   for (int64_t o = 0; o < out; ++o) identity[o] = static_cast<int32_t>(o);
-  if (kept_lines(order) >= kept_lines(identity)) return {};
+  // The order costs two gathers of the outputs per pass: worth it only where it saves a good share of the lines
+  // (LeNet-300-100 under SNIP: 19% at 90% sparsity, 27% at 98%; next to nothing at 50-70%, where nearly every line
+  // holds a kept weight either way).
+  if (kept_lines(order) > kept_lines(identity) * 9 / 10) return {};
   return order;
 }
 

@@ -59,7 +59,7 @@ struct SparsePlanOptions {
 
 // The largest batch at which reorder_outputs pays: each pass then copies the layer's outputs and output gradients
 // between the two orders, which costs more than the saved lines at larger batches. LeNet-300-100's 90% step, measured
-// (training/README.md): 1.13-1.14x faster at B = 2 and 4, 1.07-1.12x at 8, 1.03x at 16, 0.98x at 32.
+// (training/README.md): 1.10-1.14x faster at B = 2-8, 1.03x at 16, 0.98x at 32.
 inline constexpr int64_t kReorderOutputsMaxBatch = 8;
 
 // What one weighted layer runs at one batch size.
