@@ -144,7 +144,8 @@ class Trainer {
   // and the first step would depend on the plan's kernel choice). Deterministic: the same config, initial parameters
   // and thread count give bit-identical results, whichever kernels the plan picked. Cannot fail once created.
   // Hooks and the caller see the parameters in the network's order, also when the plan keeps some layer's outputs in
-  // its own (nn::SparsePlan::reordered: in one-process trials, LeNet-300-100's first layer).
+  // its own (nn::SparsePlan::reordered: one-process trials at batches up to nn::kReorderOutputsMaxBatch, such as
+  // LeNet-300-100's first layer under SNIP); an after_step hook then costs two reordering copies per step.
   TrialResult Train(absl::Span<float> parameters, const TrainerHooks& hooks = {});
 
   const TrainerConfig& config() const { return config_; }
