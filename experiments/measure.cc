@@ -317,6 +317,7 @@ absl::Status Run(const distributed::MpiSession& session) {
   schedule.noise_interval = measure.noise_interval;
   schedule.noise_sample = measure.noise_sample;
   trainer::TrainerHooks hooks;
+  hooks.after_step_due = theory::TrajectoryMeasurementDue(schedule);
   hooks.after_step = theory::TrajectoryMeasurementHook(
       &oracles, schedule,
       [&] {

@@ -47,14 +47,30 @@ absl::StatusOr<TrajectoryOracles> CreateTrajectoryOracles(const nn::Network* net
   return oracles;
 }
 
+namespace {
+
+bool LipschitzDue(const TrajectorySchedule& schedule, int64_t step) {
+  return schedule.lipschitz_interval > 0 && step % schedule.lipschitz_interval == 0;
+}
+
+bool NoiseDue(const TrajectorySchedule& schedule, int64_t step) {
+  return schedule.noise_interval > 0 && step % schedule.noise_interval == 0;
+}
+
+}  // namespace
+
+std::function<bool(int64_t)> TrajectoryMeasurementDue(const TrajectorySchedule& schedule) {
+  return [=](int64_t step) { return LipschitzDue(schedule, step) || NoiseDue(schedule, step); };
+}
+
 std::function<void(int64_t, absl::Span<const float>, absl::Span<const float>)> TrajectoryMeasurementHook(
     const TrajectoryOracles* oracles, const TrajectorySchedule& schedule, std::function<MeasurementSeeds()> seeds,
     std::function<void(const TrajectoryMeasurement&)> report) {
   // The Hessian's warm start: the previous measurement's eigenvector, kept with the hook.
   auto hessian_start = std::make_shared<std::vector<float>>();
   return [=](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
-    const bool lipschitz_due = schedule.lipschitz_interval > 0 && step % schedule.lipschitz_interval == 0;
-    const bool noise_due = schedule.noise_interval > 0 && step % schedule.noise_interval == 0;
+    const bool lipschitz_due = LipschitzDue(schedule, step);
+    const bool noise_due = NoiseDue(schedule, step);
     if (!lipschitz_due && !noise_due) return;
     const auto start = std::chrono::steady_clock::now();
     const MeasurementSeeds seed = seeds();

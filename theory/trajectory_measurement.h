@@ -102,6 +102,10 @@ std::function<void(int64_t, absl::Span<const float>, absl::Span<const float>)> T
     const TrajectoryOracles* oracles, const TrajectorySchedule& schedule, std::function<MeasurementSeeds()> seeds,
     std::function<void(const TrajectoryMeasurement&)> report);
 
+// The steps at which that hook measures anything (the trainer's after_step_due): the trainer then copies the
+// parameters for those steps only.
+std::function<bool(int64_t)> TrajectoryMeasurementDue(const TrajectorySchedule& schedule);
+
 }  // namespace parsity::theory
 
 #endif  // PARSITY_THEORY_TRAJECTORY_MEASUREMENT_H_

@@ -117,6 +117,7 @@ absl::StatusOr<JsonObject> MeasureTheory(const StudySpec& spec, const data::Data
     if (two_batch) schedule.two_batch = {{spec.theory().noise_batch_sizes(0), spec.theory().noise_batch_sizes(1)}};
     const auto start = std::chrono::steady_clock::now();
     trainer::TrainerHooks hooks;
+    hooks.after_step_due = theory::TrajectoryMeasurementDue(schedule);
     hooks.after_step = theory::TrajectoryMeasurementHook(
         &oracles, schedule,
         [&] {

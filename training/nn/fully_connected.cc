@@ -1,7 +1,6 @@
 #include "training/nn/fully_connected.h"
 
 #include <algorithm>
-#include <numeric>
 #include <utility>
 
 #include "tools/base/check.h"
@@ -121,14 +120,50 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
     sizes.planes = features * 16 * LaneVectors(examples);
     sizes.values = forward_rows.entries();
     sizes.zeros = in_;
-    sizes.reordered = output_order().empty() ? 0 : batch * out_;
     return sizes;
   }
 
   // Lines serve the forward product and the weight gradient; the input gradient's chain runs over outputs, across a
-  // line.
+  // line. They read the weights in the network's layout, so not once the weights are packed.
   bool Supports(Product product, KernelKind kind) const override {
-    return kind != KernelKind::kSparseLines || product != Product::kInputGradient;
+    return kind != KernelKind::kSparseLines || (product != Product::kInputGradient && weight_order().empty());
+  }
+
+  // The kept weights in the order of the weight-gradient kernel's vectors (a vector's lanes side by side, a vector's
+  // unused lanes holding pruned weights), then the other pruned weights in ascending order. The forward and
+  // input-gradient structures read weights by index, so they follow wherever the weights go.
+  bool PackWeights() override {
+    const int64_t weights = in_ * out_;
+    const std::vector<int32_t>& lanes = weight_gradient.weight_index;
+    if (static_cast<int64_t>(lanes.size()) > weights) return false;  // Unused lanes outnumber the pruned weights.
+    std::vector<int32_t> position(weights, -1);
+    for (size_t p = 0; p < lanes.size(); ++p) {
+      if (lanes[p] >= 0) position[lanes[p]] = static_cast<int32_t>(p);
+    }
+    std::vector<int32_t> order(weights, -1);
+    for (size_t p = 0; p < lanes.size(); ++p) order[p] = lanes[p];
+    int64_t pruned = 0;
+    for (int64_t p = 0; p < weights; ++p) {
+      if (order[p] >= 0) continue;
+      while (position[pruned] >= 0) ++pruned;
+      order[p] = static_cast<int32_t>(pruned);
+      position[pruned] = static_cast<int32_t>(p);
+    }
+    auto move = [&](std::vector<int32_t>& indices) {
+      for (int32_t& index : indices) index = position[index];
+    };
+    move(forward_rows.weight_index);
+    move(transposed_rows.weight_index);
+    for (auto* blocks : {&forward_blocks, &transposed_blocks}) {
+      for (nn_internal::SparseRowBlocks::Entry& entry : blocks->entry) entry.weight_index = position[entry.weight_index];
+    }
+    for (int32_t& index : weight_gradient.weight_index) {
+      if (index >= 0) index = position[index];
+    }
+    weight_gradient.contiguous = true;
+    lines = nn_internal::SparseLines{};
+    set_weight_order(std::move(order));
+    return true;
   }
 
   nn_internal::SparseRows forward_rows;     // Per output o: the kept inputs i, ascending.
@@ -176,31 +211,6 @@ std::unique_ptr<LayerSparsity> FullyConnectedLayer::CreateSparsity(absl::Span<co
   sparsity->forward_blocks = nn_internal::MakeSparseRowBlocks(forward, in);
   sparsity->transposed_blocks = nn_internal::MakeSparseRowBlocks(transposed, out);
   return sparsity;
-}
-
-std::vector<int32_t> FullyConnectedLayer::CompactOutputOrder(absl::Span<const float> weight_mask) const {
-  if (implementation_ != Implementation::kDirect || !nn_internal::HasSparseKernels()) return {};
-  const int64_t in = in_features();
-  const int64_t out = out_features();
-  PARSITY_CHECK(static_cast<int64_t>(weight_mask.size()) == in * out);
-  std::vector<int64_t> kept(out, 0);
-  for (int64_t i = 0; i < in; ++i) {
-    for (int64_t o = 0; o < out; ++o) kept[o] += weight_mask[i * out + o] != 0.0f;
-  }
-  std::vector<int32_t> order(out);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return kept[a] > kept[b]; });
-  std::vector<float> sorted_mask(weight_mask.size());
-  for (int64_t i = 0; i < in; ++i) {
-    for (int64_t p = 0; p < out; ++p) sorted_mask[i * out + p] = weight_mask[i * out + order[p]];
-  }
-  // The order costs two gathers of the outputs per pass: worth it only where it saves a good share of the lines
-  // (LeNet-300-100 under SNIP: 19% at 90% sparsity, 27% at 98%; next to nothing at 50-70%, where nearly every line
-  // holds a kept weight either way).
-  const size_t sorted_lines = nn_internal::MakeSparseLines(in, out, sorted_mask.data()).line.size();
-  const size_t network_lines = nn_internal::MakeSparseLines(in, out, weight_mask.data()).line.size();
-  if (sorted_lines > network_lines * 9 / 10) return {};
-  return order;
 }
 
 void FullyConnectedLayer::ForwardSparse(const ForwardArguments& arguments, const Sparsity& sparsity) const {
@@ -266,24 +276,6 @@ void FullyConnectedLayer::InputGradientSparse(const BackwardArguments& arguments
 }
 
 void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
-  const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
-  if (sparsity == nullptr || sparsity->output_order().empty()) {
-    ForwardInParameterOrder(arguments);
-    return;
-  }
-  // The parameters hold the outputs in the plan's order: compute them in that order, then put each where the network
-  // expects it. Each output is the same chain of multiply-adds either way.
-  const int64_t out = out_features();
-  ForwardArguments in_parameter_order = arguments;
-  in_parameter_order.output = sparsity->Regions(arguments.scratch, arguments.batch).reordered;
-  ForwardInParameterOrder(in_parameter_order);
-  for (int64_t example = 0; example < arguments.batch; ++example) {
-    nn_internal::GatherFloats(in_parameter_order.output + example * out, sparsity->output_position().data(), out,
-                              arguments.output + example * out);
-  }
-}
-
-void FullyConnectedLayer::ForwardInParameterOrder(const ForwardArguments& arguments) const {
   const int64_t in = in_features();
   const int64_t out = out_features();
   const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
@@ -311,25 +303,6 @@ void FullyConnectedLayer::ForwardInParameterOrder(const ForwardArguments& argume
 }
 
 void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
-  const auto* sparsity = static_cast<const Sparsity*>(arguments.parameters.sparsity);
-  if (sparsity == nullptr || sparsity->output_order().empty()) {
-    BackwardInParameterOrder(arguments);
-    return;
-  }
-  // The output gradient into the parameters' order; the weight and bias gradients are then written in that order.
-  PARSITY_CHECK(arguments.input_gradients[0] == nullptr);  // Only layers reading the network input are reordered.
-  const int64_t out = out_features();
-  float* gathered = sparsity->Regions(arguments.scratch, arguments.batch).reordered;
-  for (int64_t example = 0; example < arguments.batch; ++example) {
-    nn_internal::GatherFloats(arguments.output_gradient + example * out, sparsity->output_order().data(), out,
-                              gathered + example * out);
-  }
-  BackwardArguments in_parameter_order = arguments;
-  in_parameter_order.output_gradient = gathered;
-  BackwardInParameterOrder(in_parameter_order);
-}
-
-void FullyConnectedLayer::BackwardInParameterOrder(const BackwardArguments& arguments) const {
   const int64_t out = out_features();
   const bool overwrite = arguments.parameter_gradient_mode == GradientMode::kOverwrite;
   if (arguments.parameter_gradients.biases != nullptr) {

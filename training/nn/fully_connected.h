@@ -43,16 +43,9 @@ class FullyConnectedLayer : public Layer {
   bool BackwardReadsOutput() const override { return false; }
   // Sparse structures for kDirect layers in builds with the sparse kernels; null otherwise.
   std::unique_ptr<LayerSparsity> CreateSparsity(absl::Span<const float> weight_mask, int64_t max_batch) const override;
-  // The outputs sorted by their count of kept weights, most first (ties in output order), when that puts the kept
-  // weights into at least 10% fewer lines of 16 outputs of one input row than the network's order; for layers with
-  // sparse kernels.
-  std::vector<int32_t> CompactOutputOrder(absl::Span<const float> weight_mask) const override;
 
  private:
   class Sparsity;
-  // Forward and Backward with the outputs in the order the parameters hold them.
-  void ForwardInParameterOrder(const ForwardArguments& arguments) const;
-  void BackwardInParameterOrder(const BackwardArguments& arguments) const;
   void ForwardSparse(const ForwardArguments& arguments, const Sparsity& sparsity) const;
   void InputGradientSparse(const BackwardArguments& arguments, const Sparsity& sparsity) const;
   void BackwardDense(const BackwardArguments& arguments) const;

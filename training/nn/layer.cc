@@ -65,13 +65,13 @@ const char* KernelKindName(KernelKind kind) {
   return "unknown";
 }
 
-void LayerSparsity::set_output_order(std::vector<int32_t> order) {
-  output_position_.assign(order.size(), -1);
-  for (size_t p = 0; p < order.size(); ++p) {
-    PARSITY_CHECK(order[p] >= 0 && static_cast<size_t>(order[p]) < order.size() && output_position_[order[p]] < 0);
-    output_position_[order[p]] = static_cast<int32_t>(p);
+void LayerSparsity::set_weight_order(std::vector<int32_t> order) {
+  std::vector<bool> seen(order.size(), false);
+  for (const int32_t index : order) {
+    PARSITY_CHECK(index >= 0 && static_cast<size_t>(index) < order.size() && !seen[index]);
+    seen[index] = true;
   }
-  output_order_ = std::move(order);
+  weight_order_ = std::move(order);
 }
 
 void LayerSparsity::set_kernel(Product product, int64_t batch, KernelKind kind) {

@@ -145,21 +145,23 @@ class LayerSparsity {
   bool biases_pruned() const { return biases_pruned_; }
   void set_biases_pruned(bool pruned) { biases_pruned_ = pruned; }
 
-  // Where the layer's outputs lie in the parameter and gradient buffers under the plan that owns this object: entry p
-  // of every weight row and of the biases belongs to output output_order()[p]. Empty: the network's order. The layer
-  // still reads its inputs and writes its outputs and takes its output gradient in the network's order, and every
-  // output's chain of multiply-adds is the same, so results do not change; it computes no input gradient then (only
-  // layers that read the network input are reordered). Set by the plan that owns this object, from
-  // Layer::CompactOutputOrder, before any layer runs with it.
-  absl::Span<const int32_t> output_order() const { return output_order_; }
-  // Its inverse: output o lies at entry output_position()[o].
-  absl::Span<const int32_t> output_position() const { return output_position_; }
-  // REQUIRES: `order` is a permutation of the layer's outputs, or empty.
-  void set_output_order(std::vector<int32_t> order);
+  // Where the layer's weights lie in the parameter, gradient and optimizer-state buffers under the plan that owns this
+  // object: entry p of the layer's weights holds the network's weight weight_order()[p]. Empty: the network's layout.
+  // Biases never move.
+  absl::Span<const int32_t> weight_order() const { return weight_order_; }
+  // Moves the layer's kept weights to the front of its weights, in the order its sparse kernels visit them, and points
+  // the structures there, so that the products read and write a few whole cache lines instead of kept entries spread
+  // over the matrix, and a masked optimizer update touches those lines only. Each product must then run its sparse
+  // kernel (kSparse) at every batch: the other kernels need the network's layout. Every chain of multiply-adds keeps
+  // its terms and their order, so results do not change. Returns false, changing nothing, when the layer cannot pack
+  // its weights. Called by the plan that owns this object, before any layer runs with it.
+  virtual bool PackWeights() { return false; }
 
  protected:
   // `weight_mask`: the mask's 0/1 entries over the layer's weights, from which kept_weights() and density() come.
   LayerSparsity(absl::Span<const float> weight_mask, int64_t max_batch);
+  // For PackWeights. REQUIRES: `order` is a permutation of the layer's weights.
+  void set_weight_order(std::vector<int32_t> order);
 
  private:
   static int BatchClass(int64_t batch);
@@ -168,8 +170,7 @@ class LayerSparsity {
   double density_;
   int64_t max_batch_;
   bool biases_pruned_ = false;
-  std::vector<int32_t> output_order_;
-  std::vector<int32_t> output_position_;
+  std::vector<int32_t> weight_order_;
   std::vector<std::array<KernelKind, kProducts>> kernels_;
 };
 
@@ -290,13 +291,6 @@ class Layer {
     static_cast<void>(weight_mask);
     static_cast<void>(max_batch);
     return nullptr;
-  }
-  // For layers that can keep their outputs (weight columns and biases) in another order than the network's
-  // (LayerSparsity::output_order): the order that packs `weight_mask`'s kept weights into the fewest lines of 16
-  // parameters, or empty when the network's own order packs them as well or the layer cannot reorder.
-  virtual std::vector<int32_t> CompactOutputOrder(absl::Span<const float> weight_mask) const {
-    static_cast<void>(weight_mask);
-    return {};
   }
 
  protected:

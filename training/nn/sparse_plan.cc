@@ -129,11 +129,24 @@ std::vector<LayerKernels> DescribeLayers(const Network& network, const SparsePla
       kernels.forward = sparsity->kernel(Product::kForward, batch);
       kernels.input_gradient = sparsity->kernel(Product::kInputGradient, batch);
       kernels.weight_gradient = sparsity->kernel(Product::kWeightGradient, batch);
-      kernels.outputs_reordered = !sparsity->output_order().empty();
+      kernels.weights_packed = !sparsity->weight_order().empty();
     }
     result.push_back(kernels);
   }
   return result;
+}
+
+// Whether every product `node`'s layer computes runs a sparse kernel at every batch (the first layer computes no input
+// gradient).
+bool RunsSparseOnly(const LayerSparsity& sparsity, const Network::Node& node) {
+  const bool first_layer = node.inputs == std::vector<int>{NetworkBuilder::kInput};
+  for (int64_t batch : sparsity.RepresentativeBatches()) {
+    for (Product product : {Product::kForward, Product::kInputGradient, Product::kWeightGradient}) {
+      if (first_layer && product == Product::kInputGradient) continue;
+      if (sparsity.kernel(product, batch) == KernelKind::kDense) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -168,35 +181,7 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
   PARSITY_CHECK(options.repetitions >= 1);
   std::unique_ptr<SparsePlan> plan(new SparsePlan());
   plan->network_ = &network;
-  // Layers that read the network input may keep their outputs in the order that packs their kept weights best: no
-  // input gradient sums over their outputs, so no result depends on that order.
-  std::vector<int> output_order_of_node(network.nodes().size(), -1);
-  if (options.reorder_outputs && options.selection != KernelSelection::kDense) {
-    for (size_t n = 0; n < network.nodes().size(); ++n) {
-      const Network::Node& node = network.nodes()[n];
-      if (node.weights_offset < 0 || node.inputs != std::vector<int>{NetworkBuilder::kInput}) continue;
-      const int64_t weights_size = TensorSize(*node.layer, ParameterKind::kWeights);
-      std::vector<int32_t> order =
-          node.layer->CompactOutputOrder(mask.values().subspan(node.weights_offset, weights_size));
-      if (order.empty()) continue;
-      OutputOrder reordered;
-      reordered.weights_offset = node.weights_offset;
-      if (node.biases_offset >= 0 && TensorSize(*node.layer, ParameterKind::kBiases) > 0) {
-        reordered.biases_offset = node.biases_offset;
-      }
-      reordered.rows = weights_size / static_cast<int64_t>(order.size());
-      reordered.order = std::move(order);
-      output_order_of_node[n] = static_cast<int>(plan->output_orders_.size());
-      plan->output_orders_.push_back(std::move(reordered));
-    }
-  }
-  std::vector<float> plan_order_values(mask.values().begin(), mask.values().end());
-  plan->ToPlanOrder(absl::MakeSpan(plan_order_values));
-  absl::StatusOr<Mask> plan_order_mask = Mask::Create(std::move(plan_order_values));
-  PARSITY_CHECK_OK(plan_order_mask.status());  // The same 0/1 values, moved.
-  plan->mask_ = std::make_unique<Mask>(*std::move(plan_order_mask));
-  plan->kept_bits_ = plan->mask_->KeptBits();
-  const absl::Span<const float> mask_values = plan->mask_->values();
+  const absl::Span<const float> mask_values = mask.values();
   const int64_t max_batch = network.chunk_examples();
   for (size_t n = 0; n < network.nodes().size(); ++n) {
     const Network::Node& node = network.nodes()[n];
@@ -207,9 +192,6 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
       const absl::Span<const float> weight_mask = mask_values.subspan(node.weights_offset, weights_size);
       plan->kept_weights_.push_back(CountKept(weight_mask));
       sparsity = node.layer->CreateSparsity(weight_mask, max_batch);
-      if (sparsity != nullptr && output_order_of_node[n] >= 0) {
-        sparsity->set_output_order(plan->output_orders_[output_order_of_node[n]].order);
-      }
       if (sparsity != nullptr && node.biases_offset >= 0 && biases_size > 0) {
         sparsity->set_biases_pruned(CountKept(mask_values.subspan(node.biases_offset, biases_size)) == 0);
       }
@@ -241,11 +223,29 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
           }
         }
       }
+      if (sparsity != nullptr && options.pack_weights && options.selection != KernelSelection::kDense &&
+          RunsSparseOnly(*sparsity, node) && sparsity->PackWeights()) {
+        // The line kernels read the network's layout: the packed weights' sparse kernels take their place.
+        for (int64_t batch : sparsity->RepresentativeBatches()) {
+          for (Product product : {Product::kForward, Product::kInputGradient, Product::kWeightGradient}) {
+            if (sparsity->kernel(product, batch) == KernelKind::kSparseLines) {
+              sparsity->set_kernel(product, batch, KernelKind::kSparse);
+            }
+          }
+        }
+        plan->weight_orders_.push_back({node.weights_offset, sparsity->weight_order()});
+      }
     }
     if (node.weights_offset < 0) plan->kept_weights_.push_back(0);
     plan->layer_pointers_.push_back(sparsity.get());
     plan->layers_.push_back(std::move(sparsity));
   }
+  std::vector<float> plan_order_values(mask_values.begin(), mask_values.end());
+  plan->ToPlanOrder(absl::MakeSpan(plan_order_values));
+  absl::StatusOr<Mask> plan_order_mask = Mask::Create(std::move(plan_order_values));
+  PARSITY_CHECK_OK(plan_order_mask.status());  // The same 0/1 values, moved.
+  plan->mask_ = std::make_unique<Mask>(*std::move(plan_order_mask));
+  plan->kept_bits_ = plan->mask_->KeptBits();
   plan->BuildGradientRanges();
   return plan;
 }
@@ -256,22 +256,18 @@ void SparsePlan::ToNetworkOrder(absl::Span<float> buffer) const { Reorder(buffer
 
 void SparsePlan::Reorder(absl::Span<float> buffer, bool to_plan) const {
   PARSITY_CHECK(static_cast<int64_t>(buffer.size()) == network_->parameter_count());
-  std::vector<float> row;
-  for (const OutputOrder& reordered : output_orders_) {
-    const int64_t outputs = static_cast<int64_t>(reordered.order.size());
-    row.resize(outputs);
-    auto reorder_row = [&](float* values) {
-      std::copy(values, values + outputs, row.begin());
-      for (int64_t p = 0; p < outputs; ++p) {
-        if (to_plan) {
-          values[p] = row[reordered.order[p]];
-        } else {
-          values[reordered.order[p]] = row[p];
-        }
+  std::vector<float> layer;
+  for (const WeightOrder& reordered : weight_orders_) {
+    float* values = buffer.data() + reordered.weights_offset;
+    const int64_t size = static_cast<int64_t>(reordered.order.size());
+    layer.assign(values, values + size);
+    for (int64_t p = 0; p < size; ++p) {
+      if (to_plan) {
+        values[p] = layer[reordered.order[p]];
+      } else {
+        values[reordered.order[p]] = layer[p];
       }
-    };
-    for (int64_t r = 0; r < reordered.rows; ++r) reorder_row(buffer.data() + reordered.weights_offset + r * outputs);
-    if (reordered.biases_offset >= 0) reorder_row(buffer.data() + reordered.biases_offset);
+    }
   }
 }
 
@@ -349,7 +345,7 @@ std::string SparsePlanJson(const std::vector<LayerKernels>& layers) {
       absl::StrAppend(&json, ",\"input_gradient\":\"", KernelKindName(layer.input_gradient), "\"");
     }
     absl::StrAppend(&json, ",\"weight_gradient\":\"", KernelKindName(layer.weight_gradient), "\"");
-    if (layer.outputs_reordered) absl::StrAppend(&json, ",\"outputs_reordered\":true");
+    if (layer.weights_packed) absl::StrAppend(&json, ",\"weights_packed\":true");
     absl::StrAppend(&json, "}");
   }
   return json + "]";

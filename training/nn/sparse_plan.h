@@ -48,19 +48,15 @@ struct SparsePlanOptions {
   // Rounds of timed runs per product and batch under kMeasured: each round runs every candidate kernel once, in turn,
   // and each kernel's fastest run counts.
   int repetitions = 5;
-  // Let layers that read the network input keep their outputs in the order that packs their kept weights into the
-  // fewest lines of 16 (Layer::CompactOutputOrder; LeNet-300-100's first layer under SNIP: 19% fewer lines at 90%
-  // sparsity, 27% at 98%). The parameter, gradient and optimizer-state buffers the plan runs on must then be in the
-  // plan's order (reordered(), ToPlanOrder), and so must the mask that optimizers use (mask()). Results are those of
-  // the network's order, bit for bit. It pays where the line kernels run, at small batches; see
-  // kReorderOutputsMaxBatch.
-  bool reorder_outputs = false;
+  // Let every layer whose products all run sparse kernels keep its kept weights packed at the front of its weights,
+  // in the order its kernels visit them (LayerSparsity::PackWeights): the kernels then touch a few whole cache lines
+  // instead of kept entries spread over the matrix, and so does an optimizer's masked update. Such layers run their
+  // sparse kernels (kSparse) at every batch. The parameter, gradient and optimizer-state buffers the plan runs on must
+  // then be in the plan's order (reordered(), ToPlanOrder), and so must the mask that optimizers use (mask()).
+  // Results are those of the network's layout, bit for bit. LeNet-300-100's step at 90% sparsity, measured
+  // (training/README.md, "Packed weights"): 1.28-1.49x faster at batches 2-32, 1.07x at 128.
+  bool pack_weights = false;
 };
-
-// The largest batch at which reorder_outputs pays: each pass then copies the layer's outputs and output gradients
-// between the two orders, which costs more than the saved lines at larger batches. LeNet-300-100's 90% step, measured
-// (training/README.md): 1.10-1.14x faster at B = 2-8, 1.03x at 16, 0.98x at 32.
-inline constexpr int64_t kReorderOutputsMaxBatch = 8;
 
 // What one weighted layer runs at one batch size.
 struct LayerKernels {
@@ -72,7 +68,7 @@ struct LayerKernels {
   KernelKind input_gradient = KernelKind::kDense;  // Not computed for a layer reading the network input.
   KernelKind weight_gradient = KernelKind::kDense;
   bool has_input_gradient = true;
-  bool outputs_reordered = false;  // The layer keeps its outputs in the plan's order (SparsePlanOptions).
+  bool weights_packed = false;  // The layer's weights lie packed in the plan's order (SparsePlanOptions).
 };
 
 class SparsePlan {
@@ -94,8 +90,8 @@ class SparsePlan {
   // hold a kept entry.
   absl::Span<const uint16_t> kept_bits() const { return kept_bits_; }
 
-  // Whether some layer keeps its outputs in another order than the network's (SparsePlanOptions::reorder_outputs).
-  bool reordered() const { return !output_orders_.empty(); }
+  // Whether some layer keeps its weights in another order than the network's (SparsePlanOptions::pack_weights).
+  bool reordered() const { return !weight_orders_.empty(); }
   // The mask in the plan's order (the mask the plan was made from when nothing is reordered).
   const Mask& mask() const { return *mask_; }
   // Moves the entries of a buffer laid out like the network's parameters (parameters, gradients, optimizer state,
@@ -160,14 +156,12 @@ class SparsePlan {
   std::vector<GradientRanges> gradient_ranges_;
   // Parameters outside every node's weights and biases (none in parsity's networks), always visited.
   std::vector<std::pair<int64_t, int64_t>> other_ranges_;
-  // The layers whose outputs lie in their own order (LayerSparsity::output_order) and where their tensors lie.
-  struct OutputOrder {
+  // The layers whose weights lie in their own order (LayerSparsity::weight_order) and where they lie.
+  struct WeightOrder {
     int64_t weights_offset = 0;
-    int64_t biases_offset = -1;  // -1: no biases.
-    int64_t rows = 0;            // Inputs: rows of the weight matrix.
-    std::vector<int32_t> order;  // Entry p of a row holds output order[p].
+    absl::Span<const int32_t> order;  // The layer's LayerSparsity::weight_order().
   };
-  std::vector<OutputOrder> output_orders_;
+  std::vector<WeightOrder> weight_orders_;
   // Moves one buffer's entries into the plan's order (to_plan) or back.
   void Reorder(absl::Span<float> buffer, bool to_plan) const;
   std::unique_ptr<Mask> mask_;  // In the plan's order.

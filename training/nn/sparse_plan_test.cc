@@ -222,51 +222,55 @@ int64_t KeptLines(absl::Span<const uint16_t> kept_bits) {
   return lines;
 }
 
-// A plan that keeps the first layer's outputs in its own order computes what the network's order computes, bit for
-// bit, with every kernel the layer has, once its buffers are moved into the plan's order and back.
-TEST(SparsePlanTest, ReorderedOutputsGiveTheSameBits) {
+// A plan that packs its layers' weights computes what the network's layout computes, with any kernel, bit for bit,
+// once its buffers are moved into the plan's order and back: forward, both gradients, written and added.
+TEST(SparsePlanTest, PackedWeightsGiveTheSameBits) {
   if (!nn_internal::HasSparseKernels()) GTEST_SKIP() << "this build has no sparse kernels (no AVX-512)";
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("lenet_300_100"));
   const Mask mask = UnevenFirstLayerMask(*network);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> plain,
                        SparsePlan::Create(*network, mask, {.selection = KernelSelection::kSparse}));
   ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<SparsePlan> reordered,
-      SparsePlan::Create(*network, mask, {.selection = KernelSelection::kSparse, .reorder_outputs = true}));
+      std::unique_ptr<SparsePlan> packed,
+      SparsePlan::Create(*network, mask, {.selection = KernelSelection::kSparse, .pack_weights = true}));
   EXPECT_FALSE(plain->reordered());
-  ASSERT_TRUE(reordered->reordered());
-  EXPECT_LT(KeptLines(reordered->kept_bits()), KeptLines(plain->kept_bits()));
-  EXPECT_EQ(reordered->layers()[0]->output_order().size(), 300u);
-  EXPECT_TRUE(reordered->layers()[2]->output_order().empty());  // fc2 reads fc1's output, not the input.
-  EXPECT_THAT(SparsePlanJson(reordered->Describe(2)),
-              HasSubstr("\"weight_gradient\":\"sparse\",\"outputs_reordered\":true}"));
-  EXPECT_THAT(SparsePlanJson(plain->Describe(2)), ::testing::Not(HasSubstr("outputs_reordered")));
+  ASSERT_TRUE(packed->reordered());
+  // Every layer runs sparse here, so every layer packs; the first layer's kept weights then fill whole lines.
+  EXPECT_EQ(packed->layers()[0]->weight_order().size(), 784u * 300u);
+  EXPECT_EQ(packed->layers()[2]->weight_order().size(), 300u * 100u);
+  EXPECT_EQ(packed->layers()[4]->weight_order().size(), 100u * 10u);
+  EXPECT_LT(KeptLines(packed->kept_bits()) * 3, KeptLines(plain->kept_bits()));
+  EXPECT_THAT(SparsePlanJson(packed->Describe(2)), HasSubstr("\"weight_gradient\":\"sparse\",\"weights_packed\":true}"));
+  EXPECT_THAT(SparsePlanJson(plain->Describe(2)), ::testing::Not(HasSubstr("weights_packed")));
+  for (const int64_t batch : packed->layers()[0]->RepresentativeBatches()) {
+    EXPECT_FALSE(packed->layers()[0]->Supports(Product::kForward, KernelKind::kSparseLines));
+    EXPECT_EQ(packed->layers()[0]->kernel(Product::kForward, batch), KernelKind::kSparse);
+  }
 
   // The plan's mask is the mask moved; moving there and back is the identity, and moving changes the buffer.
   std::vector<float> moved(mask.values().begin(), mask.values().end());
-  reordered->ToPlanOrder(absl::MakeSpan(moved));
-  EXPECT_EQ(moved, std::vector<float>(reordered->mask().values().begin(), reordered->mask().values().end()));
+  packed->ToPlanOrder(absl::MakeSpan(moved));
+  EXPECT_EQ(moved, std::vector<float>(packed->mask().values().begin(), packed->mask().values().end()));
   std::vector<float> parameters(network->parameter_count());
   std::mt19937_64 engine(4);
   network->Initialize(engine, absl::MakeSpan(parameters));
   mask.Apply(absl::MakeSpan(parameters));
   std::vector<float> plan_order = parameters;
-  reordered->ToPlanOrder(absl::MakeSpan(plan_order));
+  packed->ToPlanOrder(absl::MakeSpan(plan_order));
   EXPECT_NE(plan_order, parameters);
   std::vector<float> round_trip = plan_order;
-  reordered->ToNetworkOrder(absl::MakeSpan(round_trip));
+  packed->ToNetworkOrder(absl::MakeSpan(round_trip));
   EXPECT_EQ(round_trip, parameters);
 
   std::normal_distribution<float> pixel(0.0f, 1.0f);
   for (const KernelKind kind : {KernelKind::kSparse, KernelKind::kSparseLines, KernelKind::kDense}) {
+    // The network's layout runs the first layer on `kind`; the packed plan always on its sparse kernels.
+    auto* first = const_cast<LayerSparsity*>(plain->layers()[0]);
+    for (const int64_t b : first->RepresentativeBatches()) {
+      first->set_kernel(Product::kForward, b, kind);
+      first->set_kernel(Product::kWeightGradient, b, kind);
+    }
     for (const int64_t batch : {1, 2, 7, 16, 256}) {
-      for (SparsePlan* plan : {plain.get(), reordered.get()}) {
-        auto* first = const_cast<LayerSparsity*>(plan->layers()[0]);
-        for (const int64_t b : first->RepresentativeBatches()) {
-          first->set_kernel(Product::kForward, b, kind);
-          first->set_kernel(Product::kWeightGradient, b, kind);
-        }
-      }
       std::vector<float> inputs(batch * network->input_shape().size());
       for (float& value : inputs) value = pixel(engine);
       std::vector<int32_t> labels(batch);
@@ -274,23 +278,33 @@ TEST(SparsePlanTest, ReorderedOutputsGiveTheSameBits) {
       const float sentinel = -12345.0f;
       std::vector<float> expected(network->parameter_count(), sentinel);
       std::vector<float> gradient(network->parameter_count(), sentinel);
-      const double expected_loss =
-          network->WriteGradient(parameters, inputs.data(), labels.data(), batch,
-                                 network->CreateWorkspace(batch, &plain->layers()).get(), absl::MakeSpan(expected));
-      const double loss =
-          network->WriteGradient(plan_order, inputs.data(), labels.data(), batch,
-                                 network->CreateWorkspace(batch, &reordered->layers()).get(), absl::MakeSpan(gradient));
-      reordered->ToNetworkOrder(absl::MakeSpan(gradient));
-      EXPECT_EQ(loss, expected_loss) << "batch " << batch;
+      auto plain_workspace = network->CreateWorkspace(batch, &plain->layers());
+      auto packed_workspace = network->CreateWorkspace(batch, &packed->layers());
+      EXPECT_EQ(network->WriteGradient(plan_order, inputs.data(), labels.data(), batch, packed_workspace.get(),
+                                       absl::MakeSpan(gradient)),
+                network->WriteGradient(parameters, inputs.data(), labels.data(), batch, plain_workspace.get(),
+                                       absl::MakeSpan(expected)))
+          << "batch " << batch;
+      std::vector<float> written = gradient;
+      packed->ToNetworkOrder(absl::MakeSpan(written));
+      // Added onto what the first pass wrote: the kept entries' chains then start from their values.
+      network->AccumulateGradient(plan_order, inputs.data(), labels.data(), batch, packed_workspace.get(),
+                                  absl::MakeSpan(gradient));
+      std::vector<float> added_expected = expected;
+      network->AccumulateGradient(parameters, inputs.data(), labels.data(), batch, plain_workspace.get(),
+                                  absl::MakeSpan(added_expected));
+      packed->ToNetworkOrder(absl::MakeSpan(gradient));
       for (int64_t i = 0; i < network->parameter_count(); ++i) {
-        ASSERT_EQ(absl::bit_cast<uint32_t>(gradient[i]), absl::bit_cast<uint32_t>(expected[i]))
+        if (mask.values()[i] == 0.0f) continue;  // Pruned entries: whatever each kernel leaves there.
+        ASSERT_EQ(absl::bit_cast<uint32_t>(written[i]), absl::bit_cast<uint32_t>(expected[i]))
             << "entry " << i << ", batch " << batch << ", kernel " << static_cast<int>(kind);
+        ASSERT_EQ(absl::bit_cast<uint32_t>(gradient[i]), absl::bit_cast<uint32_t>(added_expected[i]))
+            << "added, entry " << i << ", batch " << batch << ", kernel " << static_cast<int>(kind);
       }
       int64_t correct = 0, expected_correct = 0;
-      EXPECT_EQ(network->Evaluate(plan_order, inputs.data(), labels.data(), batch,
-                                  network->CreateWorkspace(batch, &reordered->layers()).get(), &correct),
-                network->Evaluate(parameters, inputs.data(), labels.data(), batch,
-                                  network->CreateWorkspace(batch, &plain->layers()).get(), &expected_correct))
+      EXPECT_EQ(network->Evaluate(plan_order, inputs.data(), labels.data(), batch, packed_workspace.get(), &correct),
+                network->Evaluate(parameters, inputs.data(), labels.data(), batch, plain_workspace.get(),
+                                  &expected_correct))
           << "batch " << batch;
       EXPECT_EQ(correct, expected_correct) << "batch " << batch;
     }

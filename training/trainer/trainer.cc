@@ -131,12 +131,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& co
   ASSIGN_OR_RETURN(optimizers::Schedule schedule, optimizers::Schedule::Create(config.schedule));
   std::unique_ptr<nn::SparsePlan> sparse_plan;
   if (mask != nullptr && mask->pruned_count() > 0) {
-    // One process at small batches may hold its parameters in the plan's order (ranks exchange them in the
-    // network's).
-    const bool reorder = reducer == nullptr && config.batch_size <= nn::kReorderOutputsMaxBatch;
+    // One process may hold its parameters in the plan's order (ranks exchange them in the network's: each rank's
+    // plan measures its own kernel choices, on which packing depends).
     ASSIGN_OR_RETURN(sparse_plan,
                      nn::SparsePlan::Create(*network, *mask,
-                                            {.selection = config.sparse_kernels, .reorder_outputs = reorder}));
+                                            {.selection = config.sparse_kernels, .pack_weights = reducer == nullptr}));
   }
   return std::unique_ptr<Trainer>(
       new Trainer(config, network, dataset, mask, reducer, std::move(schedule), std::move(sparse_plan)));
@@ -192,7 +191,7 @@ TrialResult Trainer::Train(absl::Span<float> network_order_parameters, const Tra
   PARSITY_CHECK(static_cast<int64_t>(network_order_parameters.size()) == network_->parameter_count());
   const auto start = std::chrono::steady_clock::now();
   if (mask_ != nullptr) mask_->Apply(network_order_parameters);
-  // Under a plan that reorders some layer's outputs the trial runs on a copy in the plan's order, converted back for
+  // Under a plan that packs some layer's weights the trial runs on a copy in the plan's order, converted back for
   // the hooks and at the end.
   const bool reordered = sparse_plan_ != nullptr && sparse_plan_->reordered();
   AlignedFloatVector plan_order_parameters;
@@ -230,7 +229,8 @@ TrialResult Trainer::Train(absl::Span<float> network_order_parameters, const Tra
       result.status = TrialStatus::kInfeasible;
       break;
     }
-    if (hooks.after_step) {
+    const bool hook_due = hooks.after_step && (!hooks.after_step_due || hooks.after_step_due(step + 1));
+    if (hook_due) {
       std::copy(parameters.begin(), parameters.end(), previous.begin());
       if (reordered) sparse_plan_->ToNetworkOrder(absl::MakeSpan(previous));
     }
@@ -239,11 +239,11 @@ TrialResult Trainer::Train(absl::Span<float> network_order_parameters, const Tra
     result.examples_seen = result.steps * config_.batch_size;
     training_loss_since_check += loss;
     ++steps_since_check;
-    if (hooks.after_step && reordered) {
+    if (hook_due && reordered) {
       std::copy(parameters.begin(), parameters.end(), current.begin());
       sparse_plan_->ToNetworkOrder(absl::MakeSpan(current));
       hooks.after_step(result.steps, previous, current);
-    } else if (hooks.after_step) {
+    } else if (hook_due) {
       hooks.after_step(result.steps, previous, parameters);
     }
     if (reducer_ != nullptr && config_.consistency_check_interval > 0 &&

@@ -118,6 +118,10 @@ struct TrainerHooks {
   // After every update, with the number of updates done and the parameters before and after it (for the theory
   // estimators, which measure along the trajectory).
   std::function<void(int64_t step, absl::Span<const float> previous, absl::Span<const float> current)> after_step;
+  // When set, after_step runs only after the updates `step` for which this returns true: the trainer then copies (and,
+  // under a plan that packs weights, converts) the parameters for those steps only, where it otherwise copies them
+  // before every update.
+  std::function<bool(int64_t step)> after_step_due;
 };
 
 // The parameter initialization of experiments/PROTOCOL.md from std::mt19937_64(seed): each trial's seed gives its own
@@ -143,9 +147,10 @@ class Trainer {
   // entries are first set to +0.0f (the masked network's weights; a dense kernel would otherwise read what they held
   // and the first step would depend on the plan's kernel choice). Deterministic: the same config, initial parameters
   // and thread count give bit-identical results, whichever kernels the plan picked. Cannot fail once created.
-  // Hooks and the caller see the parameters in the network's order, also when the plan keeps some layer's outputs in
-  // its own (nn::SparsePlan::reordered: one-process trials at batches up to nn::kReorderOutputsMaxBatch, such as
-  // LeNet-300-100's first layer under SNIP); an after_step hook then costs two reordering copies per step.
+  // Hooks and the caller see the parameters in the network's order, also when the plan keeps some layer's weights
+  // packed in its own (nn::SparsePlan::reordered: one-process trials, for layers whose products all run sparse, such
+  // as LeNet-300-100's first layer under SNIP at 90%); an after_step hook then costs two converting copies per step it
+  // is due (TrainerHooks::after_step_due).
   TrialResult Train(absl::Span<float> parameters, const TrainerHooks& hooks = {});
 
   const TrainerConfig& config() const { return config_; }

@@ -4,15 +4,18 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "tools/base/status_matchers.h"
 #include "training/data/dataset.h"
 #include "training/data/synthetic_examples.h"
 #include "training/nn/networks.h"
 #include "training/nn/mask.h"
+#include "training/trainer/gradient_reducer.h"
 #include "training/trainer/trial_record.h"
 
 namespace parsity::trainer {
@@ -314,11 +317,24 @@ TEST_F(TrainerTest, UnprunedInitialParametersTrainAsThePrunedNetworkWhateverTheK
   }
 }
 
-// At batches of up to nn::kReorderOutputsMaxBatch one process keeps the first layer's outputs in the plan's order
-// (LeNet-300-100: SNIP-like masks pack its kept weights into fewer lines that way); the trial, its hooks and its final
-// parameters are bit for bit those of the masked-dense trial, which keeps the network's order, for every optimizer
-// (their state lies in the plan's order too) and with the exact gradient sum.
-TEST_F(TrainerTest, ReorderedOutputsTrainAsTheNetworkOrder) {
+// One rank that sums nothing: a trainer with a reducer, in one process.
+class SingleRankReducer : public GradientReducer {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void SumGradients(absl::Span<float>) override {}
+  void SumExact(ExactSum*) override {}
+  void SumScalars(absl::Span<double>) override {}
+  absl::Status CheckParametersIdentical(absl::Span<const float>) override { return absl::OkStatus(); }
+  int64_t bytes_communicated() const override { return 0; }
+};
+
+// One process keeps the weights of layers whose products all run sparse packed in the plan's order (here every
+// layer: the selection is kSparse); the trial, its hooks and its final parameters are bit for bit those of the
+// masked-dense trial, which keeps the network's layout, for every optimizer (their state lies in the plan's order too),
+// with the exact gradient sum, at batches where the first layer would otherwise run its line kernels (4) and where it
+// would not (32). A hook with after_step_due sees the same parameters at its due steps only.
+TEST_F(TrainerTest, PackedWeightsTrainAsTheNetworkLayout) {
   std::vector<float> keep(network_->parameter_count(), 1.0f);
   for (const nn::ParameterView& view : network_->views()) {
     for (int64_t i = 0; i < view.size; ++i) {
@@ -328,55 +344,73 @@ TEST_F(TrainerTest, ReorderedOutputsTrainAsTheNetworkOrder) {
     }
   }
   ASSERT_OK_AND_ASSIGN(const nn::Mask mask, nn::Mask::Create(keep));
-  for (const char* optimizer : {"sgd", "momentum", "adam"}) {
-    for (const bool exact : {false, true}) {
-      TrainerConfig config = BaseConfig();
-      config.batch_size = 4;
-      config.max_steps = 30;
-      config.goal_error = kUnreachableGoal;
-      config.optimizer.name = optimizer;
-      config.schedule.initial_learning_rate = 0.01f;
-      config.exact_gradient_sum = exact;
-      std::vector<uint64_t> reference_hook, hook;
-      auto record = [](std::vector<uint64_t>* seen) {
-        TrainerHooks hooks;
-        hooks.after_step = [seen](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
-          uint64_t hash = static_cast<uint64_t>(step);
-          for (const absl::Span<const float> values : {previous, current}) {
-            for (const float value : values) {
-              uint32_t bits;
-              std::memcpy(&bits, &value, sizeof(bits));
-              hash = hash * 1099511628211ull ^ bits;
-            }
-          }
-          seen->push_back(hash);
-        };
-        return hooks;
-      };
-      config.sparse_kernels = nn::KernelSelection::kDense;
-      std::vector<float> reference = InitialParameters(7);
-      const TrialResult expected = Run(config, &reference, &mask, record(&reference_hook));
-      config.sparse_kernels = nn::KernelSelection::kSparse;
-      ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer,
-                           Trainer::Create(config, network_.get(), &dataset_, &mask));
-      ASSERT_TRUE(trainer->sparse_plan()->reordered());
-      std::vector<float> parameters = InitialParameters(7);
-      const TrialResult result = trainer->Train(absl::MakeSpan(parameters), record(&hook));
-      const std::string label = std::string(optimizer) + (exact ? ", exact sum" : "");
-      EXPECT_EQ(0, std::memcmp(parameters.data(), reference.data(), parameters.size() * sizeof(float))) << label;
-      EXPECT_EQ(hook, reference_hook) << label;
-      ASSERT_EQ(result.checks.size(), expected.checks.size()) << label;
-      for (size_t i = 0; i < result.checks.size(); ++i) {
-        EXPECT_EQ(result.checks[i].validation_loss, expected.checks[i].validation_loss) << label << ", check " << i;
-        EXPECT_EQ(result.checks[i].mean_training_loss, expected.checks[i].mean_training_loss) << label;
+  auto record = [](std::vector<std::pair<int64_t, uint64_t>>* seen) {
+    TrainerHooks hooks;
+    hooks.after_step = [seen](int64_t step, absl::Span<const float> previous, absl::Span<const float> current) {
+      uint64_t hash = 14695981039346656037ull;
+      for (const absl::Span<const float> values : {previous, current}) {
+        for (const float value : values) {
+          uint32_t bits;
+          std::memcpy(&bits, &value, sizeof(bits));
+          hash = hash * 1099511628211ull ^ bits;
+        }
+      }
+      seen->emplace_back(step, hash);
+    };
+    return hooks;
+  };
+  for (const int64_t batch_size : {4, 32}) {
+    for (const char* optimizer : {"sgd", "momentum", "adam"}) {
+      for (const bool exact : {false, true}) {
+        TrainerConfig config = BaseConfig();
+        config.batch_size = batch_size;
+        config.max_steps = 30;
+        config.goal_error = kUnreachableGoal;
+        config.optimizer.name = optimizer;
+        config.schedule.initial_learning_rate = 0.01f;
+        config.exact_gradient_sum = exact;
+        std::vector<std::pair<int64_t, uint64_t>> reference_hook, hook, due_hook;
+        config.sparse_kernels = nn::KernelSelection::kDense;
+        std::vector<float> reference = InitialParameters(7);
+        const TrialResult expected = Run(config, &reference, &mask, record(&reference_hook));
+        config.sparse_kernels = nn::KernelSelection::kSparse;
+        ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer,
+                             Trainer::Create(config, network_.get(), &dataset_, &mask));
+        ASSERT_TRUE(trainer->sparse_plan()->reordered());
+        std::vector<float> parameters = InitialParameters(7);
+        const TrialResult result = trainer->Train(absl::MakeSpan(parameters), record(&hook));
+        const std::string label = absl::StrCat(optimizer, exact ? ", exact sum" : "", ", batch ", batch_size);
+        EXPECT_EQ(0, std::memcmp(parameters.data(), reference.data(), parameters.size() * sizeof(float))) << label;
+        EXPECT_EQ(hook, reference_hook) << label;
+        ASSERT_EQ(result.checks.size(), expected.checks.size()) << label;
+        for (size_t i = 0; i < result.checks.size(); ++i) {
+          EXPECT_EQ(result.checks[i].validation_loss, expected.checks[i].validation_loss) << label << ", check " << i;
+          EXPECT_EQ(result.checks[i].mean_training_loss, expected.checks[i].mean_training_loss) << label;
+        }
+        if (exact || std::string(optimizer) != "sgd") continue;
+        TrainerHooks due = record(&due_hook);
+        due.after_step_due = [](int64_t step) { return step % 7 == 0; };
+        parameters = InitialParameters(7);
+        trainer->Train(absl::MakeSpan(parameters), due);
+        std::vector<std::pair<int64_t, uint64_t>> due_reference;
+        for (const auto& seen : reference_hook) {
+          if (seen.first % 7 == 0) due_reference.push_back(seen);
+        }
+        EXPECT_EQ(due_hook, due_reference) << label;
+        EXPECT_EQ(due_hook.size(), 4u) << label;
       }
     }
   }
-  // Above the largest such batch, and on ranks, the plan keeps the network's order.
+  // Dense kernels, and ranks (whose plans must agree on one layout), keep the network's layout.
   TrainerConfig config = BaseConfig();
-  config.batch_size = nn::kReorderOutputsMaxBatch + 1;
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer, Trainer::Create(config, network_.get(), &dataset_, &mask));
-  EXPECT_FALSE(trainer->sparse_plan()->reordered());
+  config.sparse_kernels = nn::KernelSelection::kDense;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> dense, Trainer::Create(config, network_.get(), &dataset_, &mask));
+  EXPECT_FALSE(dense->sparse_plan()->reordered());
+  config.sparse_kernels = nn::KernelSelection::kSparse;
+  SingleRankReducer reducer;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> ranked,
+                       Trainer::Create(config, network_.get(), &dataset_, &mask, &reducer));
+  EXPECT_FALSE(ranked->sparse_plan()->reordered());
 }
 
 TEST_F(TrainerTest, InvalidConfigsNameTheField) {

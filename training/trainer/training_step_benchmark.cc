@@ -153,10 +153,8 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   }
   const nn::Mask& mask = SnipMask(network_name, network, setup.parameters, sparsity);
   mask.Apply(absl::MakeSpan(setup.parameters));
-  // As one-process trials make it (trainer.cc): at small batches layers reading the input may keep their outputs in
-  // the plan's order.
-  auto plan =
-      nn::SparsePlan::Create(network, mask, {.reorder_outputs = batch_size <= nn::kReorderOutputsMaxBatch});
+  // As one-process trials make it (trainer.cc): layers whose products all run sparse keep their weights packed.
+  auto plan = nn::SparsePlan::Create(network, mask, {.pack_weights = true});
   PARSITY_CHECK_OK(plan.status());
   // Three trainers of the same network on copies of its parameters: unpruned (dense kernels, plain update), pruned on
   // the dense kernels with the masked update (the step before sparse execution existed), and pruned on its plan.

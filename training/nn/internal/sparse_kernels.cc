@@ -167,7 +167,6 @@ int64_t LayOutSparseScratch(const SparseScratchSizes& sizes, float* scratch, Spa
   take(sizes.planes, &out.planes);
   take(sizes.values, &out.values);
   take(sizes.zeros, &out.zeros);
-  take(sizes.reordered, &out.reordered);
   return offset;
 }
 
@@ -289,18 +288,27 @@ inline void ScatterTile(const int32_t* offsets, const float* values, int64_t beg
 }
 
 // The start of a vector's 16 entry chains: the entries' values when adding to the gradient, +0 when writing it (what a
-// zeroed buffer would hold). Unused lanes (weight index -1) are never read.
-inline __m512 EntryChainsStart(const int32_t* weight_index, bool overwrite, const float* weight_gradient) {
+// zeroed buffer would hold). Unused lanes (weight index -1) are never read. `contiguous`: see
+// SparseWeightGradientPlan (one masked load from the first lane's entry).
+inline __m512 EntryChainsStart(const int32_t* weight_index, bool contiguous, bool overwrite,
+                               const float* weight_gradient) {
   if (overwrite) return _mm512_setzero_ps();
   const __m512i entry = _mm512_loadu_si512(weight_index);
-  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512()), entry,
-                                  weight_gradient, 4);
+  const __mmask16 used = _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512());
+  if (contiguous) return _mm512_maskz_loadu_ps(used, weight_gradient + weight_index[0]);
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), used, entry, weight_gradient, 4);
 }
 
 // Stores a vector's 16 chains into their entries; unused lanes are not written.
-inline void StoreEntryChains(const int32_t* weight_index, __m512 chains, float* weight_gradient) {
+inline void StoreEntryChains(const int32_t* weight_index, bool contiguous, __m512 chains, float* weight_gradient) {
   const __m512i entry = _mm512_loadu_si512(weight_index);
-  _mm512_mask_i32scatter_ps(weight_gradient, _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512()), entry, chains, 4);
+  const __mmask16 used = _mm512_cmpge_epi32_mask(entry, _mm512_setzero_si512());
+  if (contiguous) {
+    // A vector scatter costs several times a store on these machines (LeNet-300-100's first layer: training/README.md).
+    _mm512_mask_storeu_ps(weight_gradient + weight_index[0], used, chains);
+    return;
+  }
+  _mm512_mask_i32scatter_ps(weight_gradient, used, entry, chains, 4);
 }
 
 // The weight-gradient kernels' walk over images, output rows and output pixels, in floats of the padded NHWC input and
@@ -351,14 +359,14 @@ template <int G>
 inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, const float* padded_input,
                                 const float* output_gradient, const SparseWeightGradientPlan::Block& block,
                                 const int32_t* input_lane, const int32_t* output_lane, const int32_t* weight_index,
-                                bool overwrite, float* weight_gradient) {
+                                bool contiguous, bool overwrite, float* weight_gradient) {
   const __mmask16 in_low = LaneMask(block.j_count), in_high = LaneMask(block.j_count - 16);
   const __mmask16 out_low = LaneMask(block.o_count), out_high = LaneMask(block.o_count - 16);
   __m512 acc[G];
   __m512i input_index[G], output_index[G];
 #pragma GCC unroll 8
   for (int v = 0; v < G; ++v) {
-    acc[v] = EntryChainsStart(weight_index + 16 * v, overwrite, weight_gradient);
+    acc[v] = EntryChainsStart(weight_index + 16 * v, contiguous, overwrite, weight_gradient);
     input_index[v] = _mm512_loadu_si512(input_lane + 16 * v);
     output_index[v] = _mm512_loadu_si512(output_lane + 16 * v);
   }
@@ -379,7 +387,7 @@ inline void WeightGradientGroup(const ConvolutionGeometry& g, int64_t batch, con
                       }
                     });
 #pragma GCC unroll 8
-  for (int v = 0; v < G; ++v) StoreEntryChains(weight_index + 16 * v, acc[v], weight_gradient);
+  for (int v = 0; v < G; ++v) StoreEntryChains(weight_index + 16 * v, contiguous, acc[v], weight_gradient);
 }
 
 // The vectors of one group: each its own block's inputs (the group's lane masks), all the same output gradients.
@@ -396,7 +404,7 @@ inline void WeightGradientVectors(const ConvolutionGeometry& g, int64_t batch, c
 #pragma GCC unroll 8
   for (int k = 0; k < K; ++k) {
     const int64_t vector = group.vector[k];
-    acc[k] = EntryChainsStart(plan.weight_index.data() + 16 * vector, overwrite, weight_gradient);
+    acc[k] = EntryChainsStart(plan.weight_index.data() + 16 * vector, plan.contiguous, overwrite, weight_gradient);
     input_index[k] = _mm512_loadu_si512(plan.input_lane.data() + 16 * vector);
     output_index[k] = _mm512_loadu_si512(plan.output_lane.data() + 16 * vector);
     input_offset[k] = group.input_offset[k];
@@ -415,7 +423,7 @@ inline void WeightGradientVectors(const ConvolutionGeometry& g, int64_t batch, c
   });
 #pragma GCC unroll 8
   for (int k = 0; k < K; ++k) {
-    StoreEntryChains(plan.weight_index.data() + 16 * group.vector[k], acc[k], weight_gradient);
+    StoreEntryChains(plan.weight_index.data() + 16 * group.vector[k], plan.contiguous, acc[k], weight_gradient);
   }
 }
 
@@ -450,9 +458,9 @@ template <int G>
 struct WeightGradientKernel {
   static void Run(const ConvolutionGeometry& g, int64_t batch, const float* padded_input, const float* output_gradient,
                   const SparseWeightGradientPlan::Block& block, const int32_t* input_lane, const int32_t* output_lane,
-                  const int32_t* weight_index, bool overwrite, float* weight_gradient) {
+                  const int32_t* weight_index, bool contiguous, bool overwrite, float* weight_gradient) {
     WeightGradientGroup<G>(g, batch, padded_input, output_gradient, block, input_lane, output_lane, weight_index,
-                           overwrite, weight_gradient);
+                           contiguous, overwrite, weight_gradient);
   }
 };
 
@@ -655,7 +663,7 @@ void SparseWeightGradient(const ConvolutionGeometry& geometry, int64_t batch, co
       DispatchCount<WeightGradientKernel, kMaxGroupVectors>(
           std::min(kMaxGroupVectors, block.vectors - v), geometry, batch, padded_input, output_gradient, block,
           plan.input_lane.data() + 16 * first, plan.output_lane.data() + 16 * first,
-          plan.weight_index.data() + 16 * first, overwrite, weight_gradient);
+          plan.weight_index.data() + 16 * first, plan.contiguous, overwrite, weight_gradient);
     }
   }
 }

@@ -147,7 +147,6 @@ struct SparseScratch {
   float* planes = nullptr;        // Output planes of a forward product, or output-gradient planes.
   float* values = nullptr;        // Packed weight values, one per entry.
   float* zeros = nullptr;         // Zeros: the start of an overwritten input gradient.
-  float* reordered = nullptr;     // Outputs or output gradients in the layer's own order (LayerSparsity::output_order).
 };
 
 // The floats of each region, in the order of SparseScratch.
@@ -157,7 +156,6 @@ struct SparseScratchSizes {
   int64_t planes = 0;
   int64_t values = 0;
   int64_t zeros = 0;
-  int64_t reordered = 0;
 };
 
 // Lays the regions out one after another from `scratch`, each starting on a 64-byte boundary, into `*regions`
@@ -348,6 +346,10 @@ struct SparseWeightGradientPlan {
   std::vector<int32_t> input_lane;
   std::vector<int32_t> output_lane;
   std::vector<int32_t> weight_index;
+  // Whether every used lane's weight_index is its own position in weight_index (weights packed in the plan's order,
+  // LayerSparsity::PackWeights): a vector's entries then load and store as one masked vector instead of a gather and
+  // a scatter. A vector's used lanes come first, so lane 0 is always used.
+  bool contiguous = false;
 
   int64_t vectors() const { return static_cast<int64_t>(weight_index.size()) / 16; }
 };

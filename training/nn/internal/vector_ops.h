@@ -49,25 +49,6 @@ inline void CopyFloats(const float* source, int64_t n, float* destination) {
 #endif
 }
 
-// destination[i] = source[index[i]] for i in [0, n). The ranges must not overlap.
-inline void GatherFloats(const float* source, const int32_t* index, int64_t n, float* destination) {
-#if defined(__AVX512F__)
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512i lanes = _mm512_loadu_si512(index + i);
-    _mm512_storeu_ps(destination + i, _mm512_i32gather_ps(lanes, source, 4));
-  }
-  if (i < n) {
-    const __mmask16 mask = TailMask(n - i);
-    const __m512i lanes = _mm512_maskz_loadu_epi32(mask, index + i);
-    _mm512_mask_storeu_ps(destination + i, mask,
-                          _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, lanes, source, 4));
-  }
-#else
-  for (int64_t i = 0; i < n; ++i) destination[i] = source[index[i]];
-#endif
-}
-
 // destination[i] = 0 for i in [0, n).
 inline void ZeroFloats(int64_t n, float* destination) {
 #if defined(__AVX512F__)
