@@ -31,7 +31,9 @@
 //   consecutive k (within one kernel row) by 32 consecutive o, and for every pixel selects its inputs and output
 //   gradients with two in-register permutes of the pixel's NHWC rows; the pixel sum runs in the dense kernel's order.
 //   A block of many vectors runs them together; vectors of blocks with one or two run in groups of up to 8 from
-//   blocks of the same output channels, so that even very sparse layers keep enough chains in flight.
+//   blocks of the same output channels, so that even very sparse layers keep enough chains in flight. A vector's
+//   entries are gathered from and scattered to the weight gradient by index, or, when the layer's kept weights lie
+//   packed in the vectors' order (SparseWeightGradientPlan::contiguous), loaded and stored as one masked vector.
 #ifndef PARSITY_TRAINING_NN_INTERNAL_SPARSE_KERNELS_H_
 #define PARSITY_TRAINING_NN_INTERNAL_SPARSE_KERNELS_H_
 
