@@ -70,7 +70,13 @@ TEST_F(TrajectoryMeasurementTest, MeasuresAtDueStepsAsTheEstimatorsDo) {
         return MeasurementSeeds{.hessian = 11, .noise = 22, .two_batch = 33};
       },
       [&](const TrajectoryMeasurement& m) { measured.push_back(m); });
-  for (int64_t step = 1; step <= 12; ++step) hook(step, parameters_, next_);
+  // The trainer's after_step_due: the hook measures exactly at the steps it names.
+  const std::function<bool(int64_t)> due = TrajectoryMeasurementDue(schedule);
+  for (int64_t step = 1; step <= 12; ++step) {
+    const size_t before = measured.size();
+    hook(step, parameters_, next_);
+    EXPECT_EQ(measured.size() > before, due(step)) << "step " << step;
+  }
   // Due: 4 (L), 6 (noise), 8 (L), 12 (both).
   ASSERT_EQ(measured.size(), 4u);
   EXPECT_EQ(seed_calls, 4);
