@@ -132,7 +132,7 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
   // The kept weights in the order of the weight-gradient kernel's vectors (a vector's lanes side by side, a vector's
   // unused lanes holding pruned weights), then the other pruned weights in ascending order. The forward and
   // input-gradient structures read weights by index, so they follow wherever the weights go.
-  bool PackWeights() override {
+  bool PackLayerWeights() override {
     const int64_t weights = in_ * out_;
     const std::vector<int32_t>& lanes = weight_gradient.weight_index;
     if (static_cast<int64_t>(lanes.size()) > weights) return false;  // Unused lanes outnumber the pruned weights.

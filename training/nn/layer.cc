@@ -74,6 +74,17 @@ void LayerSparsity::set_weight_order(std::vector<int32_t> order) {
   weight_order_ = std::move(order);
 }
 
+bool LayerSparsity::PackWeights() {
+  if (!PackLayerWeights()) return false;
+  // The line kernels read the network's layout: the sparse kernels, which read weights by index, take their place.
+  for (std::array<KernelKind, kProducts>& products : kernels_) {
+    for (KernelKind& kind : products) {
+      if (kind == KernelKind::kSparseLines) kind = KernelKind::kSparse;
+    }
+  }
+  return true;
+}
+
 void LayerSparsity::set_kernel(Product product, int64_t batch, KernelKind kind) {
   PARSITY_CHECK(Supports(product, kind));
   kernels_[BatchClass(batch)][static_cast<int>(product)] = kind;

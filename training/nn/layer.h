@@ -151,16 +151,20 @@ class LayerSparsity {
   absl::Span<const int32_t> weight_order() const { return weight_order_; }
   // Moves the layer's kept weights to the front of its weights, in the order its sparse kernels visit them, and points
   // the structures there, so that the products read and write a few whole cache lines instead of kept entries spread
-  // over the matrix, and a masked optimizer update touches those lines only. Each product must then run its sparse
-  // kernel (kSparse) at every batch: the other kernels need the network's layout. Every chain of multiply-adds keeps
-  // its terms and their order, so results do not change. Returns false, changing nothing, when the layer cannot pack
-  // its weights. Called by the plan that owns this object, before any layer runs with it.
-  virtual bool PackWeights() { return false; }
+  // over the matrix, and a masked optimizer update touches those lines only. Products that ran the line kernels run
+  // the sparse ones (kSparse) from then on, since line kernels need the network's layout; the caller must not pack a
+  // layer with a dense product. Every chain of multiply-adds keeps its terms and their order, so results do not
+  // change. Returns false, changing nothing, when the layer cannot pack its weights. Called by the plan that owns this
+  // object, before any layer runs with it.
+  bool PackWeights();
 
  protected:
   // `weight_mask`: the mask's 0/1 entries over the layer's weights, from which kept_weights() and density() come.
   LayerSparsity(absl::Span<const float> weight_mask, int64_t max_batch);
-  // For PackWeights. REQUIRES: `order` is a permutation of the layer's weights.
+  // The layer's part of PackWeights: moves the weights, points the structures there and calls set_weight_order.
+  // Returns false, changing nothing, when it cannot.
+  virtual bool PackLayerWeights() { return false; }
+  // For PackLayerWeights. REQUIRES: `order` is a permutation of the layer's weights.
   void set_weight_order(std::vector<int32_t> order);
 
  private:

@@ -26,10 +26,12 @@ int64_t Network::ForwardFlopsPerExample() const {
   return 2 * multiply_adds;
 }
 
+bool Network::Node::reads_only_network_input() const { return inputs == std::vector<int>{NetworkBuilder::kInput}; }
+
 int64_t Network::TrainingFlopsPerExample() const {
   int64_t multiply_adds = 0;
   for (const Node& node : nodes_) {
-    const bool needs_input_gradient = node.inputs != std::vector<int>{NetworkBuilder::kInput};
+    const bool needs_input_gradient = !node.reads_only_network_input();
     multiply_adds += (needs_input_gradient ? 3 : 2) * node.layer->MultiplyAddsPerExample();
   }
   return 2 * multiply_adds;

@@ -78,6 +78,8 @@ class Network {
     std::vector<int> inputs;      // Tensor ids, each < this node's output id.
     int64_t weights_offset = -1;  // Into the parameter buffer; -1 when the layer has no such tensor.
     int64_t biases_offset = -1;
+    // Whether the node reads the network input and nothing else: no input gradient is then computed for it.
+    bool reads_only_network_input() const;
   };
 
   Network(const Network&) = delete;

@@ -120,7 +120,7 @@ std::vector<LayerKernels> DescribeLayers(const Network& network, const SparsePla
     LayerKernels kernels;
     kernels.name = node.layer->name();
     kernels.batch = batch;
-    kernels.has_input_gradient = node.inputs != std::vector<int>{NetworkBuilder::kInput};
+    kernels.has_input_gradient = !node.reads_only_network_input();
     const int64_t weights = TensorSize(*node.layer, ParameterKind::kWeights);
     kernels.kept_weights = kept_weights != nullptr ? (*kept_weights)[n] : weights;
     kernels.density = weights > 0 ? static_cast<double>(kernels.kept_weights) / static_cast<double>(weights) : 1.0;
@@ -139,7 +139,7 @@ std::vector<LayerKernels> DescribeLayers(const Network& network, const SparsePla
 // Whether every product `node`'s layer computes runs a sparse kernel at every batch (the first layer computes no input
 // gradient).
 bool RunsSparseOnly(const LayerSparsity& sparsity, const Network::Node& node) {
-  const bool first_layer = node.inputs == std::vector<int>{NetworkBuilder::kInput};
+  const bool first_layer = node.reads_only_network_input();
   for (int64_t batch : sparsity.RepresentativeBatches()) {
     for (Product product : {Product::kForward, Product::kInputGradient, Product::kWeightGradient}) {
       if (first_layer && product == Product::kInputGradient) continue;
@@ -196,7 +196,7 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
         sparsity->set_biases_pruned(CountKept(mask_values.subspan(node.biases_offset, biases_size)) == 0);
       }
       if (sparsity != nullptr && options.selection != KernelSelection::kSparse) {
-        const bool first_layer = node.inputs == std::vector<int>{NetworkBuilder::kInput};
+        const bool first_layer = node.reads_only_network_input();
         std::unique_ptr<Bench> bench;
         if (options.selection == KernelSelection::kMeasured) {
           bench = std::make_unique<Bench>(*node.layer, max_batch, *sparsity, weight_mask, weights_size, biases_size);
@@ -225,14 +225,6 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
       }
       if (sparsity != nullptr && options.pack_weights && options.selection != KernelSelection::kDense &&
           RunsSparseOnly(*sparsity, node) && sparsity->PackWeights()) {
-        // The line kernels read the network's layout: the packed weights' sparse kernels take their place.
-        for (int64_t batch : sparsity->RepresentativeBatches()) {
-          for (Product product : {Product::kForward, Product::kInputGradient, Product::kWeightGradient}) {
-            if (sparsity->kernel(product, batch) == KernelKind::kSparseLines) {
-              sparsity->set_kernel(product, batch, KernelKind::kSparse);
-            }
-          }
-        }
         plan->weight_orders_.push_back({node.weights_offset, sparsity->weight_order()});
       }
     }

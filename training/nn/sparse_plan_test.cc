@@ -311,6 +311,29 @@ TEST(SparsePlanTest, PackedWeightsGiveTheSameBits) {
   }
 }
 
+// Line kernels read the network's layout: packing hands their products to the sparse kernels, whatever the plan chose.
+TEST(SparsePlanTest, PackingReplacesLineKernels) {
+  if (!nn_internal::HasSparseKernels()) GTEST_SKIP() << "this build has no sparse kernels (no AVX-512)";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("lenet_300_100"));
+  const Mask mask = UnevenFirstLayerMask(*network);
+  const Network::Node& first = network->nodes()[0];
+  std::unique_ptr<LayerSparsity> sparsity = first.layer->CreateSparsity(
+      mask.values().subspan(first.weights_offset, 784 * 300), network->chunk_examples());
+  ASSERT_NE(sparsity, nullptr);
+  const std::vector<int64_t> batches = sparsity->RepresentativeBatches();
+  for (size_t c = 0; c < batches.size(); ++c) {
+    sparsity->set_kernel(Product::kForward, batches[c], c % 2 == 0 ? KernelKind::kSparseLines : KernelKind::kSparse);
+    sparsity->set_kernel(Product::kWeightGradient, batches[c], KernelKind::kSparseLines);
+  }
+  ASSERT_TRUE(sparsity->PackWeights());
+  EXPECT_EQ(sparsity->weight_order().size(), 784u * 300u);
+  for (const int64_t batch : batches) {
+    EXPECT_EQ(sparsity->kernel(Product::kForward, batch), KernelKind::kSparse) << batch;
+    EXPECT_EQ(sparsity->kernel(Product::kWeightGradient, batch), KernelKind::kSparse) << batch;
+    EXPECT_FALSE(sparsity->Supports(Product::kWeightGradient, KernelKind::kSparseLines));
+  }
+}
+
 TEST(SparsePlanTest, JsonNamesEveryLayerAndItsKernels) {
   LayerKernels first;
   first.name = "conv1";
