@@ -85,7 +85,37 @@ std::unique_ptr<Workspace> Network::CreateWorkspace(int64_t max_batch, const Lay
     workspace->gradients_[tensor] = base + gradient_offsets[tensor];
   }
   workspace->scratch_ = base + scratch_offset;
+  workspace->scratch_floats_ = scratch_floats;
   return workspace;
+}
+
+absl::Status Network::UseSparsities(const LayerSparsities* sparsities, Workspace* workspace) const {
+  PARSITY_CHECK(workspace != nullptr && workspace->network_ == this);
+  if (sparsities == nullptr) {
+    workspace->sparsities_.clear();
+    return absl::OkStatus();
+  }
+  if (sparsities->size() != nodes_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("UseSparsities: ", sparsities->size(), " structures for a network of ", nodes_.size(), " nodes"));
+  }
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    const LayerSparsity* sparsity = (*sparsities)[n];
+    if (sparsity == nullptr) continue;
+    if (sparsity->max_batch() < workspace->capacity_) {
+      return absl::InvalidArgumentError(absl::StrCat("UseSparsities: node ", n, "'s structures serve ",
+                                                     sparsity->max_batch(), " examples, the workspace ",
+                                                     workspace->capacity_));
+    }
+    if (sparsity->ScratchFloats(workspace->capacity_) > workspace->scratch_floats_) {
+      return absl::InvalidArgumentError(absl::StrCat("UseSparsities: node ", n, "'s structures need ",
+                                                     sparsity->ScratchFloats(workspace->capacity_),
+                                                     " floats of scratch, the workspace holds ",
+                                                     workspace->scratch_floats_));
+    }
+  }
+  workspace->sparsities_ = *sparsities;
+  return absl::OkStatus();
 }
 
 void Network::CheckArguments(absl::Span<const float> parameters, int64_t batch, const Workspace* workspace) const {

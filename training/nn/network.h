@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "tools/base/aligned_vector.h"
 #include "training/nn/layer.h"
@@ -66,6 +67,7 @@ using LayerSparsities = std::vector<const LayerSparsity*>;
   std::vector<float*> values_;
   std::vector<float*> gradients_;
   float* scratch_ = nullptr;
+  int64_t scratch_floats_ = 0;
   // Per node; empty when the network runs dense.
   LayerSparsities sparsities_;
 };
@@ -131,6 +133,12 @@ class Network {
   // everywhere. Results equal those of the dense kernels when the parameters' pruned entries are 0.
   // REQUIRES: max_batch >= 1; sparsities, if given, has one entry per node, each serving chunk_examples().
   std::unique_ptr<Workspace> CreateWorkspace(int64_t max_batch, const LayerSparsities* sparsities = nullptr) const;
+  // Makes the later passes through `workspace` (from this network's CreateWorkspace) run with `sparsities` instead
+  // (null: dense), as a workspace created with them would, on the same memory: where memory lands moves a step's time
+  // by up to 10% (training/README.md, "How far to trust a cell"), so comparisons of plans share it. Errors:
+  // InvalidArgument when `sparsities` does not have one entry per node, an entry does not serve the workspace's
+  // capacity, or an entry needs more scratch than the workspace holds (create it with the structures that need most).
+  absl::Status UseSparsities(const LayerSparsities* sparsities, Workspace* workspace) const;
 
   // Adds sum_i d loss_i / d parameters over the `batch` examples into `gradient` (neither zeroed first nor divided
   // by batch) and returns sum_i loss_i, the softmax cross-entropy of example i. `inputs` holds batch *

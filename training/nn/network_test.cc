@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "training/nn/activation.h"
 #include "training/nn/convolution.h"
@@ -344,6 +346,21 @@ TEST(NetworkTest, SmallWorkspacesTakeBatchesUpToTheirSize) {
       network->AccumulateGradient(parameters.Span(), nullptr, nullptr, 0, workspace.get(), absl::MakeSpan(untouched)),
       0.0);
   for (float value : untouched) EXPECT_EQ(value, 0.0f);
+}
+
+TEST(NetworkTest, UseSparsitiesRejectsAListOfTheWrongLength) {
+  const std::unique_ptr<Network> network = SmallGraph(3);
+  const std::unique_ptr<Workspace> workspace = network->CreateWorkspace(2);
+  const LayerSparsities too_long(network->nodes().size() + 1, nullptr);
+  const absl::Status status = network->UseSparsities(&too_long, workspace.get());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find(absl::StrCat(network->nodes().size() + 1, " structures for a network of ",
+                                               network->nodes().size(), " nodes")),
+            std::string::npos)
+      << status;
+  const LayerSparsities all_dense(network->nodes().size(), nullptr);
+  EXPECT_TRUE(network->UseSparsities(&all_dense, workspace.get()).ok());
+  EXPECT_TRUE(network->UseSparsities(nullptr, workspace.get()).ok());
 }
 
 TEST(NetworkDeathTest, RejectsMisuse) {

@@ -5,6 +5,7 @@
 
 #include "tools/base/aligned_vector.h"
 #include "tools/base/check.h"
+#include "tools/base/status_macros.h"
 #include "training/nn/mask.h"
 
 namespace parsity::trainer {
@@ -51,6 +52,17 @@ GradientEvaluator::GradientEvaluator(const nn::Network* network, EvaluatorOption
 }
 
 GradientEvaluator::~GradientEvaluator() = default;
+
+absl::Status GradientEvaluator::UseSparsePlan(const nn::SparsePlan* plan) {
+  if (plan != nullptr && &plan->network() != network_) {
+    return absl::InvalidArgumentError("UseSparsePlan: the plan is of another network");
+  }
+  const nn::LayerSparsities* sparsities = plan != nullptr ? &plan->layers() : nullptr;
+  // The workspaces are alike, so the first one's check speaks for all: an error leaves every one as it was.
+  for (const auto& state : thread_states_) RETURN_IF_ERROR(network_->UseSparsities(sparsities, state->workspace.get()));
+  options_.sparse_plan = plan;
+  return absl::OkStatus();
+}
 
 namespace {
 

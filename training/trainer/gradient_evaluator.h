@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "tools/base/thread_pool.h"
 #include "training/data/examples.h"
@@ -140,6 +141,13 @@ class GradientEvaluator {
   // whatever the other examples of the call and the thread count (only the loss sum's order changes).
   Evaluation Evaluate(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t count,
                       uint8_t* correct_flags = nullptr);
+
+  // Runs the later calls with `plan` (null: dense) instead of options().sparse_plan, on the same workspaces and
+  // buffers, as an evaluator made with it would: training_step_benchmark compares plans this way, since where
+  // memory lands moves a step's time by up to 10% (training/README.md, "How far to trust a cell"). `plan` must
+  // outlive its use. Errors: InvalidArgument when `plan` is of another network or its structures need more scratch
+  // than the evaluator's plan (nn::Network::UseSparsities); the evaluator is then unchanged.
+  absl::Status UseSparsePlan(const nn::SparsePlan* plan);
 
   const nn::Network& network() const { return *network_; }
   const EvaluatorOptions& options() const { return options_; }

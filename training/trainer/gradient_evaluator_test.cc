@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "training/data/examples.h"
 #include "training/nn/layer.h"
@@ -208,6 +209,72 @@ TEST_F(GradientEvaluatorTest, APlanZeroesAndSumsOnlyItsGradientRanges) {
       }
     }
   }
+}
+
+TEST_F(GradientEvaluatorTest, UseSparsePlanRunsAsAnEvaluatorMadeWithThatPlan) {
+  std::vector<float> keep(parameters_.size());
+  std::mt19937_64 engine(9);
+  std::bernoulli_distribution kept(0.3);
+  for (size_t i = 0; i < keep.size(); ++i) keep[i] = (i / 16) % 8 == 0 && kept(engine) ? 1.0f : 0.0f;
+  auto mask = nn::Mask::Create(keep);
+  ASSERT_TRUE(mask.ok()) << mask.status();
+  mask->Apply(absl::MakeSpan(parameters_));
+  auto sparse = nn::SparsePlan::Create(*network_, *mask, {.selection = nn::KernelSelection::kSparse});
+  ASSERT_TRUE(sparse.ok()) << sparse.status();
+  auto dense = nn::SparsePlan::Create(*network_, *mask, {.selection = nn::KernelSelection::kDense});
+  ASSERT_TRUE(dense.ok()) << dense.status();
+  const std::vector<const nn::SparsePlan*> plans = {nullptr, dense->get(), sparse->get()};
+  for (const int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    // Each plan's gradient (NaN where a pass leaves entries untouched) from an evaluator made with it.
+    auto gradient_of = [&](GradientEvaluator& evaluator, double* loss) {
+      std::vector<float> gradient(parameters_.size(), std::nanf(""));
+      *loss = evaluator.MeanGradient(parameters_, examples_.pixels.data(), examples_.labels.data(), kExamples,
+                                     absl::MakeSpan(gradient));
+      return gradient;
+    };
+    std::vector<std::vector<float>> expected;
+    std::vector<double> expected_loss(plans.size());
+    for (size_t p = 0; p < plans.size(); ++p) {
+      GradientEvaluator made(network_.get(), {.threads = threads, .max_chunk = 8, .sparse_plan = plans[p]});
+      expected.push_back(gradient_of(made, &expected_loss[p]));
+    }
+    // The sparse plan leaves pruned weight-gradient entries untouched (AVX-512 builds), the others do not, so a
+    // gradient tells which plan ran.
+    auto untouched = [](const std::vector<float>& gradient) {
+      return std::count_if(gradient.begin(), gradient.end(), [](float value) { return std::isnan(value); });
+    };
+    if (nn::HasDirectKernels()) {
+      EXPECT_GT(untouched(expected[2]), untouched(expected[1]) + static_cast<int64_t>(parameters_.size()) / 4);
+    }
+    EXPECT_EQ(untouched(expected[0]), 0);
+    GradientEvaluator evaluator(network_.get(), {.threads = threads, .max_chunk = 8, .sparse_plan = sparse->get()});
+    // Twice through: without a plan, the dense plan, the sparse plan.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (size_t p = 0; p < plans.size(); ++p) {
+        SCOPED_TRACE(p);
+        ASSERT_TRUE(evaluator.UseSparsePlan(plans[p]).ok());
+        EXPECT_EQ(evaluator.options().sparse_plan, plans[p]);
+        double loss = 0;
+        const std::vector<float> gradient = gradient_of(evaluator, &loss);
+        EXPECT_EQ(loss, expected_loss[p]);
+        ASSERT_EQ(std::memcmp(gradient.data(), expected[p].data(), gradient.size() * sizeof(float)), 0);
+      }
+    }
+  }
+}
+
+TEST_F(GradientEvaluatorTest, UseSparsePlanRejectsAnotherNetworksPlan) {
+  auto other = nn::CreateNetwork("lenet_300_100");
+  ASSERT_TRUE(other.ok()) << other.status();
+  auto plan = nn::SparsePlan::Create(**other, nn::Mask::AllKept((*other)->parameter_count()),
+                                     {.selection = nn::KernelSelection::kDense});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  GradientEvaluator evaluator(network_.get(), {.threads = 1, .max_chunk = 8});
+  const absl::Status status = evaluator.UseSparsePlan(plan->get());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("another network"), std::string::npos) << status;
+  EXPECT_EQ(evaluator.options().sparse_plan, nullptr);
 }
 
 TEST(DefaultLeafExamplesTest, PerNetwork) {

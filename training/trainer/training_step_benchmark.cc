@@ -3,10 +3,10 @@
 // for pruned networks, speedup_over_dense: the step time of the same network unpruned over this one's, and
 // speedup_over_masked_dense: that of the same pruned network on the dense kernels (what parsity ran before sparse
 // execution) over this one's; each the median of 21 interleaved rounds in which the three take turns on one parameter
-// buffer. Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials do) with the
-// masked SGD update. Masks: SNIP on 10,000 MNIST training examples from the network's initialization where MNIST is
-// installed (Simple-CNN, LeNet-300-100); otherwise, and for ResNet-8 (CIFAR-10 is not on these machines), random masks
-// with the per-layer densities SNIP gives on synthetic data.
+// buffer and one evaluator. Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials
+// do) with the masked SGD update. Masks: SNIP on 10,000 MNIST training examples from the network's initialization
+// where MNIST is installed (Simple-CNN, LeNet-300-100); otherwise, and for ResNet-8 (CIFAR-10 is not on these
+// machines), random masks with the per-layer densities SNIP gives on synthetic data.
 // Also the machine's own single-core SGEMM rate with Eigen, so that the step's rate can be read as a fraction of it.
 // tools/peers/pytorch_step_time.py runs this binary beside PyTorch and prints the ratio. Results and the machine they
 // came from: training/README.md.
@@ -162,15 +162,14 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   // the dense kernels with the masked update (the step before sparse execution existed), and pruned on its plan.
   struct Contender {
     AlignedFloatVector parameters;
-    std::unique_ptr<GradientEvaluator> evaluator;
+    const nn::SparsePlan* plan;
     std::unique_ptr<optimizers::Optimizer> optimizer;
   };
   auto contender = [&](const nn::SparsePlan* contender_plan, const nn::Mask* update_mask) {
     Contender result;
     result.parameters.assign(setup.parameters.begin(), setup.parameters.end());
     if (contender_plan != nullptr) contender_plan->ToPlanOrder(absl::MakeSpan(result.parameters));
-    result.evaluator = std::make_unique<GradientEvaluator>(
-        &network, EvaluatorOptions{.threads = threads, .max_chunk = 256, .sparse_plan = contender_plan});
+    result.plan = contender_plan;
     auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), update_mask);
     PARSITY_CHECK_OK(optimizer.status());
     result.optimizer = *std::move(optimizer);
@@ -182,20 +181,22 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   contenders.push_back(contender(nullptr, nullptr));
   contenders.push_back(contender(dense_plan->get(), &mask));
   contenders.push_back(contender(plan->get(), &(*plan)->mask()));
-  // The contenders take turns on one parameter buffer, each copying its own parameters in before its turn and out
-  // after it: where a buffer lands in memory moves the step's time by up to 10% for the buffer's whole life, so on
-  // separate buffers two identical contenders read up to 10% apart however finely the rounds interleave
-  // (training/README.md, "How far to trust a cell").
+  // The contenders take turns on one parameter buffer and one evaluator (its workspaces), each copying its own
+  // parameters in before its turn and out after it: where a buffer lands in memory moves the step's time by up to 10%
+  // for the buffer's whole life, so on separate buffers, or with separate evaluators, two identical contenders read up
+  // to 10% apart however finely the rounds interleave (training/README.md, "How far to trust a cell").
   AlignedFloatVector shared_parameters(setup.parameters.size());
+  GradientEvaluator evaluator(&network, {.threads = threads, .max_chunk = 256, .sparse_plan = plan->get()});
   auto enter = [&](const Contender& c) {
     std::copy(c.parameters.begin(), c.parameters.end(), shared_parameters.begin());
+    PARSITY_CHECK_OK(evaluator.UseSparsePlan(c.plan));
   };
   auto leave = [&](Contender& c) {
     std::copy(shared_parameters.begin(), shared_parameters.end(), c.parameters.begin());
   };
   auto step = [&](Contender& c) {
-    c.evaluator->GradientSum(absl::MakeConstSpan(shared_parameters), pixels, labels, batch_size,
-                             absl::MakeSpan(gradient));
+    evaluator.GradientSum(absl::MakeConstSpan(shared_parameters), pixels, labels, batch_size,
+                          absl::MakeSpan(gradient));
     c.optimizer->ScaledStep(1e-4f, 1.0f / static_cast<float>(batch_size), gradient,
                             absl::MakeSpan(shared_parameters));
   };
