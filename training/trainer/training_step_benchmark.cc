@@ -163,28 +163,33 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   struct Contender {
     AlignedFloatVector parameters;
     const nn::SparsePlan* plan;
-    std::unique_ptr<optimizers::Optimizer> optimizer;
+    std::shared_ptr<optimizers::Optimizer> optimizer;
   };
-  auto contender = [&](const nn::SparsePlan* contender_plan, const nn::Mask* update_mask) {
+  auto sgd = [&](const nn::Mask* update_mask) {
+    auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), update_mask);
+    PARSITY_CHECK_OK(optimizer.status());
+    return std::shared_ptr<optimizers::Optimizer>(*std::move(optimizer));
+  };
+  auto contender = [&](const nn::SparsePlan* contender_plan, std::shared_ptr<optimizers::Optimizer> optimizer) {
     Contender result;
     result.parameters.assign(setup.parameters.begin(), setup.parameters.end());
     if (contender_plan != nullptr) contender_plan->ToPlanOrder(absl::MakeSpan(result.parameters));
     result.plan = contender_plan;
-    auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), update_mask);
-    PARSITY_CHECK_OK(optimizer.status());
-    result.optimizer = *std::move(optimizer);
+    result.optimizer = std::move(optimizer);
     return result;
   };
   auto dense_plan = nn::SparsePlan::Create(network, mask, {.selection = nn::KernelSelection::kDense});
   PARSITY_CHECK_OK(dense_plan.status());
   std::vector<Contender> contenders;
-  contenders.push_back(contender(nullptr, nullptr));
-  contenders.push_back(contender(dense_plan->get(), &mask));
-  contenders.push_back(contender(plan->get(), &(*plan)->mask()));
+  contenders.push_back(contender(nullptr, sgd(nullptr)));
+  contenders.push_back(contender(dense_plan->get(), sgd(&mask)));
+  // SGD keeps no state but its mask's lines, so where the plan keeps the network's order (its mask is then the same)
+  // the pruned contenders share one optimizer, and with it the memory of those lines (see below).
+  contenders.push_back(contender(plan->get(), (*plan)->reordered() ? sgd(&(*plan)->mask()) : contenders[1].optimizer));
   // The contenders take turns on one parameter buffer and one evaluator (its workspaces), each copying its own
   // parameters in before its turn and out after it: where a buffer lands in memory moves the step's time by up to 10%
   // for the buffer's whole life, so on separate buffers, or with separate evaluators, two identical contenders read up
-  // to 10% apart however finely the rounds interleave (training/README.md, "How far to trust a cell").
+  // to 12% apart however finely the rounds interleave (training/README.md, "How far to trust a cell").
   AlignedFloatVector shared_parameters(setup.parameters.size());
   GradientEvaluator evaluator(&network, {.threads = threads, .max_chunk = 256, .sparse_plan = plan->get()});
   auto enter = [&](const Contender& c) {
