@@ -3,10 +3,11 @@
 // for pruned networks, speedup_over_dense: the step time of the same network unpruned over this one's, and
 // speedup_over_masked_dense: that of the same pruned network on the dense kernels (what parsity ran before sparse
 // execution) over this one's; each the median of 21 interleaved rounds in which the three take turns on one parameter
-// buffer and one evaluator. Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials
-// do) with the masked SGD update. Masks: SNIP on 10,000 MNIST training examples from the network's initialization
-// where MNIST is installed (Simple-CNN, LeNet-300-100); otherwise, and for ResNet-8 (CIFAR-10 is not on these
-// machines), random masks with the per-layer densities SNIP gives on synthetic data.
+// buffer and one evaluator (the two pruned ones also on one optimizer where the plan keeps the network's order).
+// Pruned networks run their sparse execution plan (kernels chosen by measurement, as trials do) with the masked SGD
+// update. Masks: SNIP on 10,000 MNIST training examples from the network's initialization where MNIST is installed
+// (Simple-CNN, LeNet-300-100); otherwise, and for ResNet-8 (CIFAR-10 is not on these machines), random masks with the
+// per-layer densities SNIP gives on synthetic data.
 // Also the machine's own single-core SGEMM rate with Eigen, so that the step's rate can be read as a fraction of it.
 // tools/peers/pytorch_step_time.py runs this binary beside PyTorch and prints the ratio. Results and the machine they
 // came from: training/README.md.
