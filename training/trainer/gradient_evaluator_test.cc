@@ -45,6 +45,19 @@ class GradientEvaluatorTest : public ::testing::Test {
     return gradient;
   }
 
+  // A mask keeping about 30% of the entries of one line of 16 in 8 (so that a plan leaves the other lines out of its
+  // gradient ranges), applied to the parameters.
+  nn::Mask PruneToFewLines() {
+    std::vector<float> keep(parameters_.size());
+    std::mt19937_64 engine(9);
+    std::bernoulli_distribution kept(0.3);
+    for (size_t i = 0; i < keep.size(); ++i) keep[i] = (i / 16) % 8 == 0 && kept(engine) ? 1.0f : 0.0f;
+    auto mask = nn::Mask::Create(keep);
+    EXPECT_TRUE(mask.ok()) << mask.status();
+    mask->Apply(absl::MakeSpan(parameters_));
+    return *std::move(mask);
+  }
+
   static constexpr int kExamples = 37;
   std::unique_ptr<nn::Network> network_;
   std::vector<float> parameters_;
@@ -175,15 +188,8 @@ TEST_F(GradientEvaluatorTest, APlanScalesOnlyTheLinesWithKeptEntries) {
 // same bits as the pass over the masked parameters without a plan, on one and two threads and over repeated calls
 // into a buffer that starts as NaN, and a line of pruned weights outside the ranges is never written.
 TEST_F(GradientEvaluatorTest, APlanZeroesAndSumsOnlyItsGradientRanges) {
-  std::vector<float> keep(parameters_.size());
-  std::mt19937_64 engine(9);
-  std::bernoulli_distribution kept(0.3);
-  // Few lines with a kept weight, so that the plan leaves the others out of its ranges.
-  for (size_t i = 0; i < keep.size(); ++i) keep[i] = (i / 16) % 8 == 0 && kept(engine) ? 1.0f : 0.0f;
-  auto mask = nn::Mask::Create(keep);
-  ASSERT_TRUE(mask.ok()) << mask.status();
-  mask->Apply(absl::MakeSpan(parameters_));
-  auto plan = nn::SparsePlan::Create(*network_, *mask, {.selection = nn::KernelSelection::kSparse});
+  const nn::Mask mask = PruneToFewLines();
+  auto plan = nn::SparsePlan::Create(*network_, mask, {.selection = nn::KernelSelection::kSparse});
   ASSERT_TRUE(plan.ok()) << plan.status();
   for (const int threads : {1, 2}) {
     SCOPED_TRACE(threads);
@@ -197,7 +203,7 @@ TEST_F(GradientEvaluatorTest, APlanZeroesAndSumsOnlyItsGradientRanges) {
                 loss);
       int64_t untouched = 0;
       for (size_t i = 0; i < gradient.size(); ++i) {
-        if (mask->is_kept(i)) {
+        if (mask.is_kept(i)) {
           ASSERT_EQ(std::memcmp(&gradient[i], &mean[i], sizeof(float)), 0) << "entry " << i;
         } else {
           untouched += std::isnan(gradient[i]) ? 1 : 0;
@@ -211,17 +217,13 @@ TEST_F(GradientEvaluatorTest, APlanZeroesAndSumsOnlyItsGradientRanges) {
   }
 }
 
+// An evaluator switched to another plan (UseSparsePlan) gives the bits of one made with that plan, entries its passes
+// leave untouched included, back and forth between no plan, the dense plan and the sparse one, on one and two threads.
 TEST_F(GradientEvaluatorTest, UseSparsePlanRunsAsAnEvaluatorMadeWithThatPlan) {
-  std::vector<float> keep(parameters_.size());
-  std::mt19937_64 engine(9);
-  std::bernoulli_distribution kept(0.3);
-  for (size_t i = 0; i < keep.size(); ++i) keep[i] = (i / 16) % 8 == 0 && kept(engine) ? 1.0f : 0.0f;
-  auto mask = nn::Mask::Create(keep);
-  ASSERT_TRUE(mask.ok()) << mask.status();
-  mask->Apply(absl::MakeSpan(parameters_));
-  auto sparse = nn::SparsePlan::Create(*network_, *mask, {.selection = nn::KernelSelection::kSparse});
+  const nn::Mask mask = PruneToFewLines();
+  auto sparse = nn::SparsePlan::Create(*network_, mask, {.selection = nn::KernelSelection::kSparse});
   ASSERT_TRUE(sparse.ok()) << sparse.status();
-  auto dense = nn::SparsePlan::Create(*network_, *mask, {.selection = nn::KernelSelection::kDense});
+  auto dense = nn::SparsePlan::Create(*network_, mask, {.selection = nn::KernelSelection::kDense});
   ASSERT_TRUE(dense.ok()) << dense.status();
   const std::vector<const nn::SparsePlan*> plans = {nullptr, dense->get(), sparse->get()};
   for (const int threads : {1, 2}) {
