@@ -6,6 +6,7 @@
 #include "Eigen/Core"
 #include "absl/strings/str_cat.h"
 #include "tools/base/check.h"
+#include "tools/base/status_macros.h"
 #include "training/nn/initialization.h"
 #include "training/nn/loss.h"
 
@@ -45,16 +46,13 @@ std::unique_ptr<Workspace> Network::CreateWorkspace(int64_t max_batch, const Lay
   PARSITY_CHECK(max_batch >= 1);
   std::unique_ptr<Workspace> workspace(new Workspace());
   workspace->network_ = this;
-  if (sparsities != nullptr) {
-    PARSITY_CHECK(sparsities->size() == nodes_.size());
-    for (const LayerSparsity* sparsity : *sparsities) {
-      PARSITY_CHECK(sparsity == nullptr || sparsity->max_batch() >= std::min(max_batch, chunk_examples_));
-    }
-    workspace->sparsities_ = *sparsities;
-  }
   workspace->max_batch_ = max_batch;
   workspace->capacity_ = std::min(max_batch, chunk_examples_);
   const int64_t capacity = workspace->capacity_;
+  if (sparsities != nullptr) {
+    PARSITY_CHECK_OK(CheckSparsities(*sparsities, capacity));
+    workspace->sparsities_ = *sparsities;
+  }
   // Offsets first (the storage does not exist yet), pointers after allocating it.
   const int tensors = static_cast<int>(tensor_shapes_.size());
   std::vector<int64_t> value_offsets(tensors, -1), gradient_offsets(tensors, -1);
@@ -89,26 +87,31 @@ std::unique_ptr<Workspace> Network::CreateWorkspace(int64_t max_batch, const Lay
   return workspace;
 }
 
+absl::Status Network::CheckSparsities(const LayerSparsities& sparsities, int64_t capacity) const {
+  if (sparsities.size() != nodes_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(sparsities.size(), " sparse structures for a network of ", nodes_.size(), " nodes"));
+  }
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    if (sparsities[n] != nullptr && sparsities[n]->max_batch() < capacity) {
+      return absl::InvalidArgumentError(absl::StrCat("node ", n, "'s sparse structures serve ",
+                                                     sparsities[n]->max_batch(), " examples, the workspace ", capacity));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Network::UseSparsities(const LayerSparsities* sparsities, Workspace* workspace) const {
   PARSITY_CHECK(workspace != nullptr && workspace->network_ == this);
   if (sparsities == nullptr) {
     workspace->sparsities_.clear();
     return absl::OkStatus();
   }
-  if (sparsities->size() != nodes_.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("UseSparsities: ", sparsities->size(), " structures for a network of ", nodes_.size(), " nodes"));
-  }
+  RETURN_IF_ERROR(CheckSparsities(*sparsities, workspace->capacity_));
   for (size_t n = 0; n < nodes_.size(); ++n) {
     const LayerSparsity* sparsity = (*sparsities)[n];
-    if (sparsity == nullptr) continue;
-    if (sparsity->max_batch() < workspace->capacity_) {
-      return absl::InvalidArgumentError(absl::StrCat("UseSparsities: node ", n, "'s structures serve ",
-                                                     sparsity->max_batch(), " examples, the workspace ",
-                                                     workspace->capacity_));
-    }
-    if (sparsity->ScratchFloats(workspace->capacity_) > workspace->scratch_floats_) {
-      return absl::InvalidArgumentError(absl::StrCat("UseSparsities: node ", n, "'s structures need ",
+    if (sparsity != nullptr && sparsity->ScratchFloats(workspace->capacity_) > workspace->scratch_floats_) {
+      return absl::InvalidArgumentError(absl::StrCat("node ", n, "'s sparse structures need ",
                                                      sparsity->ScratchFloats(workspace->capacity_),
                                                      " floats of scratch, the workspace holds ",
                                                      workspace->scratch_floats_));

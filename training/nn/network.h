@@ -179,6 +179,8 @@ class Network {
   double GradientSum(absl::Span<const float> parameters, const float* inputs, const int32_t* labels, int64_t batch,
                      Workspace* workspace, GradientMode mode, absl::Span<float> gradient) const;
   void CheckArguments(absl::Span<const float> parameters, int64_t batch, const Workspace* workspace) const;
+  // OK when `sparsities` has one entry per node, each null or serving `capacity` examples; else InvalidArgument.
+  absl::Status CheckSparsities(const LayerSparsities& sparsities, int64_t capacity) const;
 
   std::string name_;
   ImageShape input_shape_;

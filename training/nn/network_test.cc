@@ -354,7 +354,7 @@ TEST(NetworkTest, UseSparsitiesRejectsAListOfTheWrongLength) {
   const LayerSparsities too_long(network->nodes().size() + 1, nullptr);
   const absl::Status status = network->UseSparsities(&too_long, workspace.get());
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find(absl::StrCat(network->nodes().size() + 1, " structures for a network of ",
+  EXPECT_NE(status.message().find(absl::StrCat(network->nodes().size() + 1, " sparse structures for a network of ",
                                                network->nodes().size(), " nodes")),
             std::string::npos)
       << status;

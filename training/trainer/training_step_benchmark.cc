@@ -141,14 +141,18 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
   AlignedFloatVector gradient(setup.parameters.size());
   const float* pixels = setup.examples.pixels.data();
   const int32_t* labels = setup.examples.labels.data();
+  // SGD, with the masked update under `update_mask` (null: the plain update).
+  auto sgd = [&](const nn::Mask* update_mask) {
+    auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), update_mask);
+    PARSITY_CHECK_OK(optimizer.status());
+    return std::shared_ptr<optimizers::Optimizer>(*std::move(optimizer));
+  };
   if (sparsity == 0) {
     GradientEvaluator evaluator(&network, {.threads = threads, .max_chunk = 256});
-    auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), nullptr);
-    PARSITY_CHECK_OK(optimizer.status());
+    const std::shared_ptr<optimizers::Optimizer> optimizer = sgd(nullptr);
     for (auto _ : state) {
       evaluator.GradientSum(setup.parameters, pixels, labels, batch_size, absl::MakeSpan(gradient));
-      (*optimizer)->ScaledStep(1e-4f, 1.0f / static_cast<float>(batch_size), gradient,
-                               absl::MakeSpan(setup.parameters));
+      optimizer->ScaledStep(1e-4f, 1.0f / static_cast<float>(batch_size), gradient, absl::MakeSpan(setup.parameters));
       benchmark::ClobberMemory();
     }
     SetRates(state, batch_size, network.TrainingFlopsPerExample());
@@ -165,11 +169,6 @@ void TrainingStep(benchmark::State& state, const std::string& network_name, doub
     AlignedFloatVector parameters;
     const nn::SparsePlan* plan;
     std::shared_ptr<optimizers::Optimizer> optimizer;
-  };
-  auto sgd = [&](const nn::Mask* update_mask) {
-    auto optimizer = optimizers::CreateOptimizer({.name = "sgd"}, network.parameter_count(), update_mask);
-    PARSITY_CHECK_OK(optimizer.status());
-    return std::shared_ptr<optimizers::Optimizer>(*std::move(optimizer));
   };
   auto contender = [&](const nn::SparsePlan* contender_plan, std::shared_ptr<optimizers::Optimizer> optimizer) {
     Contender result;
