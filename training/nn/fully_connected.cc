@@ -124,9 +124,20 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
   }
 
   // Lines serve the forward product and the weight gradient; the input gradient's chain runs over outputs, across a
-  // line. They read the weights in the network's layout, so not once the weights are packed.
+  // line. They and the dense kernels read the weights in the network's layout, so not once the weights are packed;
+  // dense_packed serves the same two products once the weights are packed for it.
   bool Supports(Product product, KernelKind kind) const override {
-    return kind != KernelKind::kSparseLines || (product != Product::kInputGradient && weight_order().empty());
+    switch (kind) {
+      case KernelKind::kSparse:
+        return true;
+      case KernelKind::kDense:
+        return weight_order().empty();
+      case KernelKind::kSparseLines:
+        return product != Product::kInputGradient && weight_order().empty();
+      case KernelKind::kDensePacked:
+        return product != Product::kInputGradient && dense_packed_;
+    }
+    return false;
   }
 
   // The kept weights in the order of the weight-gradient kernel's vectors (a vector's lanes side by side, a vector's
@@ -142,8 +153,46 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
     }
     std::vector<int32_t> order(weights, -1);
     for (size_t p = 0; p < lanes.size(); ++p) order[p] = lanes[p];
+    MoveWeights(std::move(order), position);
+    weight_gradient.contiguous = true;
+    return true;
+  }
+
+  // The kept weights in the dense_packed kernels' order (nn_internal::PackedDenseLayout), then the pruned ones in
+  // ascending order; the sparse structures follow, for the input gradient.
+  bool PackLayerWeightsDense() override {
+    const int64_t weights = in_ * out_;
+    std::vector<float> mask(weights, 0.0f);
+    for (const int32_t index : forward_rows.weight_index) mask[index] = 1.0f;
+    packed_dense = nn_internal::MakePackedDenseLayout(in_, out_, mask.data());
+    std::vector<int32_t> position(weights, -1);
+    std::vector<int32_t> order(weights, -1);
+    const std::vector<int32_t>& packed = packed_dense.weight_index;
+    for (size_t p = 0; p < packed.size(); ++p) {
+      order[p] = packed[p];
+      position[packed[p]] = static_cast<int32_t>(p);
+    }
+    MoveWeights(std::move(order), position);
+    dense_packed_ = true;
+    return true;
+  }
+
+  nn_internal::SparseRows forward_rows;     // Per output o: the kept inputs i, ascending.
+  nn_internal::SparseRows transposed_rows;  // Per input i: the kept outputs o, ascending.
+  nn_internal::SparseWeightGradientPlan weight_gradient;
+  nn_internal::SparseLines lines;
+  nn_internal::SparseRowBlocks forward_blocks;     // forward_rows by blocks of inputs.
+  nn_internal::SparseRowBlocks transposed_blocks;  // transposed_rows by blocks of outputs.
+  nn_internal::PackedDenseLayout packed_dense;     // Only once packed for the dense_packed kernels.
+
+ private:
+  // Completes `order` (entry p of the packed weights holds weight order[p]; -1: not yet placed) with the pruned
+  // weights in ascending order, points the index-reading structures there (`position`: where each weight goes, -1
+  // for those not yet placed) and sets the layer's weight order. The line kernels, which need the network's layout,
+  // are dropped.
+  void MoveWeights(std::vector<int32_t> order, std::vector<int32_t>& position) {
     int64_t pruned = 0;
-    for (int64_t p = 0; p < weights; ++p) {
+    for (size_t p = 0; p < order.size(); ++p) {
       if (order[p] >= 0) continue;
       while (position[pruned] >= 0) ++pruned;
       order[p] = static_cast<int32_t>(pruned);
@@ -160,20 +209,12 @@ class FullyConnectedLayer::Sparsity : public nn_internal::SparseLayerStructures 
     for (int32_t& index : weight_gradient.weight_index) {
       if (index >= 0) index = position[index];
     }
-    weight_gradient.contiguous = true;
     lines = nn_internal::SparseLines{};
     set_weight_order(std::move(order));
-    return true;
   }
 
-  nn_internal::SparseRows forward_rows;     // Per output o: the kept inputs i, ascending.
-  nn_internal::SparseRows transposed_rows;  // Per input i: the kept outputs o, ascending.
-  nn_internal::SparseWeightGradientPlan weight_gradient;
-  nn_internal::SparseLines lines;
-  nn_internal::SparseRowBlocks forward_blocks;     // forward_rows by blocks of inputs.
-  nn_internal::SparseRowBlocks transposed_blocks;  // transposed_rows by blocks of outputs.
+  bool dense_packed_ = false;
 
- private:
   int64_t in_;
   int64_t out_;
 };
@@ -285,6 +326,11 @@ void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
     ForwardSparse(arguments, *sparsity);
     return;
   }
+  if (kind == KernelKind::kDensePacked) {
+    nn_internal::PackedDenseForward(sparsity->packed_dense, arguments.batch, arguments.inputs[0],
+                                    arguments.parameters.weights, arguments.parameters.biases, arguments.output);
+    return;
+  }
   if (kind == KernelKind::kSparseLines) {
     nn_internal::SparseLinesForward(sparsity->lines, arguments.batch, arguments.inputs[0], arguments.parameters.weights,
                                     arguments.parameters.biases, arguments.output);
@@ -315,6 +361,12 @@ void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
     dense = nn_internal::RunSparseProducts(
         arguments, *sparsity,
         [&](KernelKind kind) {
+          if (kind == KernelKind::kDensePacked) {
+            nn_internal::PackedDenseWeightGradient(sparsity->packed_dense, arguments.batch, arguments.inputs[0],
+                                                   arguments.output_gradient, overwrite,
+                                                   arguments.parameter_gradients.weights);
+            return;
+          }
           if (kind == KernelKind::kSparseLines) {
             nn_internal::SparseLinesWeightGradient(sparsity->lines, arguments.batch, arguments.inputs[0],
                                                    arguments.output_gradient, overwrite,

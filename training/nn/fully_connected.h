@@ -10,8 +10,9 @@
 // with the convolution kernels (the batch seen as one row of batch pixels, a 1x1 convolution); kEigen with Eigen.
 // Under a pruning mask (CreateSparsity) each product can run over the kept weights only, vectorized over the batch,
 // and the forward product and weight gradient also over the 16-output lines that hold a kept weight, vectorized over
-// outputs (KernelKind::kSparseLines, for small batches; training/nn/internal/sparse_kernels.h), all with results
-// identical to kDirect's.
+// outputs (KernelKind::kSparseLines, for small batches; training/nn/internal/sparse_kernels.h), or, with the kept
+// weights packed in the dense kernel's order (LayerSparsity::PackWeightsDense), the dense kernel's arithmetic over
+// the packed weights (KernelKind::kDensePacked), all with results identical to kDirect's.
 #ifndef PARSITY_TRAINING_NN_FULLY_CONNECTED_H_
 #define PARSITY_TRAINING_NN_FULLY_CONNECTED_H_
 

@@ -61,6 +61,8 @@ const char* KernelKindName(KernelKind kind) {
       return "sparse";
     case KernelKind::kSparseLines:
       return "sparse_lines";
+    case KernelKind::kDensePacked:
+      return "dense_packed";
   }
   return "unknown";
 }
@@ -80,6 +82,17 @@ bool LayerSparsity::PackWeights() {
   for (std::array<KernelKind, kProducts>& products : kernels_) {
     for (KernelKind& kind : products) {
       if (kind == KernelKind::kSparseLines) kind = KernelKind::kSparse;
+    }
+  }
+  return true;
+}
+
+bool LayerSparsity::PackWeightsDense() {
+  if (!weight_order_.empty() || !PackLayerWeightsDense()) return false;
+  for (std::array<KernelKind, kProducts>& products : kernels_) {
+    for (int product = 0; product < kProducts; ++product) {
+      products[product] = static_cast<Product>(product) == Product::kInputGradient ? KernelKind::kSparse
+                                                                                     : KernelKind::kDensePacked;
     }
   }
   return true;

@@ -95,10 +95,12 @@ const char* ProductName(Product product);
 // Which kernel computes a product: the dense one over all weights (pruned ones hold 0), the sparse one over the kept
 // weights only, or (fully connected layers, forward and weight gradient) the sparse one over the lines of 16 outputs
 // that hold a kept weight, vectorized over outputs rather than the batch: it wins at small batches when kept weights
-// cluster. All give the same values (training/nn/internal/sparse_kernels.h).
-enum class KernelKind { kDense, kSparse, kSparseLines };
+// cluster; or (fully connected layers whose weights are packed for it, LayerSparsity::PackWeightsDense; forward and
+// weight gradient) the dense kernel's arithmetic on the kept weights packed in its order, which moves only the kept
+// weights' bytes. All give the same values (training/nn/internal/sparse_kernels.h).
+enum class KernelKind { kDense, kSparse, kSparseLines, kDensePacked };
 
-// "dense", "sparse" or "sparse_lines".
+// "dense", "sparse", "sparse_lines" or "dense_packed".
 const char* KernelKindName(KernelKind kind);
 
 // The number of nonzero (kept) entries of a 0/1 mask.
@@ -131,10 +133,11 @@ class LayerSparsity {
   // Sets the kernel of `product` for the class of `batch`. Only while no layer runs with this object.
   // REQUIRES: Supports(product, kind).
   void set_kernel(Product product, int64_t batch, KernelKind kind);
-  // Whether the layer has a kernel of `kind` for `product`: dense and sparse always, lines where a layer adds them.
+  // Whether the layer has a kernel of `kind` for `product`: sparse always, dense unless the weights are packed, lines
+  // and dense_packed where a layer adds them.
   virtual bool Supports(Product product, KernelKind kind) const {
     static_cast<void>(product);
-    return kind != KernelKind::kSparseLines;
+    return kind == KernelKind::kSparse || kind == KernelKind::kDense;
   }
   // The batches that stand for the classes: the powers of two up to max_batch().
   std::vector<int64_t> RepresentativeBatches() const;
@@ -157,6 +160,11 @@ class LayerSparsity {
   // change. Returns false, changing nothing, when the layer cannot pack its weights. Called by the plan that owns this
   // object, before any layer runs with it.
   bool PackWeights();
+  // Packs the layer's kept weights in its dense_packed kernels' order instead (fully connected layers), and runs
+  // forward and weight gradient on those kernels at every batch, the input gradient on the sparse one (which reads
+  // weights by index). Returns false, changing nothing, when the layer has no such kernels or is already packed.
+  // Called by the plan that owns this object, before any layer runs with it.
+  bool PackWeightsDense();
 
  protected:
   // `weight_mask`: the mask's 0/1 entries over the layer's weights, from which kept_weights() and density() come.
@@ -164,6 +172,8 @@ class LayerSparsity {
   // The layer's part of PackWeights: moves the weights, points the structures there and calls set_weight_order.
   // Returns false, changing nothing, when it cannot.
   virtual bool PackLayerWeights() { return false; }
+  // The layer's part of PackWeightsDense, likewise.
+  virtual bool PackLayerWeightsDense() { return false; }
   // For PackLayerWeights. REQUIRES: `order` is a permutation of the layer's weights.
   void set_weight_order(std::vector<int32_t> order);
 

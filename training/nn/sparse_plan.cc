@@ -6,6 +6,7 @@
 #include <random>
 #include <utility>
 
+#include "Eigen/Core"
 #include "absl/strings/str_cat.h"
 #include "tools/base/aligned_vector.h"
 #include "tools/base/check.h"
@@ -17,6 +18,11 @@ namespace {
 
 // A sparse kernel is chosen only when measured at least 10% faster than the dense one.
 constexpr double kSparseMargin = 0.9;
+// The first layer packs for its dense_packed kernels when a step's work on its weights measured at least 5% faster so.
+// A smaller margin than kernels get: in isolation the gain reads smaller than in a step (LeNet-300-100's first layer at
+// 50% sparsity, batch 2: 1.12-1.16x alone, the whole step 1.19-1.20x faster), and a wrong pick costs little (the step with
+// that layer packed anyway at batches 8-128: 0.98-1.00x of the unpacked step).
+constexpr double kDensePackingMargin = 0.95;
 
 // Buffers for timing one layer's products on random data (the values do not change the time; the mask does).
 struct Bench {
@@ -46,12 +52,8 @@ struct Bench {
   AlignedFloatVector input, output, output_gradient, input_gradient, weights, biases, weight_gradient, scratch;
 };
 
-// Seconds of one run of `product` of `layer` on `batch` examples with each of `kinds`, the fastest of `rounds` runs
-// per kind (after one warm-up run each). The kinds take turns within every round, so that a stretch of time in which
-// the machine runs slowly (another process, an interrupt) slows runs of every kind rather than all runs of one: timed
-// one kind after another, a dense kernel about 3x faster than its sparse twin once measured slower than it.
-std::vector<double> TimeProduct(const Layer& layer, LayerSparsity& sparsity, Bench& bench, Product product,
-                                int64_t batch, absl::Span<const KernelKind> kinds, int rounds) {
+// Runs `product` of `layer` on `batch` examples of `bench` with the kernels `sparsity` sets.
+void RunProduct(const Layer& layer, const LayerSparsity& sparsity, Bench& bench, Product product, int64_t batch) {
   const float* inputs[1] = {bench.input.data()};
   float* input_gradients[1] = {bench.input_gradient.data()};
   const GradientMode modes[1] = {GradientMode::kOverwrite};
@@ -59,31 +61,40 @@ std::vector<double> TimeProduct(const Layer& layer, LayerSparsity& sparsity, Ben
   parameters.weights = bench.weights.data();
   parameters.biases = bench.biases.empty() ? nullptr : bench.biases.data();
   parameters.sparsity = &sparsity;
-  auto run = [&](KernelKind kind) {
-    sparsity.set_kernel(product, batch, kind);
-    if (product == Product::kForward) {
-      ForwardArguments arguments;
-      arguments.batch = batch;
-      arguments.inputs = absl::MakeConstSpan(inputs, 1);
-      arguments.parameters = parameters;
-      arguments.output = bench.output.data();
-      arguments.scratch = bench.scratch.data();
-      layer.Forward(arguments);
-      return;
-    }
-    float* no_gradient[1] = {nullptr};
-    BackwardArguments arguments;
+  if (product == Product::kForward) {
+    ForwardArguments arguments;
     arguments.batch = batch;
     arguments.inputs = absl::MakeConstSpan(inputs, 1);
-    arguments.output = bench.output.data();
-    arguments.output_gradient = bench.output_gradient.data();
     arguments.parameters = parameters;
-    arguments.input_gradients = product == Product::kInputGradient ? absl::MakeConstSpan(input_gradients, 1)
-                                                                    : absl::MakeConstSpan(no_gradient, 1);
-    arguments.input_gradient_modes = absl::MakeConstSpan(modes, 1);
-    if (product == Product::kWeightGradient) arguments.parameter_gradients.weights = bench.weight_gradient.data();
+    arguments.output = bench.output.data();
     arguments.scratch = bench.scratch.data();
-    layer.Backward(arguments);
+    layer.Forward(arguments);
+    return;
+  }
+  float* no_gradient[1] = {nullptr};
+  BackwardArguments arguments;
+  arguments.batch = batch;
+  arguments.inputs = absl::MakeConstSpan(inputs, 1);
+  arguments.output = bench.output.data();
+  arguments.output_gradient = bench.output_gradient.data();
+  arguments.parameters = parameters;
+  arguments.input_gradients = product == Product::kInputGradient ? absl::MakeConstSpan(input_gradients, 1)
+                                                                  : absl::MakeConstSpan(no_gradient, 1);
+  arguments.input_gradient_modes = absl::MakeConstSpan(modes, 1);
+  if (product == Product::kWeightGradient) arguments.parameter_gradients.weights = bench.weight_gradient.data();
+  arguments.scratch = bench.scratch.data();
+  layer.Backward(arguments);
+}
+
+// Seconds of one run of `product` of `layer` on `batch` examples with each of `kinds`, the fastest of `rounds` runs
+// per kind (after one warm-up run each). The kinds take turns within every round, so that a stretch of time in which
+// the machine runs slowly (another process, an interrupt) slows runs of every kind rather than all runs of one: timed
+// one kind after another, a dense kernel about 3x faster than its sparse twin once measured slower than it.
+std::vector<double> TimeProduct(const Layer& layer, LayerSparsity& sparsity, Bench& bench, Product product,
+                                int64_t batch, absl::Span<const KernelKind> kinds, int rounds) {
+  auto run = [&](KernelKind kind) {
+    sparsity.set_kernel(product, batch, kind);
+    RunProduct(layer, sparsity, bench, product, batch);
   };
   for (const KernelKind kind : kinds) run(kind);
   std::vector<double> best(kinds.size(), std::numeric_limits<double>::infinity());
@@ -95,6 +106,61 @@ std::vector<double> TimeProduct(const Layer& layer, LayerSparsity& sparsity, Ben
     }
   }
   return best;
+}
+
+// One layout of a layer's weights as a training step meets it: the structures and kernels, buffers with the weights
+// in that layout, and the ranges of the weights a masked optimizer update visits.
+struct StepSetup {
+  const LayerSparsity* sparsity;
+  Bench* bench;
+  std::vector<std::pair<int64_t, int64_t>> update_ranges;
+};
+
+// Seconds of what one training step does with a layer's weights at `batch`, for each set-up: the forward product,
+// the weight gradient and one SGD-like pass over the update ranges. The set-ups take turns within every round (as in
+// TimeProduct), each running once untimed and then kBurst times timed, since what a layout gains in a step is partly
+// that its weights are still in cache from the step before; the fastest of `rounds` bursts counts.
+std::vector<double> TimeLayerSteps(const Layer& layer, absl::Span<StepSetup> setups, int64_t batch, int rounds) {
+  constexpr int kBurst = 4;
+  auto run = [&](StepSetup& setup) {
+    RunProduct(layer, *setup.sparsity, *setup.bench, Product::kForward, batch);
+    RunProduct(layer, *setup.sparsity, *setup.bench, Product::kWeightGradient, batch);
+    float* weights = setup.bench->weights.data();
+    const float* gradient = setup.bench->weight_gradient.data();
+    for (const auto& [begin, end] : setup.update_ranges) {
+      Eigen::Map<Eigen::ArrayXf>(weights + begin, end - begin) -=
+          1e-4f * Eigen::Map<const Eigen::ArrayXf>(gradient + begin, end - begin);
+    }
+  };
+  std::vector<double> best(setups.size(), std::numeric_limits<double>::infinity());
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t k = 0; k < setups.size(); ++k) {
+      run(setups[k]);
+      const auto start = std::chrono::steady_clock::now();
+      for (int repeat = 0; repeat < kBurst; ++repeat) run(setups[k]);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      best[k] = std::min(best[k], seconds / kBurst);
+    }
+  }
+  return best;
+}
+
+// The runs of 16-entry lines of a layer's weights that hold a kept weight under `weight_mask`, as entry ranges.
+std::vector<std::pair<int64_t, int64_t>> KeptLineRanges(absl::Span<const float> weight_mask) {
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  const int64_t size = static_cast<int64_t>(weight_mask.size());
+  for (int64_t begin = 0; begin < size; begin += 16) {
+    const int64_t end = std::min(begin + 16, size);
+    if (std::all_of(weight_mask.begin() + begin, weight_mask.begin() + end, [](float m) { return m == 0.0f; })) {
+      continue;
+    }
+    if (!ranges.empty() && ranges.back().second == begin) {
+      ranges.back().second = end;
+    } else {
+      ranges.emplace_back(begin, end);
+    }
+  }
+  return ranges;
 }
 
 // Floats of the layer's tensor of `kind` (0 when it has none).
@@ -223,8 +289,30 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
           }
         }
       }
-      if (sparsity != nullptr && options.pack_weights && options.selection != KernelSelection::kDense &&
-          RunsSparseOnly(*sparsity, node) && sparsity->PackWeights()) {
+      const bool packs = sparsity != nullptr && options.pack_weights && options.selection != KernelSelection::kDense;
+      if (packs && options.always_pack_dense && node.reads_only_network_input()) {
+        sparsity->PackWeightsDense();
+      } else if (packs && RunsSparseOnly(*sparsity, node)) {
+        sparsity->PackWeights();
+      } else if (packs && options.selection == KernelSelection::kMeasured && options.step_batch > 0 &&
+                 node.reads_only_network_input()) {
+        std::unique_ptr<LayerSparsity> packed = node.layer->CreateSparsity(weight_mask, max_batch);
+        if (packed != nullptr && packed->PackWeightsDense()) {
+          packed->set_biases_pruned(sparsity->biases_pruned());
+          Bench unpacked_bench(*node.layer, max_batch, *sparsity, weight_mask, weights_size, biases_size);
+          Bench packed_bench = unpacked_bench;
+          const absl::Span<const int32_t> order = packed->weight_order();
+          for (size_t p = 0; p < order.size(); ++p) packed_bench.weights[p] = unpacked_bench.weights[order[p]];
+          const int64_t kept = plan->kept_weights_.back();
+          StepSetup setups[2] = {{sparsity.get(), &unpacked_bench, KeptLineRanges(weight_mask)},
+                                 {packed.get(), &packed_bench, {{0, kept}}}};
+          const std::vector<double> times = TimeLayerSteps(*node.layer, absl::MakeSpan(setups),
+                                                           std::min(options.step_batch, max_batch),
+                                                           2 * options.repetitions);
+          if (times[1] < kDensePackingMargin * times[0]) sparsity = std::move(packed);
+        }
+      }
+      if (sparsity != nullptr && !sparsity->weight_order().empty()) {
         plan->weight_orders_.push_back({node.weights_offset, sparsity->weight_order()});
       }
     }

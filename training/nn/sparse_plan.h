@@ -56,6 +56,16 @@ struct SparsePlanOptions {
   // Results are those of the network's layout, bit for bit. LeNet-300-100's step at 90% sparsity, measured
   // (training/README.md, "Packed weights"): 1.28-1.49x faster at batches 2-32, 1.07x at 128.
   bool pack_weights = false;
+  // The batch size of the training steps the plan serves (0: not known). When it is known, weights may be packed and
+  // kernels are measured, the layer reading the network input, if fully connected and not packed for its sparse
+  // kernels, is also timed with its weights packed for its dense_packed kernels (LayerSparsity::PackWeightsDense):
+  // what a step does with its weights (forward product, weight gradient, one update pass over the weights a masked
+  // optimizer visits) at this batch, packed against unpacked; it packs when that is at least 10% faster. Its other
+  // batches (a last partial chunk, validation checks) then run the dense_packed kernels too. LeNet-300-100's first
+  // layer at 50-70% sparsity and batches 2-8 (training/README.md, "Packed weights").
+  int64_t step_batch = 0;
+  // For tests: pack the layer reading the network input for its dense_packed kernels whenever it can, unmeasured.
+  bool always_pack_dense = false;
 };
 
 // What one weighted layer runs at one batch size.

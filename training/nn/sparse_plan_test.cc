@@ -222,6 +222,53 @@ int64_t KeptLines(absl::Span<const uint16_t> kept_bits) {
   return lines;
 }
 
+// `packed` (a plan that moves weights) computes what `plain` (one that keeps the network's layout) computes on
+// `parameters`, bit for bit, given them in its order (`plan_order`): forward, both gradients, written and added, at
+// batches of 1 to 256. `label` names the case in failure messages.
+void ExpectTheSameBits(const Network& network, const Mask& mask, const SparsePlan& plain, const SparsePlan& packed,
+                       const std::vector<float>& parameters, const std::vector<float>& plan_order, int label,
+                       std::mt19937_64& engine) {
+  std::normal_distribution<float> pixel(0.0f, 1.0f);
+  for (const int64_t batch : {1, 2, 7, 16, 256}) {
+    std::vector<float> inputs(batch * network.input_shape().size());
+    for (float& value : inputs) value = pixel(engine);
+    std::vector<int32_t> labels(batch);
+    for (int64_t b = 0; b < batch; ++b) labels[b] = static_cast<int32_t>((b * 7) % 10);
+    const float sentinel = -12345.0f;
+    std::vector<float> expected(network.parameter_count(), sentinel);
+    std::vector<float> gradient(network.parameter_count(), sentinel);
+    auto plain_workspace = network.CreateWorkspace(batch, &plain.layers());
+    auto packed_workspace = network.CreateWorkspace(batch, &packed.layers());
+    EXPECT_EQ(network.WriteGradient(plan_order, inputs.data(), labels.data(), batch, packed_workspace.get(),
+                                    absl::MakeSpan(gradient)),
+              network.WriteGradient(parameters, inputs.data(), labels.data(), batch, plain_workspace.get(),
+                                    absl::MakeSpan(expected)))
+        << "batch " << batch;
+    std::vector<float> written = gradient;
+    packed.ToNetworkOrder(absl::MakeSpan(written));
+    // Added onto what the first pass wrote: the kept entries' chains then start from their values.
+    network.AccumulateGradient(plan_order, inputs.data(), labels.data(), batch, packed_workspace.get(),
+                               absl::MakeSpan(gradient));
+    std::vector<float> added_expected = expected;
+    network.AccumulateGradient(parameters, inputs.data(), labels.data(), batch, plain_workspace.get(),
+                               absl::MakeSpan(added_expected));
+    packed.ToNetworkOrder(absl::MakeSpan(gradient));
+    for (int64_t i = 0; i < network.parameter_count(); ++i) {
+      if (mask.values()[i] == 0.0f) continue;  // Pruned entries: whatever each kernel leaves there.
+      ASSERT_EQ(absl::bit_cast<uint32_t>(written[i]), absl::bit_cast<uint32_t>(expected[i]))
+          << "entry " << i << ", batch " << batch << ", case " << label;
+      ASSERT_EQ(absl::bit_cast<uint32_t>(gradient[i]), absl::bit_cast<uint32_t>(added_expected[i]))
+          << "added, entry " << i << ", batch " << batch << ", case " << label;
+    }
+    int64_t correct = 0, expected_correct = 0;
+    EXPECT_EQ(network.Evaluate(plan_order, inputs.data(), labels.data(), batch, packed_workspace.get(), &correct),
+              network.Evaluate(parameters, inputs.data(), labels.data(), batch, plain_workspace.get(),
+                               &expected_correct))
+        << "batch " << batch;
+    EXPECT_EQ(correct, expected_correct) << "batch " << batch;
+  }
+}
+
 // A plan that packs its layers' weights computes what the network's layout computes, with any kernel, bit for bit,
 // once its buffers are moved into the plan's order and back: forward, both gradients, written and added.
 TEST(SparsePlanTest, PackedWeightsGiveTheSameBits) {
@@ -262,7 +309,6 @@ TEST(SparsePlanTest, PackedWeightsGiveTheSameBits) {
   packed->ToNetworkOrder(absl::MakeSpan(round_trip));
   EXPECT_EQ(round_trip, parameters);
 
-  std::normal_distribution<float> pixel(0.0f, 1.0f);
   for (const KernelKind kind : {KernelKind::kSparse, KernelKind::kSparseLines, KernelKind::kDense}) {
     // The network's layout runs the first layer on `kind`; the packed plan always on its sparse kernels.
     auto* first = const_cast<LayerSparsity*>(plain->layers()[0]);
@@ -270,45 +316,49 @@ TEST(SparsePlanTest, PackedWeightsGiveTheSameBits) {
       first->set_kernel(Product::kForward, b, kind);
       first->set_kernel(Product::kWeightGradient, b, kind);
     }
-    for (const int64_t batch : {1, 2, 7, 16, 256}) {
-      std::vector<float> inputs(batch * network->input_shape().size());
-      for (float& value : inputs) value = pixel(engine);
-      std::vector<int32_t> labels(batch);
-      for (int64_t b = 0; b < batch; ++b) labels[b] = static_cast<int32_t>((b * 7) % 10);
-      const float sentinel = -12345.0f;
-      std::vector<float> expected(network->parameter_count(), sentinel);
-      std::vector<float> gradient(network->parameter_count(), sentinel);
-      auto plain_workspace = network->CreateWorkspace(batch, &plain->layers());
-      auto packed_workspace = network->CreateWorkspace(batch, &packed->layers());
-      EXPECT_EQ(network->WriteGradient(plan_order, inputs.data(), labels.data(), batch, packed_workspace.get(),
-                                       absl::MakeSpan(gradient)),
-                network->WriteGradient(parameters, inputs.data(), labels.data(), batch, plain_workspace.get(),
-                                       absl::MakeSpan(expected)))
-          << "batch " << batch;
-      std::vector<float> written = gradient;
-      packed->ToNetworkOrder(absl::MakeSpan(written));
-      // Added onto what the first pass wrote: the kept entries' chains then start from their values.
-      network->AccumulateGradient(plan_order, inputs.data(), labels.data(), batch, packed_workspace.get(),
-                                  absl::MakeSpan(gradient));
-      std::vector<float> added_expected = expected;
-      network->AccumulateGradient(parameters, inputs.data(), labels.data(), batch, plain_workspace.get(),
-                                  absl::MakeSpan(added_expected));
-      packed->ToNetworkOrder(absl::MakeSpan(gradient));
-      for (int64_t i = 0; i < network->parameter_count(); ++i) {
-        if (mask.values()[i] == 0.0f) continue;  // Pruned entries: whatever each kernel leaves there.
-        ASSERT_EQ(absl::bit_cast<uint32_t>(written[i]), absl::bit_cast<uint32_t>(expected[i]))
-            << "entry " << i << ", batch " << batch << ", kernel " << static_cast<int>(kind);
-        ASSERT_EQ(absl::bit_cast<uint32_t>(gradient[i]), absl::bit_cast<uint32_t>(added_expected[i]))
-            << "added, entry " << i << ", batch " << batch << ", kernel " << static_cast<int>(kind);
-      }
-      int64_t correct = 0, expected_correct = 0;
-      EXPECT_EQ(network->Evaluate(plan_order, inputs.data(), labels.data(), batch, packed_workspace.get(), &correct),
-                network->Evaluate(parameters, inputs.data(), labels.data(), batch, plain_workspace.get(),
-                                  &expected_correct))
-          << "batch " << batch;
-      EXPECT_EQ(correct, expected_correct) << "batch " << batch;
-    }
+    ExpectTheSameBits(*network, mask, *plain, *packed, parameters, plan_order, static_cast<int>(kind), engine);
   }
+}
+
+// A first layer packed for its dense_packed kernels (the other layers packed for their sparse ones) computes what the
+// network's layout computes, bit for bit; its products run dense_packed at every batch, the dense kernels and lines,
+// which read the network's layout, are refused, and the plan's mask holds its kept weights in whole lines.
+TEST(SparsePlanTest, DensePackedFirstLayerGivesTheSameBits) {
+  if (!nn_internal::HasSparseKernels()) GTEST_SKIP() << "this build has no sparse kernels (no AVX-512)";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Network> network, CreateNetwork("lenet_300_100"));
+  const Mask mask = UnevenFirstLayerMask(*network);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> plain,
+                       SparsePlan::Create(*network, mask, {.selection = KernelSelection::kSparse}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SparsePlan> packed,
+                       SparsePlan::Create(*network, mask,
+                                          {.selection = KernelSelection::kSparse,
+                                           .pack_weights = true,
+                                           .always_pack_dense = true}));
+  const LayerSparsity& first = *packed->layers()[0];
+  ASSERT_EQ(first.weight_order().size(), 784u * 300u);
+  for (const int64_t batch : first.RepresentativeBatches()) {
+    EXPECT_EQ(first.kernel(Product::kForward, batch), KernelKind::kDensePacked) << batch;
+    EXPECT_EQ(first.kernel(Product::kWeightGradient, batch), KernelKind::kDensePacked) << batch;
+  }
+  EXPECT_FALSE(first.Supports(Product::kForward, KernelKind::kDense));
+  EXPECT_FALSE(first.Supports(Product::kForward, KernelKind::kSparseLines));
+  EXPECT_FALSE(first.Supports(Product::kInputGradient, KernelKind::kDensePacked));
+  EXPECT_FALSE(plain->layers()[0]->Supports(Product::kForward, KernelKind::kDensePacked));
+  // The kept weights fill whole lines from the start of the layer's weights.
+  int64_t kept = 0;
+  for (int64_t i = 0; i < 784 * 300; ++i) kept += mask.values()[i] != 0.0f;
+  for (int64_t i = 0; i < 784 * 300; ++i) ASSERT_EQ(packed->mask().values()[i], i < kept ? 1.0f : 0.0f) << i;
+  EXPECT_THAT(SparsePlanJson(packed->Describe(2)),
+              HasSubstr("\"kernel\":\"sparse\",\"forward\":\"dense_packed\",\"weight_gradient\":\"dense_packed\","
+                        "\"weights_packed\":true}"));
+
+  std::vector<float> parameters(network->parameter_count());
+  std::mt19937_64 engine(5);
+  network->Initialize(engine, absl::MakeSpan(parameters));
+  mask.Apply(absl::MakeSpan(parameters));
+  std::vector<float> plan_order = parameters;
+  packed->ToPlanOrder(absl::MakeSpan(plan_order));
+  ExpectTheSameBits(*network, mask, *plain, *packed, parameters, plan_order, /*label=*/0, engine);
 }
 
 // Line kernels read the network's layout: packing hands their products to the sparse kernels, whatever the plan chose.

@@ -135,7 +135,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& co
     // plan measures its own kernel choices, on which packing depends).
     ASSIGN_OR_RETURN(sparse_plan,
                      nn::SparsePlan::Create(*network, *mask,
-                                            {.selection = config.sparse_kernels, .pack_weights = reducer == nullptr}));
+                                            {.selection = config.sparse_kernels,
+                                             .pack_weights = reducer == nullptr,
+                                             .step_batch = config.batch_size}));
   }
   return std::unique_ptr<Trainer>(
       new Trainer(config, network, dataset, mask, reducer, std::move(schedule), std::move(sparse_plan)));

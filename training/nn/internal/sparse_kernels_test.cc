@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "training/nn/internal/direct_convolution.h"
 
 namespace parsity::nn_internal {
 namespace {
@@ -125,6 +126,88 @@ TEST(SparseRowBlocksTest, PayWhenRowsAreLongEnough) {
   EXPECT_TRUE(MakeSparseRowBlocks(RandomRows(300, 784, 0.076, engine), 784).pays());
   EXPECT_FALSE(MakeSparseRowBlocks(RandomRows(300, 100, 0.02, engine), 100).pays());
   EXPECT_FALSE(MakeSparseRowBlocks(RandomRows(10, 50, 0.0, engine), 50).pays());
+}
+
+// The batch as one image row of `batch` pixels with `in` channels and a 1 x 1 kernel of `out` channels: the dense
+// kernels' fully connected case (as fully_connected.cc runs them).
+ConvolutionGeometry BatchRow(int64_t batch, int64_t in, int64_t out) {
+  ConvolutionGeometry geometry;
+  geometry.padded_height = 1;
+  geometry.padded_width = batch;
+  geometry.in_channels = in;
+  geometry.out_height = 1;
+  geometry.out_width = batch;
+  geometry.out_channels = out;
+  geometry.kernel = 1;
+  geometry.stride = 1;
+  return geometry;
+}
+
+// The packed layout holds each kept weight once, in the dense kernel's walk (blocks of 64 outputs, inputs, outputs);
+// the dense_packed kernels give the dense kernels' values bit for bit on the kept entries (forward from the biases,
+// weight gradient written and then added), for odd shapes (blocks of 1-4 vectors, a partial last vector), densities
+// from 0.01 to 1 and batches of one row tile, several and partial tiles and several gradient passes; nothing past the
+// packed gradient's kept entries is written.
+TEST(PackedDenseTest, KernelsGiveTheDenseKernelsValuesBitForBit) {
+  if (!HasSparseKernels()) GTEST_SKIP() << "this build has no sparse kernels (no AVX-512)";
+  std::mt19937_64 engine(14);
+  std::normal_distribution<float> value(0.0f, 1.0f);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const std::pair<int64_t, int64_t> shapes[] = {{784, 300}, {37, 70}, {5, 16}, {100, 10}, {9, 129}};
+  for (const auto& [in, out] : shapes) {
+    for (const double density : {0.01, 0.3, 0.5, 1.0}) {
+      std::vector<float> mask(in * out), weights(in * out), biases(out);
+      for (int64_t k = 0; k < in * out; ++k) {
+        mask[k] = uniform(engine) < density ? 1.0f : 0.0f;
+        weights[k] = mask[k] != 0.0f ? value(engine) : 0.0f;
+      }
+      for (float& b : biases) b = value(engine);
+      const PackedDenseLayout layout = MakePackedDenseLayout(in, out, mask.data());
+      int64_t kept = 0;
+      for (const float m : mask) kept += m != 0.0f ? 1 : 0;
+      ASSERT_EQ(layout.kept_weights(), kept);
+      // The walk: blocks of 64 outputs, inputs ascending, outputs ascending.
+      auto walk_before = [&](int32_t a, int32_t b) {
+        const int64_t block_a = (a % out) / 64, block_b = (b % out) / 64;
+        return block_a != block_b ? block_a < block_b : a < b;
+      };
+      for (int64_t p = 0; p < kept; ++p) {
+        ASSERT_NE(mask[layout.weight_index[p]], 0.0f);
+        if (p > 0) {
+          ASSERT_TRUE(walk_before(layout.weight_index[p - 1], layout.weight_index[p])) << "position " << p;
+        }
+      }
+      std::vector<float> packed_weights(kept);
+      for (int64_t p = 0; p < kept; ++p) packed_weights[p] = weights[layout.weight_index[p]];
+      for (const int64_t batch : {1, 2, 7, 16, 39, 256}) {
+        std::vector<float> input(batch * in), output_gradient(batch * out);
+        for (float& x : input) x = value(engine);
+        for (float& x : output_gradient) x = value(engine);
+        const ConvolutionGeometry geometry = BatchRow(batch, in, out);
+        std::vector<float> dense_output(batch * out), packed_output(batch * out, -1.0f);
+        DirectConvolutionForward(geometry, 1, input.data(), weights.data(), biases.data(), dense_output.data());
+        PackedDenseForward(layout, batch, input.data(), packed_weights.data(), biases.data(), packed_output.data());
+        for (int64_t k = 0; k < batch * out; ++k) {
+          ASSERT_EQ(packed_output[k], dense_output[k])
+              << in << " x " << out << " density " << density << " batch " << batch << " output " << k;
+        }
+        // Written, then added to (the second pass over the same batch), past the end a sentinel.
+        std::vector<float> dense_gradient(in * out), packed_gradient(kept + 16, std::nanf(""));
+        for (const bool overwrite : {true, false}) {
+          DirectConvolutionWeightGradient(geometry, 1, input.data(), output_gradient.data(), overwrite,
+                                          dense_gradient.data());
+          PackedDenseWeightGradient(layout, batch, input.data(), output_gradient.data(), overwrite,
+                                    packed_gradient.data());
+          for (int64_t p = 0; p < kept; ++p) {
+            ASSERT_EQ(packed_gradient[p], dense_gradient[layout.weight_index[p]])
+                << in << " x " << out << " density " << density << " batch " << batch << " overwrite " << overwrite
+                << " position " << p;
+          }
+          for (int64_t p = kept; p < kept + 16; ++p) ASSERT_TRUE(std::isnan(packed_gradient[p])) << "position " << p;
+        }
+      }
+    }
+  }
 }
 
 // Batch lanes hold image i's element (c, y, x) at ((c * plane + y' * phase_width + x') * 16 + i), padded coordinates,
