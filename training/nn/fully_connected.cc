@@ -11,6 +11,7 @@
 namespace parsity::nn {
 namespace {
 
+using nn_internal::BatchRowGeometry;
 using nn_internal::ConstMatrixMap;
 using nn_internal::CopyFloats;
 using nn_internal::MatrixMap;
@@ -21,20 +22,6 @@ ImageShape VectorShape(int64_t features) {
 }
 
 int64_t RoundUpToCacheLine(int64_t floats) { return (floats + 15) / 16 * 16; }
-
-// The batch as one image row of `batch` pixels with `in` channels, convolved with a 1x1 kernel of `out` channels.
-nn_internal::ConvolutionGeometry RowGeometry(int64_t batch, int64_t in, int64_t out) {
-  nn_internal::ConvolutionGeometry geometry;
-  geometry.padded_height = 1;
-  geometry.padded_width = batch;
-  geometry.in_channels = in;
-  geometry.out_height = 1;
-  geometry.out_width = batch;
-  geometry.out_channels = out;
-  geometry.kernel = 1;
-  geometry.stride = 1;
-  return geometry;
-}
 
 // A short-lane product (one or two lane vectors) whose chains start in `planes`: over row blocks where they pay, else
 // streamed onto the planes in the weights' own order through `streamed_rows`, the blocks' rows transposed.
@@ -247,7 +234,7 @@ std::unique_ptr<LayerSparsity> FullyConnectedLayer::CreateSparsity(absl::Span<co
     }
     transposed.row_start.push_back(static_cast<int32_t>(transposed.offsets.size()));
   }
-  sparsity->weight_gradient = nn_internal::MakeSparseWeightGradientPlan(RowGeometry(1, in, out), is_kept);
+  sparsity->weight_gradient = nn_internal::MakeSparseWeightGradientPlan(BatchRowGeometry(1, in, out), is_kept);
   sparsity->lines = nn_internal::MakeSparseLines(in, out, weight_mask.data());
   sparsity->forward_blocks = nn_internal::MakeSparseRowBlocks(forward, in);
   sparsity->transposed_blocks = nn_internal::MakeSparseRowBlocks(transposed, out);
@@ -337,7 +324,7 @@ void FullyConnectedLayer::Forward(const ForwardArguments& arguments) const {
     return;
   }
   if (implementation_ == Implementation::kDirect) {
-    nn_internal::DirectConvolutionForward(RowGeometry(arguments.batch, in, out), 1, arguments.inputs[0],
+    nn_internal::DirectConvolutionForward(BatchRowGeometry(arguments.batch, in, out), 1, arguments.inputs[0],
                                           arguments.parameters.weights, arguments.parameters.biases, arguments.output);
     return;
   }
@@ -373,9 +360,9 @@ void FullyConnectedLayer::Backward(const BackwardArguments& arguments) const {
                                                    arguments.parameter_gradients.weights);
             return;
           }
-          nn_internal::SparseWeightGradient(RowGeometry(arguments.batch, in_features(), out), 1, arguments.inputs[0],
-                                            arguments.output_gradient, sparsity->weight_gradient, overwrite,
-                                            arguments.parameter_gradients.weights);
+          nn_internal::SparseWeightGradient(BatchRowGeometry(arguments.batch, in_features(), out), 1,
+                                            arguments.inputs[0], arguments.output_gradient, sparsity->weight_gradient,
+                                            overwrite, arguments.parameter_gradients.weights);
         },
         [&](KernelKind) { InputGradientSparse(arguments, *sparsity); });
   }
@@ -390,7 +377,7 @@ void FullyConnectedLayer::BackwardDense(const BackwardArguments& arguments) cons
   const bool overwrite = arguments.parameter_gradient_mode == GradientMode::kOverwrite;
   if (implementation_ == Implementation::kDirect) {
     if (arguments.parameter_gradients.weights != nullptr) {
-      nn_internal::DirectConvolutionWeightGradient(RowGeometry(arguments.batch, in, out), 1, arguments.inputs[0],
+      nn_internal::DirectConvolutionWeightGradient(BatchRowGeometry(arguments.batch, in, out), 1, arguments.inputs[0],
                                                    arguments.output_gradient, overwrite,
                                                    arguments.parameter_gradients.weights);
     }
@@ -399,10 +386,11 @@ void FullyConnectedLayer::BackwardDense(const BackwardArguments& arguments) cons
       // (overwrite) or none (accumulate).
       float* transposed = arguments.scratch;
       float* zeros = arguments.scratch + RoundUpToCacheLine(in * out);
-      nn_internal::TransposeWeights(RowGeometry(arguments.batch, in, out), arguments.parameters.weights, transposed);
+      nn_internal::TransposeWeights(BatchRowGeometry(arguments.batch, in, out), arguments.parameters.weights,
+                                    transposed);
       nn_internal::ZeroFloats(in, zeros);
       const bool overwrite = arguments.input_gradient_modes[0] == GradientMode::kOverwrite;
-      nn_internal::DirectConvolutionForward(RowGeometry(arguments.batch, out, in), 1, arguments.output_gradient,
+      nn_internal::DirectConvolutionForward(BatchRowGeometry(arguments.batch, out, in), 1, arguments.output_gradient,
                                             transposed, overwrite ? zeros : nullptr, input_gradient);
     }
     return;

@@ -18,10 +18,10 @@ namespace {
 
 // A sparse kernel is chosen only when measured at least 10% faster than the dense one.
 constexpr double kSparseMargin = 0.9;
-// The first layer packs for its dense_packed kernels when a step's work on its weights measured at least 5% faster so.
-// A smaller margin than kernels get: in isolation the gain reads smaller than in a step (LeNet-300-100's first layer at
-// 50% sparsity, batch 2: 1.12-1.16x alone, the whole step 1.19-1.20x faster), and a wrong pick costs little (the step with
-// that layer packed anyway at batches 8-128: 0.98-1.00x of the unpacked step).
+// The first layer packs for its dense_packed kernels when a step's work on its weights measured at least 5% faster
+// so. A smaller margin than kernels get: alone the gain reads smaller than in a step (LeNet-300-100's first layer at
+// 50% sparsity, batch 2: 1.12-1.16x alone, the whole step 1.19-1.20x faster), and a wrong pick costs little (the step
+// with that layer packed anyway at batches 8-128: 0.98-1.00x of the unpacked step).
 constexpr double kDensePackingMargin = 0.95;
 
 // Buffers for timing one layer's products on random data (the values do not change the time; the mask does).

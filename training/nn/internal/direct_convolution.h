@@ -36,6 +36,21 @@ struct ConvolutionGeometry {
   int64_t stride = 1;
 };
 
+// A fully connected layer's batch as the kernels below see it: one image row of `batch` pixels with `in` channels,
+// convolved with a 1 x 1 kernel of `out` channels.
+inline ConvolutionGeometry BatchRowGeometry(int64_t batch, int64_t in, int64_t out) {
+  ConvolutionGeometry geometry;
+  geometry.padded_height = 1;
+  geometry.padded_width = batch;
+  geometry.in_channels = in;
+  geometry.out_height = 1;
+  geometry.out_width = batch;
+  geometry.out_channels = out;
+  geometry.kernel = 1;
+  geometry.stride = 1;
+  return geometry;
+}
+
 // Whether the kernels below exist in this build (compiled with AVX-512F). When false they must not be called.
 bool HasDirectConvolution();
 

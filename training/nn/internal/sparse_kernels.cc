@@ -823,6 +823,24 @@ constexpr int64_t kPackedPieceFloats = 6 * 1024;
 // Output-gradient bytes per pass of the weight-gradient tiles, as the dense kernel's.
 constexpr int64_t kPackedGradientBlockBytes = 16 * 1024;
 
+// Mask of vector v of NV whose last vector has the lanes `last`.
+template <int NV>
+inline __mmask16 PackedVectorMask(int v, __mmask16 last) {
+  return v == NV - 1 ? last : static_cast<__mmask16>(0xFFFF);
+}
+
+// acc[r][v] += x[r * stride] * row[v] for r < R and v < NV: one rank-one update of a register tile.
+template <int R, int NV>
+inline __attribute__((always_inline)) void RankOneUpdate(__m512 (&acc)[R][NV], const float* x, int64_t stride,
+                                                         const __m512 (&row)[NV]) {
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    const __m512 value = _mm512_set1_ps(x[r * stride]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(value, row[v], acc[r][v]);
+  }
+}
+
 // Forward tile: C[r, :] (= bias | +=) sum over j < depth of x[r * ldx + j] * W[j, :] for r < R, W's rows expanded
 // from the packed weights under `kept` (kExpand) or read from an unpacked piece of NV vectors per row.
 template <int R, int NV, bool kExpand>
@@ -832,7 +850,7 @@ struct PackedForwardTile {
     __m512 acc[R][NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const __mmask16 mask = v == NV - 1 ? last : static_cast<__mmask16>(0xFFFF);
+      const __mmask16 mask = PackedVectorMask<NV>(v, last);
       const __m512 initial = bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
@@ -851,18 +869,13 @@ struct PackedForwardTile {
           row[v] = _mm512_load_ps(weights + (j * NV + v) * 16);
         }
       }
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) {
-        const __m512 value = _mm512_set1_ps(x[r * ldx + j]);
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(value, row[v], acc[r][v]);
-      }
+      RankOneUpdate<R, NV>(acc, x + j, ldx, row);
     }
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
-        _mm512_mask_storeu_ps(c + r * ldc + 16 * v, v == NV - 1 ? last : static_cast<__mmask16>(0xFFFF), acc[r][v]);
+        _mm512_mask_storeu_ps(c + r * ldc + 16 * v, PackedVectorMask<NV>(v, last), acc[r][v]);
       }
     }
   }
@@ -895,14 +908,9 @@ struct PackedGradientTile {
       __m512 gradient[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
-        gradient[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : static_cast<__mmask16>(0xFFFF), d + p * ldd + 16 * v);
+        gradient[v] = _mm512_maskz_loadu_ps(PackedVectorMask<NV>(v, last), d + p * ldd + 16 * v);
       }
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) {
-        const __m512 value = _mm512_set1_ps(x[p * ldx + r]);
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(value, gradient[v], acc[r][v]);
-      }
+      RankOneUpdate<R, NV>(acc, x + p * ldx, 1, gradient);
     }
     // Compressed in a register and stored under a mask of the first lanes: a compressing store to memory is
     // microcoded on AMD's Zen 4 and 5 (the weight gradient took 2.5x as long with it).

@@ -128,21 +128,6 @@ TEST(SparseRowBlocksTest, PayWhenRowsAreLongEnough) {
   EXPECT_FALSE(MakeSparseRowBlocks(RandomRows(10, 50, 0.0, engine), 50).pays());
 }
 
-// The batch as one image row of `batch` pixels with `in` channels and a 1 x 1 kernel of `out` channels: the dense
-// kernels' fully connected case (as fully_connected.cc runs them).
-ConvolutionGeometry BatchRow(int64_t batch, int64_t in, int64_t out) {
-  ConvolutionGeometry geometry;
-  geometry.padded_height = 1;
-  geometry.padded_width = batch;
-  geometry.in_channels = in;
-  geometry.out_height = 1;
-  geometry.out_width = batch;
-  geometry.out_channels = out;
-  geometry.kernel = 1;
-  geometry.stride = 1;
-  return geometry;
-}
-
 // The packed layout holds each kept weight once, in the dense kernel's walk (blocks of 64 outputs, inputs, outputs);
 // the dense_packed kernels give the dense kernels' values bit for bit on the kept entries (forward from the biases,
 // weight gradient written and then added), for odd shapes (blocks of 1-4 vectors, a partial last vector), densities
@@ -183,7 +168,7 @@ TEST(PackedDenseTest, KernelsGiveTheDenseKernelsValuesBitForBit) {
         std::vector<float> input(batch * in), output_gradient(batch * out);
         for (float& x : input) x = value(engine);
         for (float& x : output_gradient) x = value(engine);
-        const ConvolutionGeometry geometry = BatchRow(batch, in, out);
+        const ConvolutionGeometry geometry = BatchRowGeometry(batch, in, out);
         std::vector<float> dense_output(batch * out), packed_output(batch * out, -1.0f);
         DirectConvolutionForward(geometry, 1, input.data(), weights.data(), biases.data(), dense_output.data());
         PackedDenseForward(layout, batch, input.data(), packed_weights.data(), biases.data(), packed_output.data());
