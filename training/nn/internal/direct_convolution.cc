@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "training/nn/internal/max_pool_routing.h"
+#include "training/nn/internal/register_tiles.h"
 #include "training/nn/internal/transpose.h"
 
 #if defined(__AVX512F__)
@@ -37,10 +38,10 @@ bool HasDirectConvolution() { return true; }
 
 namespace {
 
-// Output channels handled per pass: up to 4 vectors of 16 floats.
-constexpr int64_t kMaxVectors = 4;
-// Register tile heights per vector count: R * NV <= 24 accumulators, leaving registers for operands.
-constexpr int kMaxTileRows[kMaxVectors + 1] = {0, 16, 12, 8, 6};
+using register_tiles::Dispatch;
+using register_tiles::DispatchRows;
+using register_tiles::kMaxTileRows;
+using register_tiles::kMaxVectors;
 // Weight floats per block kept in level 1 (24 KiB of the 48 KiB).
 constexpr int64_t kWeightBlockFloats = 6 * 1024;
 // Output-gradient bytes per pass of the weight-gradient kernel kept in level 1.
@@ -184,37 +185,6 @@ inline void InputGradientTile(const float* d, int64_t d_pixel, const float* b, i
       const __mmask16 mask = VectorMask<NV>(v, last);
       _mm512_mask_storeu_ps(target, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, target), acc[r][v]));
     }
-  }
-}
-
-// Calls Tile<R, NV>::Run(arguments...) for the runtime tile height `rows` (1 <= rows <= R).
-template <template <int, int> class Tile, int NV, int R, typename... Arguments>
-inline void DispatchRows(int64_t rows, Arguments... arguments) {
-  if constexpr (R > 1) {
-    if (rows < R) {
-      DispatchRows<Tile, NV, R - 1>(rows, arguments...);
-      return;
-    }
-  }
-  Tile<R, NV>::Run(arguments...);
-}
-
-// Calls Tile<rows, vectors>::Run(arguments...) for runtime rows <= kMaxTileRows[vectors], 1 <= vectors <= 4.
-template <template <int, int> class Tile, typename... Arguments>
-inline void Dispatch(int64_t vectors, int64_t rows, Arguments... arguments) {
-  switch (vectors) {
-    case 1:
-      DispatchRows<Tile, 1, kMaxTileRows[1]>(rows, arguments...);
-      break;
-    case 2:
-      DispatchRows<Tile, 2, kMaxTileRows[2]>(rows, arguments...);
-      break;
-    case 3:
-      DispatchRows<Tile, 3, kMaxTileRows[3]>(rows, arguments...);
-      break;
-    default:
-      DispatchRows<Tile, 4, kMaxTileRows[4]>(rows, arguments...);
-      break;
   }
 }
 

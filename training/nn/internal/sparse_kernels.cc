@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "training/nn/internal/register_tiles.h"
 #include "training/nn/internal/transpose.h"
 #include "training/nn/internal/vector_ops.h"
 
@@ -816,8 +817,6 @@ void SparseLinesWeightGradient(const SparseLines& lines, int64_t batch, const fl
 
 namespace {
 
-// The dense kernel's register tiles (direct_convolution.cc): R rows by NV vectors, R * NV <= 24 accumulators.
-constexpr int kPackedMaxTileRows[5] = {0, 16, 12, 8, 6};
 // Weights unpacked per piece when several row tiles share them: 24 KiB, as the dense kernel's level-1 block.
 constexpr int64_t kPackedPieceFloats = 6 * 1024;
 // Output-gradient bytes per pass of the weight-gradient tiles, as the dense kernel's.
@@ -928,33 +927,21 @@ struct PackedGradientTile {
   }
 };
 
-// Calls Tile<rows, NV>::Run(arguments...) for runtime rows <= kPackedMaxTileRows[NV].
-template <template <int, int> class Tile, int NV, int R, typename... Arguments>
-inline void PackedDispatchRows(int64_t rows, Arguments... arguments) {
-  if constexpr (R > 1) {
-    if (rows < R) {
-      PackedDispatchRows<Tile, NV, R - 1>(rows, arguments...);
-      return;
-    }
-  }
-  Tile<R, NV>::Run(arguments...);
-}
-template <template <int, int> class Tile, typename... Arguments>
-inline void PackedDispatch(int64_t vectors, int64_t rows, Arguments... arguments) {
-  switch (vectors) {
-    case 4:
-      PackedDispatchRows<Tile, 4, kPackedMaxTileRows[4]>(rows, arguments...);
-      return;
-    case 3:
-      PackedDispatchRows<Tile, 3, kPackedMaxTileRows[3]>(rows, arguments...);
-      return;
-    case 2:
-      PackedDispatchRows<Tile, 2, kPackedMaxTileRows[2]>(rows, arguments...);
-      return;
-    default:
-      PackedDispatchRows<Tile, 1, kPackedMaxTileRows[1]>(rows, arguments...);
-      return;
-  }
+// Block `block` of 64 outputs of a packed layout: its first output, its vectors, the lanes of its last vector, its kept
+// lanes and the packed positions of its inputs' first kept weights.
+struct PackedBlock {
+  int64_t first;
+  int64_t vectors;
+  __mmask16 last;
+  const uint16_t* kept;
+  const int32_t* row_start;
+};
+inline PackedBlock Block(const PackedDenseLayout& layout, int64_t block) {
+  const int64_t first = 64 * block;
+  const int64_t width = std::min<int64_t>(64, layout.out - first);
+  const int64_t vectors = (width + 15) / 16;
+  return {first, vectors, LaneMask(width - 16 * (vectors - 1)), layout.kept.data() + layout.kept_start[block],
+          layout.row_start.data() + block * (layout.in + 1)};
 }
 
 }  // namespace
@@ -965,15 +952,11 @@ void PackedDenseForward(const PackedDenseLayout& layout, int64_t batch, const fl
   const int64_t out = layout.out;
   alignas(64) float piece[kPackedPieceFloats];
   for (int64_t block = 0; 64 * block < out; ++block) {
-    const int64_t first = 64 * block;
-    const int64_t vectors = (std::min<int64_t>(64, out - first) + 15) / 16;
-    const __mmask16 last = LaneMask(std::min<int64_t>(64, out - first) - 16 * (vectors - 1));
-    const uint16_t* kept = layout.kept.data() + layout.kept_start[block];
-    const int32_t* row_start = layout.row_start.data() + block * (in + 1);
-    const int64_t tile = BalancedTile(batch, kPackedMaxTileRows[vectors]);
+    const auto [first, vectors, last, kept, row_start] = Block(layout, block);
+    const int64_t tile = BalancedTile(batch, register_tiles::kMaxTileRows[vectors]);
     if (batch <= tile) {
       // One row tile: each vector expanded straight into registers.
-      PackedDispatch<PackedForwardExpandTile>(vectors, batch, input, in, in, kept, packed_weights + row_start[0],
+      register_tiles::Dispatch<PackedForwardExpandTile>(vectors, batch, input, in, in, kept, packed_weights + row_start[0],
                                               biases + first, output + first, out, last);
       continue;
     }
@@ -989,7 +972,7 @@ void PackedDenseForward(const PackedDenseLayout& layout, int64_t batch, const fl
         source += __builtin_popcount(lanes);
       }
       for (int64_t r0 = 0; r0 < batch; r0 += tile) {
-        PackedDispatch<PackedForwardPieceTile>(vectors, std::min(tile, batch - r0), input + r0 * in + j0, in, depth,
+        register_tiles::Dispatch<PackedForwardPieceTile>(vectors, std::min(tile, batch - r0), input + r0 * in + j0, in, depth,
                                                nullptr, piece, j0 == 0 ? biases + first : nullptr,
                                                output + r0 * out + first, out, last);
       }
@@ -1002,18 +985,14 @@ void PackedDenseWeightGradient(const PackedDenseLayout& layout, int64_t batch, c
   const int64_t in = layout.in;
   const int64_t out = layout.out;
   for (int64_t block = 0; 64 * block < out; ++block) {
-    const int64_t first = 64 * block;
-    const int64_t vectors = (std::min<int64_t>(64, out - first) + 15) / 16;
-    const __mmask16 last = LaneMask(std::min<int64_t>(64, out - first) - 16 * (vectors - 1));
-    const uint16_t* kept = layout.kept.data() + layout.kept_start[block];
-    const int32_t* row_start = layout.row_start.data() + block * (in + 1);
-    const int64_t tile = BalancedTile(in, kPackedMaxTileRows[vectors]);
+    const auto [first, vectors, last, kept, row_start] = Block(layout, block);
+    const int64_t tile = BalancedTile(in, register_tiles::kMaxTileRows[vectors]);
     // Examples per pass: their output gradients (16 KiB) stay in level 1 while every tile of inputs sweeps them.
     const int64_t pixels = std::max<int64_t>(1, kPackedGradientBlockBytes / (64 * vectors));
     for (int64_t p0 = 0; p0 < batch; p0 += pixels) {
       const int64_t count = std::min(pixels, batch - p0);
       for (int64_t j0 = 0; j0 < in; j0 += tile) {
-        PackedDispatch<PackedGradientTile>(vectors, std::min(tile, in - j0), input + p0 * in + j0, in,
+        register_tiles::Dispatch<PackedGradientTile>(vectors, std::min(tile, in - j0), input + p0 * in + j0, in,
                                            output_gradient + p0 * out + first, out, count, kept + j0 * vectors,
                                            packed_gradient + row_start[j0], overwrite && p0 == 0, last);
       }
