@@ -133,8 +133,8 @@ class LayerSparsity {
   // Sets the kernel of `product` for the class of `batch`. Only while no layer runs with this object.
   // REQUIRES: Supports(product, kind).
   void set_kernel(Product product, int64_t batch, KernelKind kind);
-  // Whether the layer has a kernel of `kind` for `product`: sparse always, dense unless the weights are packed, lines
-  // and dense_packed where a layer adds them.
+  // Whether the layer has a kernel of `kind` for `product`: sparse and dense always, lines and dense_packed where a
+  // layer adds them (a layer whose weights are packed has no dense kernel: it reads the network's layout).
   virtual bool Supports(Product product, KernelKind kind) const {
     static_cast<void>(product);
     return kind == KernelKind::kSparse || kind == KernelKind::kDense;

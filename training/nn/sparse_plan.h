@@ -60,9 +60,9 @@ struct SparsePlanOptions {
   // kernels are measured, the layer reading the network input, if fully connected and not packed for its sparse
   // kernels, is also timed with its weights packed for its dense_packed kernels (LayerSparsity::PackWeightsDense):
   // what a step does with its weights (forward product, weight gradient, one update pass over the weights a masked
-  // optimizer visits) at this batch, packed against unpacked; it packs when that is at least 10% faster. Its other
+  // optimizer visits) at this batch, packed against unpacked; it packs when that is at least 5% faster. Its other
   // batches (a last partial chunk, validation checks) then run the dense_packed kernels too. LeNet-300-100's first
-  // layer at 50-70% sparsity and batches 2-8 (training/README.md, "Packed weights").
+  // layer at 50-70% sparsity and batches 2-8 (training/README.md, "Dense-packed weights").
   int64_t step_batch = 0;
   // For tests: pack the layer reading the network input for its dense_packed kernels whenever it can, unmeasured.
   bool always_pack_dense = false;
@@ -180,7 +180,8 @@ class SparsePlan {
 // The same description for a network that runs dense (no mask): density 1, every kernel dense.
 std::vector<LayerKernels> DescribeDense(const Network& network, int64_t batch_size);
 
-// "sparse" when every product the layer computes runs sparse, "dense" when none does, else "mixed".
+// "sparse" when every product the layer computes runs a kernel other than dense (sparse, sparse_lines, dense_packed:
+// none reads the whole matrix), "dense" when none does, else "mixed".
 std::string KernelSummary(const LayerKernels& kernels);
 
 // A JSON array: [{"name": ..., "density": ..., "kept_weights": ..., "kernel": "sparse|dense|mixed", "forward": ...,
