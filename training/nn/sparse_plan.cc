@@ -289,10 +289,11 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
           }
         }
       }
-      const bool packs = sparsity != nullptr && options.pack_weights && options.selection != KernelSelection::kDense;
-      if (packs && options.always_pack_dense && node.reads_only_network_input()) {
-        sparsity->PackWeightsDense();
-      } else if (packs && RunsSparseOnly(*sparsity, node)) {
+      bool packs = sparsity != nullptr && options.pack_weights && options.selection != KernelSelection::kDense;
+      if (packs && options.always_pack_dense && node.reads_only_network_input() && sparsity->PackWeightsDense()) {
+        packs = false;  // Packed already.
+      }
+      if (packs && RunsSparseOnly(*sparsity, node)) {
         sparsity->PackWeights();
       } else if (packs && options.selection == KernelSelection::kMeasured && options.step_batch > 0 &&
                  node.reads_only_network_input()) {
