@@ -145,20 +145,13 @@ std::vector<double> TimeLayerSteps(const Layer& layer, absl::Span<StepSetup> set
   return best;
 }
 
-// The runs of 16-entry lines of a layer's weights that hold a kept weight under `weight_mask`, as entry ranges.
-std::vector<std::pair<int64_t, int64_t>> KeptLineRanges(absl::Span<const float> weight_mask) {
+// The runs of 16-entry lines of a buffer that hold a kept entry (`kept_bits`: Mask::KeptBits) and overlap [begin, end),
+// as entry ranges clipped to it (a line may straddle two tensors): what a masked optimizer update visits of a tensor.
+std::vector<std::pair<int64_t, int64_t>> KeptRunsWithin(absl::Span<const uint16_t> kept_bits, int64_t begin,
+                                                        int64_t end) {
   std::vector<std::pair<int64_t, int64_t>> ranges;
-  const int64_t size = static_cast<int64_t>(weight_mask.size());
-  for (int64_t begin = 0; begin < size; begin += 16) {
-    const int64_t end = std::min(begin + 16, size);
-    if (std::all_of(weight_mask.begin() + begin, weight_mask.begin() + end, [](float m) { return m == 0.0f; })) {
-      continue;
-    }
-    if (!ranges.empty() && ranges.back().second == begin) {
-      ranges.back().second = end;
-    } else {
-      ranges.emplace_back(begin, end);
-    }
+  for (const LineRun& run : KeptLineRuns(kept_bits, begin / 16, (end + 15) / 16)) {
+    ranges.emplace_back(std::max(run.first_line * 16, begin), std::min(run.end_line * 16, end));
   }
   return ranges;
 }
@@ -261,12 +254,13 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
       if (sparsity != nullptr && node.biases_offset >= 0 && biases_size > 0) {
         sparsity->set_biases_pruned(CountKept(mask_values.subspan(node.biases_offset, biases_size)) == 0);
       }
+      const bool first_layer = node.reads_only_network_input();
+      // Buffers for timing the layer (kMeasured only): its kernels, then whether it packs for dense_packed ones.
+      std::unique_ptr<Bench> bench;
+      if (sparsity != nullptr && options.selection == KernelSelection::kMeasured) {
+        bench = std::make_unique<Bench>(*node.layer, max_batch, *sparsity, weight_mask, weights_size, biases_size);
+      }
       if (sparsity != nullptr && options.selection != KernelSelection::kSparse) {
-        const bool first_layer = node.reads_only_network_input();
-        std::unique_ptr<Bench> bench;
-        if (options.selection == KernelSelection::kMeasured) {
-          bench = std::make_unique<Bench>(*node.layer, max_batch, *sparsity, weight_mask, weights_size, biases_size);
-        }
         for (int64_t batch : sparsity->RepresentativeBatches()) {
           for (Product product : {Product::kForward, Product::kInputGradient, Product::kWeightGradient}) {
             KernelKind choice = KernelKind::kDense;
@@ -289,24 +283,28 @@ absl::StatusOr<std::unique_ptr<SparsePlan>> SparsePlan::Create(const Network& ne
           }
         }
       }
-      bool packs = sparsity != nullptr && options.pack_weights && options.selection != KernelSelection::kDense;
-      if (packs && options.always_pack_dense && node.reads_only_network_input() && sparsity->PackWeightsDense()) {
-        packs = false;  // Packed already.
-      }
-      if (packs && RunsSparseOnly(*sparsity, node)) {
+      const bool packs = sparsity != nullptr && options.pack_weights && options.selection != KernelSelection::kDense;
+      if (packs && options.always_pack_dense && first_layer && sparsity->PackWeightsDense()) {
+        // Packed for the dense_packed kernels, unmeasured (tests).
+      } else if (packs && RunsSparseOnly(*sparsity, node)) {
         sparsity->PackWeights();
-      } else if (packs && options.selection == KernelSelection::kMeasured && options.step_batch > 0 &&
-                 node.reads_only_network_input()) {
+      } else if (packs && bench != nullptr && options.step_batch > 0 && first_layer) {
         std::unique_ptr<LayerSparsity> packed = node.layer->CreateSparsity(weight_mask, max_batch);
         if (packed != nullptr && packed->PackWeightsDense()) {
           packed->set_biases_pruned(sparsity->biases_pruned());
-          Bench unpacked_bench(*node.layer, max_batch, *sparsity, weight_mask, weights_size, biases_size);
-          Bench packed_bench = unpacked_bench;
+          Bench packed_bench = *bench;
           const absl::Span<const int32_t> order = packed->weight_order();
-          for (size_t p = 0; p < order.size(); ++p) packed_bench.weights[p] = unpacked_bench.weights[order[p]];
-          const int64_t kept = plan->kept_weights_.back();
-          StepSetup setups[2] = {{sparsity.get(), &unpacked_bench, KeptLineRanges(weight_mask)},
-                                 {packed.get(), &packed_bench, {{0, kept}}}};
+          for (size_t p = 0; p < order.size(); ++p) packed_bench.weights[p] = bench->weights[order[p]];
+          // What the masked update visits: the kept lines of the network's layout (relative to the layer's weights),
+          // or the packed kept weights at the front.
+          std::vector<std::pair<int64_t, int64_t>> kept_runs =
+              KeptRunsWithin(mask.KeptBits(), node.weights_offset, node.weights_offset + weights_size);
+          for (auto& [begin, end] : kept_runs) {
+            begin -= node.weights_offset;
+            end -= node.weights_offset;
+          }
+          StepSetup setups[2] = {{sparsity.get(), bench.get(), std::move(kept_runs)},
+                                 {packed.get(), &packed_bench, {{0, plan->kept_weights_.back()}}}};
           const std::vector<double> times = TimeLayerSteps(*node.layer, absl::MakeSpan(setups),
                                                            std::min(options.step_batch, max_batch),
                                                            2 * options.repetitions);
@@ -365,11 +363,7 @@ void SparsePlan::BuildGradientRanges() {
     if (node.biases_offset >= 0) {
       ranges.biases = {node.biases_offset, node.biases_offset + TensorSize(*node.layer, ParameterKind::kBiases)};
     }
-    // Runs of kept lines, clipped to the weights (a line may straddle two tensors).
-    for (const LineRun& run : KeptLineRuns(kept_bits_, node.weights_offset / 16, (weights_end + 15) / 16)) {
-      ranges.kept_runs.emplace_back(std::max(run.first_line * 16, node.weights_offset),
-                                    std::min(run.end_line * 16, weights_end));
-    }
+    ranges.kept_runs = KeptRunsWithin(kept_bits_, node.weights_offset, weights_end);
     // Where a quarter of the lines or more hold a kept weight in runs of fewer than 2 lines on average, one pass over
     // the whole tensor streams faster than thousands of one-line pieces. Longer runs stay runs even when they cover
     // most lines: skipping the rest keeps the step's data in cache (SNIP's 90% masks average 4.1 lines per run in
