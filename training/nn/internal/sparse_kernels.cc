@@ -202,7 +202,6 @@ PackedDenseLayout MakePackedDenseLayout(int64_t in, int64_t out, const float* we
   layout.out = out;
   for (int64_t first = 0; first < out; first += 64) {
     const int64_t vectors = (std::min<int64_t>(64, out - first) + 15) / 16;
-    layout.kept_start.push_back(static_cast<int64_t>(layout.kept.size()));
     for (int64_t i = 0; i <= in; ++i) {
       layout.row_start.push_back(static_cast<int32_t>(layout.weight_index.size()));
       if (i == in) break;
@@ -940,7 +939,7 @@ inline PackedBlock Block(const PackedDenseLayout& layout, int64_t block) {
   const int64_t first = 64 * block;
   const int64_t width = std::min<int64_t>(64, layout.out - first);
   const int64_t vectors = (width + 15) / 16;
-  return {first, vectors, LaneMask(width - 16 * (vectors - 1)), layout.kept.data() + layout.kept_start[block],
+  return {first, vectors, LaneMask(width - 16 * (vectors - 1)), layout.kept.data() + block * layout.in * 4,
           layout.row_start.data() + block * (layout.in + 1)};
 }
 

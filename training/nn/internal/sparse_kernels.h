@@ -371,9 +371,9 @@ struct SparseWeightGradientPlan {
 struct PackedDenseLayout {
   int64_t in = 0;
   int64_t out = 0;
-  // Block b's kept lanes, input-major: vector v of input i at kept[kept_start[b] + i * vectors + v].
+  // Block b's kept lanes, input-major: vector v of input i at kept[b * in * 4 + i * vectors + v] (every block but the
+  // last has 4 vectors).
   std::vector<uint16_t> kept;
-  std::vector<int64_t> kept_start;  // One per block.
   // The packed position of the first kept weight of block b and input i, at row_start[b * (in + 1) + i] (i <= in).
   std::vector<int32_t> row_start;
   // Packed position p holds weight weight_index[p] (i * out + o) of the network's layout.
